@@ -1,0 +1,22 @@
+//! The JSON wire types shared by the gantry server, the worker agent and the CLI.
+//!
+//! One source of truth for everything that crosses the wire: bodies are camelCase, unknown
+//! fields are ignored (so older and newer peers keep talking), and the two state enums parse
+//! case-insensitively but always serialize upper-case.
+
+mod error;
+mod jobs;
+mod status;
+mod workers;
+
+pub use error::{ErrorBody, ErrorDetail};
+pub use jobs::{
+    CancelJobRequest, CreateJobRequest, GetJobRequest, GetJobResponse, HistoryEntry, Job,
+    JobStatusResponse, JobsListResponse, RunAt, StartJobRequest, SubmitResultRequest,
+    UploadResponse,
+};
+pub use status::{JobStatus, ParseStatusError, WorkerStatus};
+pub use workers::{
+    HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse, StopJob,
+    StopReason, Worker, WorkerSummary, WorkersListResponse,
+};

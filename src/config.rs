@@ -1,0 +1,191 @@
+//! Server configuration: every setting a flag and an environment variable.
+
+use crate::repo::lifecycle::{
+    DEFAULT_COOLDOWN_AFTER_FAILURES, DEFAULT_RETRY_BACKOFF_CAP_MS, DEFAULT_RETRY_BACKOFF_MS,
+    DEFAULT_WORKER_COOLDOWN_MS,
+};
+use crate::repo::Policy;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Default listen address: loopback, so an unconfigured server is not open to the network.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Default database: a SQLite file in the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://gantry.db";
+/// Default largest upload.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// `gantry serve` settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeConfig {
+    /// Address to listen on.
+    #[arg(long, env = "GANTRY_BIND", default_value = DEFAULT_BIND)]
+    pub bind: SocketAddr,
+
+    /// Database URL: sqlite://PATH (created if missing) or postgres://...
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+
+    /// Workers silent this long become OFFLINE and their jobs are requeued.
+    #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub heartbeat_timeout: Duration,
+
+    /// Period of the scheduler's sweep (placement runs sooner, on every event).
+    #[arg(long, env = "SWEEP_INTERVAL", default_value = "5s", value_parser = parse_duration)]
+    pub sweep_interval: Duration,
+
+    /// How long a worker gets no new job after too many failures in a row.
+    #[arg(long, env = "WORKER_COOLDOWN", default_value = "60s", value_parser = parse_duration)]
+    pub worker_cooldown: Duration,
+
+    /// Failed attempts in a row on one worker that start its cooldown.
+    #[arg(long, env = "COOLDOWN_AFTER_FAILURES", default_value_t = DEFAULT_COOLDOWN_AFTER_FAILURES,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    pub cooldown_after_failures: i64,
+
+    /// Wait before the first retry of a failed job; doubled per attempt, with jitter.
+    #[arg(long, env = "RETRY_BACKOFF", default_value = "10s", value_parser = parse_duration)]
+    pub retry_backoff: Duration,
+
+    /// Largest wait between retries.
+    #[arg(long, env = "RETRY_BACKOFF_CAP", default_value = "10m", value_parser = parse_duration)]
+    pub retry_backoff_cap: Duration,
+
+    /// Infrastructure losses (worker gone, executor error) a job survives; they do not use up
+    /// its maxRetries.
+    #[arg(long, env = "INFRA_RETRY_BUDGET", default_value_t = crate::repo::lifecycle::DEFAULT_INFRA_RETRY_BUDGET,
+          value_parser = clap::value_parser!(i64).range(0..))]
+    pub infra_retry_budget: i64,
+
+    /// Extra time a running job gets past its timeout before the server ends it.
+    #[arg(long, env = "JOB_TIMEOUT_GRACE", default_value = "5s", value_parser = parse_duration)]
+    pub job_timeout_grace: Duration,
+
+    /// Timeout of a job that names none.
+    #[arg(long, env = "DEFAULT_JOB_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
+    pub default_job_timeout: Duration,
+
+    /// Bearer token for client routes; none means open (loopback only).
+    #[arg(long, env = "GANTRY_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+
+    /// Join token agents register with; each gets its own token back.
+    #[arg(long, env = "GANTRY_WORKER_TOKEN", hide_env_values = true)]
+    pub worker_token: Option<String>,
+
+    /// Allow binding a non-loopback address without tokens (anyone who can reach it can run
+    /// code on your workers).
+    #[arg(long, env = "GANTRY_INSECURE_NO_AUTH")]
+    pub insecure_no_auth: bool,
+
+    /// Largest uploaded file, in bytes.
+    #[arg(long, env = "GANTRY_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
+    pub max_upload_bytes: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            bind: DEFAULT_BIND.parse().expect("valid default"),
+            database_url: DEFAULT_DATABASE_URL.into(),
+            heartbeat_timeout: Duration::from_secs(30),
+            sweep_interval: Duration::from_secs(5),
+            worker_cooldown: Duration::from_millis(DEFAULT_WORKER_COOLDOWN_MS as u64),
+            cooldown_after_failures: DEFAULT_COOLDOWN_AFTER_FAILURES,
+            retry_backoff: Duration::from_millis(DEFAULT_RETRY_BACKOFF_MS as u64),
+            retry_backoff_cap: Duration::from_millis(DEFAULT_RETRY_BACKOFF_CAP_MS as u64),
+            infra_retry_budget: crate::repo::lifecycle::DEFAULT_INFRA_RETRY_BUDGET,
+            job_timeout_grace: Duration::from_secs(5),
+            default_job_timeout: Duration::from_secs(3600),
+            api_token: None,
+            worker_token: None,
+            insecure_no_auth: false,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+        }
+    }
+}
+
+impl ServeConfig {
+    /// The retry and cooldown rules these settings describe.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            retry_backoff_ms: millis(self.retry_backoff),
+            retry_backoff_cap_ms: millis(self.retry_backoff_cap),
+            infra_retry_budget: self.infra_retry_budget,
+            cooldown_after_failures: self.cooldown_after_failures,
+            worker_cooldown_ms: millis(self.worker_cooldown),
+        }
+    }
+
+    /// Refuses settings that would be unsafe or meaningless, with a message a person can act on.
+    pub fn validate(&self) -> Result<(), String> {
+        let has_tokens = self.api_token.is_some() && self.worker_token.is_some();
+        if !self.bind.ip().is_loopback() && !has_tokens && !self.insecure_no_auth {
+            return Err(format!(
+                "refusing to listen on {} without authentication: gantry runs arbitrary commands. \
+                 Set GANTRY_API_TOKEN and GANTRY_WORKER_TOKEN, bind to 127.0.0.1, or pass \
+                 --insecure-no-auth if you really mean it",
+                self.bind
+            ));
+        }
+        for (name, token) in [("api", &self.api_token), ("worker", &self.worker_token)] {
+            if token.as_deref().is_some_and(|t| t.len() < 16) {
+                return Err(format!(
+                    "the {name} token must be at least 16 characters long"
+                ));
+            }
+        }
+        if self.sweep_interval.is_zero() || self.heartbeat_timeout.is_zero() {
+            return Err("sweep interval and heartbeat timeout must be above zero".into());
+        }
+        if self.default_job_timeout.is_zero() {
+            return Err("the default job timeout must be above zero".into());
+        }
+        Ok(())
+    }
+}
+
+/// Parses `10s`, `500ms`, `1h`, `2m30s` or bare milliseconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(Duration::from_millis(ms));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration (try 10s, 500ms or 2m): {e}"))
+}
+
+/// A duration in whole milliseconds, saturating.
+pub fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_or_bare_milliseconds() {
+        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("not a duration"));
+    }
+
+    #[test]
+    fn open_non_loopback_bind_is_refused() {
+        let mut c = ServeConfig {
+            bind: "0.0.0.0:8080".parse().unwrap(),
+            ..ServeConfig::default()
+        };
+        assert!(c.validate().unwrap_err().contains("--insecure-no-auth"));
+        c.insecure_no_auth = true;
+        assert!(c.validate().is_ok());
+        c.insecure_no_auth = false;
+        c.api_token = Some("a".repeat(20));
+        c.worker_token = Some("b".repeat(20));
+        assert!(c.validate().is_ok());
+    }
+}

@@ -1,0 +1,9 @@
+//! The `gantry` binary: parse the command line, set up logging, run.
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    gantry::logging::init();
+    gantry::cli::run(gantry::cli::Cli::parse()).await
+}

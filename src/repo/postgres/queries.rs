@@ -1,0 +1,39 @@
+//! PostgreSQL statements that differ from SQLite's: row locks, so several server replicas can
+//! share one database (`FOR UPDATE`, `SKIP LOCKED` for claims), and JSON through `jsonb`.
+
+pub use crate::repo::queries::*;
+
+/// One job, locked for the rest of the transaction.
+pub const JOB_GET_FOR_UPDATE: &str = "SELECT * FROM jobs WHERE id = $1 FOR UPDATE";
+
+/// The jobs a worker holds, locked.
+pub const JOBS_HELD_BY_WORKER: &str = "SELECT * FROM jobs
+WHERE worker_id = $1 AND status IN ('ASSIGNED', 'RUNNING') ORDER BY assigned_at, id FOR UPDATE";
+
+/// Jobs by id, from a JSON array of ids.
+pub const JOBS_BY_IDS: &str =
+    "SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
+
+/// Online workers, locked so that two placements can never over-reserve one.
+pub const WORKERS_FOR_PLACEMENT: &str = "SELECT * FROM workers
+WHERE offline_since IS NULL ORDER BY id FOR UPDATE";
+
+/// The head of the queue; rows another replica is placing are skipped.
+pub const QUEUE_HEAD: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs
+WHERE status = 'QUEUED' AND blocked = 0 ORDER BY priority DESC, queued_at, id LIMIT $1
+FOR UPDATE SKIP LOCKED";
+
+/// Moves due PENDING jobs to QUEUED.
+pub const JOBS_PROMOTE_DUE: &str = "UPDATE jobs SET status = 'QUEUED', queued_at = $1,
+    reason = CASE WHEN blocked = 1 THEN reason ELSE NULL END
+WHERE id IN (SELECT id FROM jobs WHERE status = 'PENDING' AND run_at <= $1
+    ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+RETURNING id, attempts";
+
+/// Hands a worker its undelivered assigned jobs; the outer check keeps two concurrent polls
+/// from delivering one job twice.
+pub const JOBS_DELIVER: &str = "UPDATE jobs SET delivered_at = $3
+WHERE id IN (SELECT id FROM jobs WHERE worker_id = $1 AND status = 'ASSIGNED'
+    AND delivered_at IS NULL ORDER BY assigned_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+    AND delivered_at IS NULL
+RETURNING *";

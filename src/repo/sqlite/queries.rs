@@ -1,0 +1,35 @@
+//! SQLite statements that differ from PostgreSQL's: no row locks (the single writer
+//! serialises every write transaction) and JSON arrays through `json_each`.
+
+pub use crate::repo::queries::*;
+
+/// One job, to change it.
+pub const JOB_GET_FOR_UPDATE: &str = "SELECT * FROM jobs WHERE id = $1";
+
+/// The jobs a worker holds, to change them.
+pub const JOBS_HELD_BY_WORKER: &str = "SELECT * FROM jobs
+WHERE worker_id = $1 AND status IN ('ASSIGNED', 'RUNNING') ORDER BY assigned_at, id";
+
+/// Jobs by id, from a JSON array of ids.
+pub const JOBS_BY_IDS: &str = "SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each($1))";
+
+/// Online workers, for placement.
+pub const WORKERS_FOR_PLACEMENT: &str = "SELECT * FROM workers
+WHERE offline_since IS NULL ORDER BY id";
+
+/// The head of the queue.
+pub const QUEUE_HEAD: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs
+WHERE status = 'QUEUED' AND blocked = 0 ORDER BY priority DESC, queued_at, id LIMIT $1";
+
+/// Moves due PENDING jobs to QUEUED.
+pub const JOBS_PROMOTE_DUE: &str = "UPDATE jobs SET status = 'QUEUED', queued_at = $1,
+    reason = CASE WHEN blocked = 1 THEN reason ELSE NULL END
+WHERE id IN (SELECT id FROM jobs WHERE status = 'PENDING' AND run_at <= $1
+    ORDER BY run_at LIMIT $2)
+RETURNING id, attempts";
+
+/// Hands a worker its undelivered assigned jobs.
+pub const JOBS_DELIVER: &str = "UPDATE jobs SET delivered_at = $3
+WHERE id IN (SELECT id FROM jobs WHERE worker_id = $1 AND status = 'ASSIGNED'
+    AND delivered_at IS NULL ORDER BY assigned_at LIMIT $2)
+RETURNING *";

@@ -1,0 +1,142 @@
+//! The routes a worker uses for its jobs: get-job (long poll), start, submit-result.
+
+use super::auth::require_worker;
+use super::error::{ApiError, ApiResult};
+use super::extract::AppJson;
+use super::validate;
+use crate::clock::now_ms;
+use crate::repo::JobFinishParams;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use gantry_api::{GetJobRequest, GetJobResponse, Job, StartJobRequest, SubmitResultRequest};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Longest long poll a worker may ask for.
+pub const MAX_WAIT_MS: i64 = 60_000;
+/// Most jobs one poll may take.
+pub const MAX_JOBS_PER_POLL: i64 = 256;
+/// A long poll re-reads the database this often even without a wake-up, for jobs placed by
+/// another server replica.
+pub const LONG_POLL_RECHECK: Duration = Duration::from_millis(500);
+
+/// `POST /api/jobs/get-job`: the worker's newly assigned jobs (each delivery is an attempt),
+/// and which of its running jobs to stop. Waits up to `waitMs` while there is neither.
+pub async fn get_job(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<GetJobRequest>,
+) -> ApiResult<Json<GetJobResponse>> {
+    let worker_id = validate::worker_id("workerId", &req.worker_id)?;
+    require_worker(&state, &headers, &worker_id).await?;
+    let max = req.max.unwrap_or(1);
+    if !(1..=MAX_JOBS_PER_POLL).contains(&max) {
+        return Err(ApiError::invalid(
+            "max",
+            format!("max must be between 1 and {MAX_JOBS_PER_POLL}"),
+        ));
+    }
+    let wait_ms = req.wait_ms.unwrap_or(0);
+    if !(0..=MAX_WAIT_MS).contains(&wait_ms) {
+        return Err(ApiError::invalid(
+            "waitMs",
+            format!("waitMs must be between 0 and {MAX_WAIT_MS}"),
+        ));
+    }
+    if state.repo.worker_get(&worker_id).await?.is_none() {
+        return Err(ApiError::not_found(
+            "unknown_worker",
+            format!("worker `{worker_id}` is not registered; register again"),
+        ));
+    }
+    let running = req.running_job_ids.unwrap_or_default();
+    let deadline = Instant::now() + Duration::from_millis(wait_ms as u64);
+    let signal = state.waiters.subscribe(&worker_id);
+    loop {
+        // Register for the wake-up before reading, so a placement between the read and the
+        // wait is not missed.
+        let woken = signal.notified();
+        tokio::pin!(woken);
+        woken.as_mut().enable();
+
+        let jobs = state.repo.job_deliver(&worker_id, max, now_ms()).await?;
+        let stop_jobs = state.repo.worker_stop_list(&worker_id, &running).await?;
+        if !jobs.is_empty() || !stop_jobs.is_empty() || Instant::now() >= deadline {
+            let jobs = jobs
+                .iter()
+                .map(|j| j.to_api())
+                .collect::<Result<Vec<Job>, _>>()?;
+            return Ok(Json(GetJobResponse { jobs, stop_jobs }));
+        }
+        let recheck = (Instant::now() + LONG_POLL_RECHECK).min(deadline);
+        tokio::select! {
+            _ = woken => {}
+            _ = tokio::time::sleep_until(recheck) => {}
+            _ = state.shutdown.cancelled() => {
+                return Ok(Json(GetJobResponse::default()));
+            }
+        }
+    }
+}
+
+/// `POST /api/jobs/start`: the worker began the attempt it was given.
+pub async fn start(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<StartJobRequest>,
+) -> ApiResult<Json<Job>> {
+    let worker_id = validate::worker_id("workerId", &req.worker_id)?;
+    let job_id = validate::job_id("jobId", &req.job_id)?;
+    require_worker(&state, &headers, &worker_id).await?;
+    if req.attempt < 1 {
+        return Err(ApiError::invalid("attempt", "attempt starts at 1"));
+    }
+    let job = state
+        .repo
+        .job_start(&worker_id, &job_id, req.attempt, now_ms())
+        .await?;
+    Ok(Json(job.to_api()?))
+}
+
+/// `POST /api/jobs/submit-result`: how the attempt ended. Refused with 409 (and nothing
+/// changed) when it is not the current attempt of this worker.
+pub async fn submit_result(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<SubmitResultRequest>,
+) -> ApiResult<Json<Job>> {
+    let worker_id = validate::worker_id("workerId", &req.worker_id)?;
+    let job_id = validate::job_id("jobId", &req.job_id)?;
+    require_worker(&state, &headers, &worker_id).await?;
+    if req.attempt < 1 {
+        return Err(ApiError::invalid("attempt", "attempt starts at 1"));
+    }
+    if req.duration_ms.is_some_and(|d| d < 0) {
+        return Err(ApiError::invalid(
+            "durationMs",
+            "durationMs must not be negative",
+        ));
+    }
+    let job = state
+        .repo
+        .job_finish(JobFinishParams {
+            worker_id: worker_id.clone(),
+            job_id,
+            attempt: req.attempt,
+            exit_code: req.exit_code,
+            stdout: req.stdout,
+            stderr: req.stderr,
+            duration_ms: req.duration_ms,
+            error: req.error,
+            timed_out: req.timed_out,
+            oom_killed: req.oom_killed,
+            infrastructure_error: req.infrastructure_error,
+            now: now_ms(),
+        })
+        .await?;
+    // A slot freed up, and the job may be queued again.
+    state.scheduler.trigger();
+    Ok(Json(job.to_api()?))
+}

@@ -1,0 +1,27 @@
+//! Liveness and readiness.
+
+use super::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::Json;
+use serde_json::{json, Value};
+
+/// `GET /healthz`: the process answers.
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// `GET /readyz`: the database answers and the server is not shutting down.
+pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
+    if state.shutdown.is_cancelled() {
+        return Err(ApiError::unavailable("shutting down"));
+    }
+    state
+        .repo
+        .ping()
+        .await
+        .map_err(|e| ApiError::unavailable(format!("database unreachable: {e}")))?;
+    Ok(Json(
+        json!({"status": "ready", "database": format!("{:?}", state.repo.dialect())}),
+    ))
+}

@@ -1,0 +1,164 @@
+//! Client job routes: create, status, list, cancel.
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{AppJson, AppQuery};
+use super::validate;
+use crate::clock::now_ms;
+use crate::config::millis;
+use crate::repo::JobListParams;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use gantry_api::{
+    CancelJobRequest, CreateJobRequest, Job, JobStatus, JobStatusResponse, JobsListResponse,
+};
+use serde::Deserialize;
+
+/// Default page size of the job list.
+pub const DEFAULT_LIST_LIMIT: i64 = 100;
+/// Largest page size of the job list.
+pub const MAX_LIST_LIMIT: i64 = 1000;
+
+/// `POST /api/jobs/create`: 201 with the new job, or 200 with the job an idempotency key
+/// already created.
+pub async fn create(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<CreateJobRequest>,
+) -> ApiResult<(StatusCode, Json<Job>)> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let default_timeout = millis(state.config.default_job_timeout);
+    let params = validate::job_insert(req, id, now_ms(), default_timeout)?;
+    let (job, created) = state.repo.job_insert(params).await?;
+    if created {
+        state.scheduler.trigger();
+    }
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(job.to_api()?)))
+}
+
+/// The `jobId` query parameter.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct JobIdQuery {
+    /// The job.
+    job_id: Option<String>,
+}
+
+/// `GET /api/jobs/status?jobId=`: the job with its whole history.
+pub async fn status(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<JobIdQuery>,
+) -> ApiResult<Json<JobStatusResponse>> {
+    let Some(raw) = query.job_id else {
+        return Err(ApiError::invalid("jobId", "pass the job's id as ?jobId="));
+    };
+    let id = validate::job_id("jobId", &raw)?;
+    let job = state
+        .repo
+        .job_get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("unknown_job", format!("job `{id}` not found")))?;
+    let history = state
+        .repo
+        .job_history(&id)
+        .await?
+        .iter()
+        .map(|h| h.to_api())
+        .collect::<Result<_, _>>()?;
+    Ok(Json(JobStatusResponse {
+        job: job.to_api()?,
+        history,
+    }))
+}
+
+/// Filters of `GET /api/jobs/list`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListQuery {
+    /// One state or several, comma-separated, any case.
+    status: Option<String>,
+    /// Holder or last holder.
+    worker_id: Option<String>,
+    /// Created at or after (epoch ms or RFC 3339).
+    from: Option<String>,
+    /// Created before (epoch ms or RFC 3339).
+    to: Option<String>,
+    /// Text in the id or command.
+    q: Option<String>,
+    /// The previous page's `nextCursor`.
+    cursor: Option<String>,
+    /// Page size, up to 1000.
+    limit: Option<i64>,
+}
+
+/// `GET /api/jobs/list`: newest first, with a cursor for the next page.
+pub async fn list(
+    State(state): State<AppState>,
+    AppQuery(query): AppQuery<ListQuery>,
+) -> ApiResult<Json<JobsListResponse>> {
+    let limit = query.limit.unwrap_or(DEFAULT_LIST_LIMIT);
+    if !(1..=MAX_LIST_LIMIT).contains(&limit) {
+        return Err(ApiError::invalid(
+            "limit",
+            format!("limit must be between 1 and {MAX_LIST_LIMIT}"),
+        ));
+    }
+    let statuses = match query.status.as_deref().filter(|s| !s.is_empty()) {
+        None => Vec::new(),
+        Some(text) => text
+            .split(',')
+            .map(|s| s.parse::<JobStatus>())
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::invalid("status", e.to_string()))?,
+    };
+    let params = JobListParams {
+        statuses,
+        worker_id: query
+            .worker_id
+            .map(|w| validate::worker_id("workerId", &w))
+            .transpose()?,
+        created_from: query
+            .from
+            .map(|t| validate::parse_time_text("from", &t))
+            .transpose()?,
+        created_to: query
+            .to
+            .map(|t| validate::parse_time_text("to", &t))
+            .transpose()?,
+        search: query.q.filter(|q| !q.is_empty()),
+        before_id: query
+            .cursor
+            .map(|c| validate::job_id("cursor", &c))
+            .transpose()?,
+        limit,
+    };
+    let records = state.repo.job_list(params).await?;
+    let next_cursor = (records.len() as i64 == limit)
+        .then(|| records.last().map(|j| j.id.clone()))
+        .flatten();
+    let jobs = records
+        .iter()
+        .map(|j| j.to_api())
+        .collect::<Result<_, _>>()?;
+    Ok(Json(JobsListResponse { jobs, next_cursor }))
+}
+
+/// `POST /api/jobs/cancel`: waiting jobs end at once; held ones end CANCELLED and their worker
+/// is told to stop them in its next poll or heartbeat answer.
+pub async fn cancel(
+    State(state): State<AppState>,
+    AppJson(req): AppJson<CancelJobRequest>,
+) -> ApiResult<Json<Job>> {
+    let id = validate::job_id("jobId", &req.job_id)?;
+    let job = state.repo.job_cancel(&id, now_ms()).await?;
+    if let Some(worker_id) = &job.worker_id {
+        state.waiters.wake(worker_id);
+        state.scheduler.trigger();
+    }
+    Ok(Json(job.to_api()?))
+}

@@ -1,0 +1,321 @@
+//! Input checks: every value from a client is checked here, with an error naming the field,
+//! before anything is written.
+
+use super::error::{ApiError, ApiResult};
+use crate::repo::{cores_to_milli, JobInsertParams};
+use gantry_api::{CreateJobRequest, RunAt};
+
+/// CPU a job reserves when it names none.
+pub const DEFAULT_JOB_CPU: f64 = 0.25;
+/// Memory a job reserves when it names none, in MiB.
+pub const DEFAULT_JOB_RAM_MB: i64 = 128;
+/// Smallest memory limit Docker accepts, rounded up.
+pub const MIN_JOB_RAM_MB: i64 = 8;
+/// Largest CPU or memory request taken seriously.
+pub const MAX_JOB_CPU: f64 = 1024.0;
+/// Largest memory request, 16 TiB.
+pub const MAX_JOB_RAM_MB: i64 = 16 * 1024 * 1024;
+/// Longest job timeout: a week.
+pub const MAX_JOB_TIMEOUT_MS: i64 = 7 * 24 * 3600 * 1000;
+/// Most retries a job may ask for.
+pub const MAX_RETRIES: i64 = 100;
+/// Priorities run from -1000 to 1000.
+pub const MAX_PRIORITY: i64 = 1000;
+/// Longest command, 64 KiB.
+pub const MAX_COMMAND_BYTES: usize = 64 * 1024;
+/// Most environment variables.
+pub const MAX_ENV_VARS: usize = 256;
+/// Longest environment value.
+pub const MAX_ENV_VALUE_BYTES: usize = 32 * 1024;
+/// Longest id, key, name or URL.
+pub const MAX_NAME_BYTES: usize = 255;
+
+/// Checks a create request and turns it into insert parameters.
+pub fn job_insert(
+    req: CreateJobRequest,
+    id: String,
+    now: i64,
+    default_timeout_ms: i64,
+) -> ApiResult<JobInsertParams> {
+    let command = req.command.trim();
+    if command.is_empty() {
+        return Err(ApiError::invalid("command", "command must not be empty"));
+    }
+    if req.command.len() > MAX_COMMAND_BYTES {
+        return Err(ApiError::invalid(
+            "command",
+            format!("command is longer than {MAX_COMMAND_BYTES} bytes"),
+        ));
+    }
+    if let Some(image) = &req.image {
+        if image.is_empty() || image.len() > MAX_NAME_BYTES || image.contains(char::is_whitespace) {
+            return Err(ApiError::invalid(
+                "image",
+                "image must be a non-empty image reference without spaces",
+            ));
+        }
+    }
+    let cpu = req.required_cpu.unwrap_or(DEFAULT_JOB_CPU);
+    if !cpu.is_finite() || cpu <= 0.0 || cpu > MAX_JOB_CPU {
+        return Err(ApiError::invalid(
+            "requiredCpu",
+            format!("requiredCpu must be above 0 and at most {MAX_JOB_CPU} cores, got {cpu}"),
+        ));
+    }
+    let cpu_milli = cores_to_milli(cpu).max(1);
+    let ram = req.required_ram_mb.unwrap_or(DEFAULT_JOB_RAM_MB);
+    if !(MIN_JOB_RAM_MB..=MAX_JOB_RAM_MB).contains(&ram) {
+        return Err(ApiError::invalid(
+            "requiredRamMb",
+            format!(
+                "requiredRamMb must be between {MIN_JOB_RAM_MB} and {MAX_JOB_RAM_MB}, got {ram}"
+            ),
+        ));
+    }
+    let timeout_ms = req.timeout_ms.unwrap_or(default_timeout_ms);
+    if !(1..=MAX_JOB_TIMEOUT_MS).contains(&timeout_ms) {
+        return Err(ApiError::invalid(
+            "timeoutMs",
+            format!("timeoutMs must be between 1 and {MAX_JOB_TIMEOUT_MS}, got {timeout_ms}"),
+        ));
+    }
+    let max_retries = req.max_retries.unwrap_or(0);
+    if !(0..=MAX_RETRIES).contains(&max_retries) {
+        return Err(ApiError::invalid(
+            "maxRetries",
+            format!("maxRetries must be between 0 and {MAX_RETRIES}, got {max_retries}"),
+        ));
+    }
+    let priority = req.priority.unwrap_or(0);
+    if !(-MAX_PRIORITY..=MAX_PRIORITY).contains(&priority) {
+        return Err(ApiError::invalid(
+            "priority",
+            format!("priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}, got {priority}"),
+        ));
+    }
+    let run_at = match &req.run_at {
+        None => now,
+        Some(run_at) => parse_time("runAt", run_at)?,
+    };
+    if let Some(key) = &req.idempotency_key {
+        if key.is_empty() || key.len() > MAX_NAME_BYTES {
+            return Err(ApiError::invalid(
+                "idempotencyKey",
+                format!("idempotencyKey must be 1 to {MAX_NAME_BYTES} bytes"),
+            ));
+        }
+    }
+    check_env(&req)?;
+    let file_url = req.file_url.as_deref().map(check_file_url).transpose()?;
+    let filename = match (&req.filename, &file_url) {
+        (Some(name), _) => Some(check_filename("filename", name)?),
+        (None, Some(url)) => url
+            .rsplit('/')
+            .next()
+            .filter(|n| !n.is_empty())
+            .map(|n| check_filename("fileUrl", n))
+            .transpose()?,
+        (None, None) => None,
+    };
+    Ok(JobInsertParams {
+        id,
+        command: req.command,
+        image: req.image,
+        file_url,
+        filename,
+        env: req.env,
+        required_cpu_milli: cpu_milli,
+        required_ram_mb: ram,
+        timeout_ms,
+        max_retries,
+        priority,
+        network: req.network.unwrap_or(false),
+        run_at,
+        idempotency_key: req.idempotency_key,
+        now,
+    })
+}
+
+fn check_env(req: &CreateJobRequest) -> ApiResult<()> {
+    if req.env.len() > MAX_ENV_VARS {
+        return Err(ApiError::invalid(
+            "env",
+            format!("at most {MAX_ENV_VARS} environment variables"),
+        ));
+    }
+    for (name, value) in &req.env {
+        let valid_name = !name.is_empty()
+            && name.len() <= MAX_NAME_BYTES
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid_name {
+            return Err(ApiError::invalid(
+                "env",
+                format!("`{name}` is not a valid variable name (letters, digits, _)"),
+            ));
+        }
+        if value.len() > MAX_ENV_VALUE_BYTES || value.contains('\0') {
+            return Err(ApiError::invalid(
+                "env",
+                format!("the value of `{name}` is too long or holds a NUL byte"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_file_url(url: &str) -> ApiResult<String> {
+    let ok_scheme =
+        url.starts_with('/') || url.starts_with("http://") || url.starts_with("https://");
+    if !ok_scheme || url.len() > 2048 || url.contains(char::is_whitespace) {
+        return Err(ApiError::invalid(
+            "fileUrl",
+            "fileUrl must be a server path such as /uploads/ID/NAME or an http(s) URL",
+        ));
+    }
+    Ok(url.to_string())
+}
+
+/// Checks a file name: one path component, so it cannot escape the folder it lands in.
+pub fn check_filename(field: &str, name: &str) -> ApiResult<String> {
+    let bad = name.is_empty()
+        || name.len() > MAX_NAME_BYTES
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\\', '\0']);
+    if bad {
+        return Err(ApiError::invalid(
+            field,
+            format!("`{name}` is not a plain file name (no slashes, not . or ..)"),
+        ));
+    }
+    Ok(name.to_string())
+}
+
+/// Epoch milliseconds, or an RFC 3339 text.
+pub fn parse_time(field: &str, value: &RunAt) -> ApiResult<i64> {
+    match value {
+        RunAt::Millis(ms) if *ms >= 0 => Ok(*ms),
+        RunAt::Millis(ms) => Err(ApiError::invalid(
+            field,
+            format!("{field} must not be negative, got {ms}"),
+        )),
+        RunAt::Text(text) => parse_time_text(field, text),
+    }
+}
+
+/// Epoch milliseconds or RFC 3339, from a query string.
+pub fn parse_time_text(field: &str, text: &str) -> ApiResult<i64> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return parse_time(field, &RunAt::Millis(ms));
+    }
+    let at = humantime::parse_rfc3339_weak(text).map_err(|e| {
+        ApiError::invalid(
+            field,
+            format!("{field} must be epoch milliseconds or an RFC 3339 time: {e}"),
+        )
+    })?;
+    let since = at
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|_| ApiError::invalid(field, format!("{field} is before 1970")))?;
+    Ok(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Checks a job id: a UUID, so a typo gets a clear 400 instead of a puzzling 404.
+pub fn job_id(field: &str, id: &str) -> ApiResult<String> {
+    uuid::Uuid::parse_str(id)
+        .map(|_| id.to_ascii_lowercase())
+        .map_err(|_| ApiError::invalid(field, format!("`{id}` is not a job id (a UUID)")))
+}
+
+/// Checks a worker id: 1 to 128 of letters, digits, `.`, `_`, `-`.
+pub fn worker_id(field: &str, id: &str) -> ApiResult<String> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !ok {
+        return Err(ApiError::invalid(
+            field,
+            format!("`{id}` is not a worker id (1-128 of letters, digits, . _ -)"),
+        ));
+    }
+    Ok(id.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(command: &str) -> CreateJobRequest {
+        CreateJobRequest {
+            command: command.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn legacy_body_gets_defaults() {
+        let mut r = req("echo test");
+        r.file_url = Some("/uploads/abc/test.zip".into());
+        let p = job_insert(r, "id".into(), 5, 1000).unwrap();
+        assert_eq!(p.filename.as_deref(), Some("test.zip"));
+        assert_eq!(p.required_cpu_milli, 250);
+        assert_eq!(p.timeout_ms, 1000);
+        assert_eq!(p.run_at, 5);
+    }
+
+    #[test]
+    fn bad_values_name_their_field() {
+        assert_eq!(
+            job_insert(req("  "), "i".into(), 0, 1)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("command")
+        );
+        let mut r = req("x");
+        r.required_cpu = Some(-1.0);
+        assert_eq!(
+            job_insert(r, "i".into(), 0, 1)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("requiredCpu")
+        );
+        let mut r = req("x");
+        r.required_ram_mb = Some(1 << 40);
+        assert_eq!(
+            job_insert(r, "i".into(), 0, 1)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("requiredRamMb")
+        );
+        let mut r = req("x");
+        r.filename = Some("../etc/passwd".into());
+        assert_eq!(
+            job_insert(r, "i".into(), 0, 1)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("filename")
+        );
+        let mut r = req("x");
+        r.run_at = Some(RunAt::Text("tomorrow".into()));
+        assert_eq!(
+            job_insert(r, "i".into(), 0, 1)
+                .unwrap_err()
+                .field
+                .as_deref(),
+            Some("runAt")
+        );
+    }
+
+    #[test]
+    fn run_at_takes_rfc3339() {
+        let ms = parse_time("runAt", &RunAt::Text("2026-01-01T00:00:00Z".into())).unwrap();
+        assert_eq!(ms, 1_767_225_600_000);
+    }
+}

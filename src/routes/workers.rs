@@ -1,0 +1,178 @@
+//! Worker routes: register, heartbeat, and the fleet listing.
+
+use super::auth::{new_worker_token, require_join, require_worker, token_hash};
+use super::error::{ApiError, ApiResult};
+use super::extract::AppJson;
+use super::validate;
+use crate::clock::now_ms;
+use crate::config::millis;
+use crate::repo::{cores_to_milli, WorkerHeartbeatParams, WorkerRegisterParams};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::Json;
+use gantry_api::{
+    HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse,
+    WorkerStatus, WorkerSummary, WorkersListResponse,
+};
+
+/// Most labels a worker may carry.
+const MAX_LABELS: usize = 64;
+
+/// `POST /api/workers/register`.
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<RegisterWorkerRequest>,
+) -> ApiResult<Json<RegisterWorkerResponse>> {
+    require_join(&state, &headers)?;
+    let id = match &req.worker_id {
+        Some(id) => validate::worker_id("workerId", id)?,
+        None => format!("worker-{}", uuid::Uuid::new_v4().simple()),
+    };
+    if req.hostname.trim().is_empty() || req.hostname.len() > validate::MAX_NAME_BYTES {
+        return Err(ApiError::invalid(
+            "hostname",
+            "hostname must be 1 to 255 bytes",
+        ));
+    }
+    if !req.cpu_cores.is_finite() || req.cpu_cores <= 0.0 || req.cpu_cores > 4096.0 {
+        return Err(ApiError::invalid(
+            "cpuCores",
+            "cpuCores must be above 0 and at most 4096",
+        ));
+    }
+    if req.ram_total_mb <= 0 || req.ram_total_mb > validate::MAX_JOB_RAM_MB {
+        return Err(ApiError::invalid(
+            "ramTotalMb",
+            "ramTotalMb must be above 0",
+        ));
+    }
+    if !(1..=1024).contains(&req.max_parallel_jobs) {
+        return Err(ApiError::invalid(
+            "maxParallelJobs",
+            "maxParallelJobs must be between 1 and 1024",
+        ));
+    }
+    check_metrics(req.cpu_usage, req.ram_free_mb)?;
+    if req.labels.len() > MAX_LABELS {
+        return Err(ApiError::invalid(
+            "labels",
+            format!("at most {MAX_LABELS} labels"),
+        ));
+    }
+    if let Some(executor) = &req.executor {
+        if !matches!(executor.as_str(), "docker" | "process") {
+            return Err(ApiError::invalid(
+                "executor",
+                "executor must be `docker` or `process`",
+            ));
+        }
+    }
+    let token = state.config.worker_token.is_some().then(new_worker_token);
+    let worker = state
+        .repo
+        .worker_register(WorkerRegisterParams {
+            id: id.clone(),
+            hostname: req.hostname,
+            cpu_milli: cores_to_milli(req.cpu_cores),
+            ram_total_mb: req.ram_total_mb,
+            ram_free_mb: req.ram_free_mb,
+            cpu_usage: req.cpu_usage,
+            max_parallel_jobs: req.max_parallel_jobs,
+            labels_json: serde_json::to_string(&req.labels).expect("labels serialize"),
+            version: req.version,
+            executor: req.executor,
+            token_hash: token.as_deref().map(token_hash),
+            now: now_ms(),
+        })
+        .await?;
+    tracing::info!(worker = %id, host = %worker.hostname, "worker registered");
+    state.scheduler.trigger();
+    Ok(Json(RegisterWorkerResponse {
+        worker_id: id,
+        token,
+        worker: worker.to_api(now_ms(), Vec::new())?,
+    }))
+}
+
+fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {
+    if !cpu_usage.is_finite() || !(0.0..=100.0).contains(&cpu_usage) {
+        return Err(ApiError::invalid(
+            "cpuUsage",
+            "cpuUsage must be between 0 and 100",
+        ));
+    }
+    if ram_free_mb < 0 {
+        return Err(ApiError::invalid(
+            "ramFreeMb",
+            "ramFreeMb must not be negative",
+        ));
+    }
+    Ok(())
+}
+
+/// `POST /api/workers/heartbeat`.
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    AppJson(req): AppJson<HeartbeatRequest>,
+) -> ApiResult<Json<HeartbeatResponse>> {
+    let id = validate::worker_id("workerId", &req.worker_id)?;
+    require_worker(&state, &headers, &id).await?;
+    check_metrics(req.cpu_usage, req.ram_free_mb)?;
+    if req.ram_total_mb < 0 {
+        return Err(ApiError::invalid(
+            "ramTotalMb",
+            "ramTotalMb must not be negative",
+        ));
+    }
+    let now = now_ms();
+    let outcome = state
+        .repo
+        .worker_heartbeat(WorkerHeartbeatParams {
+            id: id.clone(),
+            cpu_usage: req.cpu_usage,
+            ram_free_mb: req.ram_free_mb,
+            ram_total_mb: req.ram_total_mb,
+            executor_ok: req.executor_ok.unwrap_or(true),
+            running_job_ids: req.running_job_ids,
+            lost_if_started_before: now - millis(state.config.heartbeat_timeout),
+            now,
+        })
+        .await?;
+    if outcome.came_back {
+        tracing::info!(worker = %id, "worker is back online");
+    }
+    state.scheduler.trigger();
+    let status = match state.repo.worker_get(&id).await? {
+        Some(worker) => worker.status(now_ms()),
+        None => WorkerStatus::Offline,
+    };
+    Ok(Json(HeartbeatResponse {
+        status,
+        stop_jobs: outcome.stop_jobs,
+    }))
+}
+
+/// `GET /api/workers/list`.
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<WorkersListResponse>> {
+    let now = now_ms();
+    let mut summary = WorkerSummary::default();
+    let mut workers = Vec::new();
+    for (record, job_ids) in state.repo.worker_list().await? {
+        let worker = record.to_api(now, job_ids)?;
+        match worker.status {
+            WorkerStatus::Idle => summary.idle += 1,
+            WorkerStatus::Busy => summary.busy += 1,
+            WorkerStatus::Unhealthy => summary.unhealthy += 1,
+            WorkerStatus::Offline => summary.offline += 1,
+        }
+        workers.push(worker);
+    }
+    Ok(Json(WorkersListResponse {
+        total_workers: workers.len() as i64,
+        summary,
+        workers,
+    }))
+}

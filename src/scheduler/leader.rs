@@ -1,0 +1,122 @@
+//! The leader loop: on every sweep, the replica holding the lease runs the sweepers.
+//!
+//! The lease is a row with an expiry (as River does it): it works on SQLite and PostgreSQL
+//! alike and behind PgBouncer, where session advisory locks do not.
+
+use super::sweepers::{
+    CooldownSweeper, HeartbeatSweeper, Sweeper, TimeoutSweeper, UnstartedSweeper,
+};
+use super::SchedulerHandle;
+use crate::clock::now_ms;
+use crate::config::{millis, ServeConfig};
+use crate::repo::Repo;
+use crate::waiters::Waiters;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// The lease's name in the `leases` table.
+pub const LEASE_NAME: &str = "scheduler";
+
+/// Sweeps a lease outlives its last renewal: a dead leader is replaced after about this many.
+pub const LEASE_SWEEPS: u32 = 3;
+
+/// Runs the sweepers while holding the leader lease.
+pub struct Leader {
+    repo: Arc<dyn Repo>,
+    sweepers: Vec<Box<dyn Sweeper>>,
+    waiters: Arc<Waiters>,
+    handle: SchedulerHandle,
+    sweep_interval: Duration,
+    /// This process's name in the lease row.
+    holder: String,
+}
+
+impl Leader {
+    /// The leader loop with the standard sweepers.
+    pub fn new(
+        repo: Arc<dyn Repo>,
+        config: &ServeConfig,
+        waiters: Arc<Waiters>,
+        handle: SchedulerHandle,
+    ) -> Leader {
+        let heartbeat_timeout_ms = millis(config.heartbeat_timeout);
+        let sweepers: Vec<Box<dyn Sweeper>> = vec![
+            Box::new(HeartbeatSweeper {
+                repo: repo.clone(),
+                heartbeat_timeout_ms,
+            }),
+            Box::new(TimeoutSweeper {
+                repo: repo.clone(),
+                grace_ms: millis(config.job_timeout_grace),
+            }),
+            Box::new(UnstartedSweeper {
+                repo: repo.clone(),
+                start_timeout_ms: heartbeat_timeout_ms,
+            }),
+            Box::new(CooldownSweeper { repo: repo.clone() }),
+        ];
+        Leader {
+            repo,
+            sweepers,
+            waiters,
+            handle,
+            sweep_interval: config.sweep_interval,
+            holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// One sweep: renew the lease, then run every sweeper if we hold it. Returns how many rows
+    /// the sweepers changed, or `None` when another replica leads.
+    pub async fn run_once(&self) -> Option<u64> {
+        let now = now_ms();
+        let ttl = millis(self.sweep_interval * LEASE_SWEEPS);
+        match self
+            .repo
+            .lease_acquire(LEASE_NAME, &self.holder, now, now + ttl)
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => {
+                tracing::error!("could not renew the scheduler lease: {e}");
+                return None;
+            }
+        }
+        let mut changed = 0;
+        for sweeper in &self.sweepers {
+            match sweeper.run_once(now_ms()).await {
+                Ok(counts) => {
+                    if counts.changed > 0 {
+                        tracing::info!(
+                            sweeper = sweeper.name(),
+                            changed = counts.changed,
+                            "sweep changed rows"
+                        );
+                    }
+                    changed += counts.changed;
+                }
+                Err(e) => tracing::error!(sweeper = sweeper.name(), "sweep failed: {e}"),
+            }
+        }
+        if changed > 0 {
+            // Jobs were requeued or stopped: place them, and let pollers learn of their stops.
+            self.handle.trigger();
+            self.waiters.wake_all();
+        }
+        Some(changed)
+    }
+
+    /// Loops until `shutdown`.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.sweep_interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = ticker.tick() => {}
+            }
+            self.run_once().await;
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! The periodic sweepers. Each is a small struct with a `run_once(now)` that returns what it
+//! examined and changed; the leader calls them in turn on every sweep.
+
+use crate::repo::{Repo, RepoResult, SweepCounts};
+use async_trait::async_trait;
+use std::sync::Arc;
+
+/// Rows handled per sweep and sweeper; the rest wait for the next sweep.
+pub const SWEEP_BATCH: i64 = 1000;
+
+/// One periodic maintenance service.
+#[async_trait]
+pub trait Sweeper: Send + Sync {
+    /// Its name, for logs.
+    fn name(&self) -> &'static str;
+    /// One pass at time `now` (epoch ms).
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts>;
+}
+
+/// Marks workers silent for the heartbeat timeout OFFLINE and requeues their jobs.
+pub struct HeartbeatSweeper {
+    /// The database.
+    pub repo: Arc<dyn Repo>,
+    /// Silence that makes a worker OFFLINE.
+    pub heartbeat_timeout_ms: i64,
+}
+
+#[async_trait]
+impl Sweeper for HeartbeatSweeper {
+    fn name(&self) -> &'static str {
+        "heartbeat"
+    }
+
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts> {
+        self.repo
+            .worker_expire_heartbeats(now - self.heartbeat_timeout_ms, now, SWEEP_BATCH)
+            .await
+    }
+}
+
+/// Ends or retries RUNNING jobs past their timeout plus grace; their workers are told to kill
+/// them in the next heartbeat or poll answer.
+pub struct TimeoutSweeper {
+    /// The database.
+    pub repo: Arc<dyn Repo>,
+    /// Extra time past the timeout before the server steps in (the agent kills on time).
+    pub grace_ms: i64,
+}
+
+#[async_trait]
+impl Sweeper for TimeoutSweeper {
+    fn name(&self) -> &'static str {
+        "timeout"
+    }
+
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts> {
+        self.repo
+            .job_expire_deadlines(now - self.grace_ms, now, SWEEP_BATCH)
+            .await
+    }
+}
+
+/// Requeues jobs assigned to a worker that never started them (the delivery was lost or the
+/// agent is stuck).
+pub struct UnstartedSweeper {
+    /// The database.
+    pub repo: Arc<dyn Repo>,
+    /// How long an assignment may wait for its start.
+    pub start_timeout_ms: i64,
+}
+
+#[async_trait]
+impl Sweeper for UnstartedSweeper {
+    fn name(&self) -> &'static str {
+        "unstarted"
+    }
+
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts> {
+        self.repo
+            .job_requeue_unstarted(now - self.start_timeout_ms, now, SWEEP_BATCH)
+            .await
+    }
+}
+
+/// Ends cooldowns that ran out, so those workers get jobs again.
+pub struct CooldownSweeper {
+    /// The database.
+    pub repo: Arc<dyn Repo>,
+}
+
+#[async_trait]
+impl Sweeper for CooldownSweeper {
+    fn name(&self) -> &'static str {
+        "cooldown"
+    }
+
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts> {
+        self.repo.worker_end_cooldowns(now).await
+    }
+}

@@ -1,0 +1,128 @@
+//! `gantry serve`: open the database, migrate, start the scheduler, serve HTTP until shutdown.
+
+use crate::config::ServeConfig;
+use crate::routes::app;
+use crate::scheduler::{Scheduler, SchedulerHandle};
+use crate::state::AppState;
+use crate::waiters::Waiters;
+use anyhow::Context;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// How long shutdown waits for in-flight requests and scheduler passes.
+pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
+
+/// Checks the settings, binds the address, and serves until `shutdown` fires.
+pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {
+    config.validate().map_err(anyhow::Error::msg)?;
+    let listener = TcpListener::bind(config.bind)
+        .await
+        .with_context(|| format!("could not listen on {}", config.bind))?;
+    run(config, listener, shutdown).await
+}
+
+/// Serves on an already bound listener (tests bind `127.0.0.1:0`).
+pub async fn run(
+    config: ServeConfig,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let repo = crate::repo::connect(&config.database_url, config.policy())
+        .await
+        .with_context(|| {
+            format!(
+                "could not open the database {}",
+                redact(&config.database_url)
+            )
+        })?;
+    let applied = repo
+        .migrate()
+        .await
+        .context("could not migrate the database")?;
+    if applied > 0 {
+        tracing::info!(applied, "applied database migrations");
+    }
+    let addr = listener.local_addr()?;
+    if config.api_token.is_none() || config.worker_token.is_none() {
+        tracing::warn!(
+            "authentication is off for {}: anyone who can reach {addr} can run commands on your \
+             workers. Set GANTRY_API_TOKEN and GANTRY_WORKER_TOKEN to turn it on",
+            match (&config.api_token, &config.worker_token) {
+                (None, None) => "clients and workers",
+                (None, Some(_)) => "clients",
+                _ => "workers",
+            }
+        );
+    }
+    let waiters = Arc::new(Waiters::default());
+    let handle = SchedulerHandle::default();
+    let scheduler = Scheduler::start(
+        repo.clone(),
+        &config,
+        waiters.clone(),
+        handle.clone(),
+        shutdown.child_token(),
+    );
+    let state = AppState {
+        repo,
+        config: Arc::new(config),
+        waiters,
+        scheduler: handle,
+        shutdown: shutdown.clone(),
+    };
+    tracing::info!("gantry listening on http://{addr}");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("the HTTP server failed")?;
+    shutdown.cancel();
+    scheduler.join(SHUTDOWN_DRAIN).await;
+    tracing::info!("gantry stopped");
+    Ok(())
+}
+
+/// A database URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let creds = &url[scheme + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// A token that fires on SIGTERM or Ctrl-C.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let fire = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+        tracing::info!("shutdown signal received; finishing in-flight requests");
+        fire.cancel();
+    });
+    token
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            super::redact("postgres://u:secret@h/db"),
+            "postgres://u:***@h/db"
+        );
+        assert_eq!(super::redact("sqlite://gantry.db"), "sqlite://gantry.db");
+    }
+}

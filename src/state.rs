@@ -1,0 +1,23 @@
+//! What every request handler shares.
+
+use crate::config::ServeConfig;
+use crate::repo::Repo;
+use crate::scheduler::SchedulerHandle;
+use crate::waiters::Waiters;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// The server's shared state: handles only, no job or worker data.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub repo: Arc<dyn Repo>,
+    /// Settings.
+    pub config: Arc<ServeConfig>,
+    /// Long-poll wake-ups.
+    pub waiters: Arc<Waiters>,
+    /// Asks the scheduler for a placement pass.
+    pub scheduler: SchedulerHandle,
+    /// Fires when the server shuts down, so long polls answer at once.
+    pub shutdown: CancellationToken,
+}

@@ -1,0 +1,3 @@
+//! The gantry worker agent (being built).
+
+fn main() {}
