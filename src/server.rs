@@ -29,6 +29,36 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let addr = listener.local_addr()?;
+    let (state, scheduler) = build(config, shutdown.clone()).await?;
+    let config = &state.config;
+    if config.api_token.is_none() || config.worker_token.is_none() {
+        tracing::warn!(
+            "authentication is off for {}: anyone who can reach {addr} can run commands on your \
+             workers. Set GANTRY_API_TOKEN and GANTRY_WORKER_TOKEN to turn it on",
+            match (&config.api_token, &config.worker_token) {
+                (None, None) => "clients and workers",
+                (None, Some(_)) => "clients",
+                _ => "workers",
+            }
+        );
+    }
+    tracing::info!("gantry listening on http://{addr}");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("the HTTP server failed")?;
+    shutdown.cancel();
+    scheduler.join(SHUTDOWN_DRAIN).await;
+    tracing::info!("gantry stopped");
+    Ok(())
+}
+
+/// Opens and migrates the database and starts the scheduler: everything but the listener.
+pub async fn build(
+    config: ServeConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<(AppState, Scheduler)> {
     let repo = crate::repo::connect(&config.database_url, config.policy())
         .await
         .with_context(|| {
@@ -44,18 +74,6 @@ pub async fn run(
     if applied > 0 {
         tracing::info!(applied, "applied database migrations");
     }
-    let addr = listener.local_addr()?;
-    if config.api_token.is_none() || config.worker_token.is_none() {
-        tracing::warn!(
-            "authentication is off for {}: anyone who can reach {addr} can run commands on your \
-             workers. Set GANTRY_API_TOKEN and GANTRY_WORKER_TOKEN to turn it on",
-            match (&config.api_token, &config.worker_token) {
-                (None, None) => "clients and workers",
-                (None, Some(_)) => "clients",
-                _ => "workers",
-            }
-        );
-    }
     let waiters = Arc::new(Waiters::default());
     let handle = SchedulerHandle::default();
     let scheduler = Scheduler::start(
@@ -70,17 +88,9 @@ pub async fn run(
         config: Arc::new(config),
         waiters,
         scheduler: handle,
-        shutdown: shutdown.clone(),
+        shutdown,
     };
-    tracing::info!("gantry listening on http://{addr}");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .context("the HTTP server failed")?;
-    shutdown.cancel();
-    scheduler.join(SHUTDOWN_DRAIN).await;
-    tracing::info!("gantry stopped");
-    Ok(())
+    Ok((state, scheduler))
 }
 
 /// A database URL without its password, for messages.
