@@ -1,0 +1,137 @@
+//! Restart: the server process is killed with SIGKILL mid-flight and started again on the same
+//! database. Nothing is lost, nothing runs twice, and running jobs stay with their workers.
+
+mod common;
+
+use common::server::fast_config;
+use common::{eventually, SimWorker, TestDb, TestServer};
+use gantry_api::{Job, JobStatus};
+use reqwest::StatusCode;
+use serde_json::json;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// The real `gantry serve` binary on a fixed port.
+struct ServerProcess {
+    child: Child,
+}
+
+impl ServerProcess {
+    fn spawn(db: &TestDb, port: u16) -> ServerProcess {
+        let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &db.url])
+            // Long enough that the workers stay online while the server is down.
+            .args(["--heartbeat-timeout", "30s", "--sweep-interval", "100ms"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start gantry serve");
+        ServerProcess { child }
+    }
+
+    fn kill9(&mut self) {
+        // Child::kill sends SIGKILL: no shutdown code runs.
+        self.child.kill().expect("SIGKILL the server");
+        self.child.wait().expect("reap the server");
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut process = ServerProcess::spawn(&db, port);
+    let server = TestServer::attach(base.clone(), fast_config(&db)).await;
+    let w1 = SimWorker::register(&server, "w1", 4.0, 4096, 4).await;
+    let w2 = SimWorker::register(&server, "w2", 4.0, 4096, 4).await;
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(server.create(json!({"command": format!("job {i}")})).await.id);
+    }
+    let mut held: Vec<(usize, Job)> = Vec::new();
+    for (index, worker) in [&w1, &w2].into_iter().enumerate() {
+        let jobs = eventually("four jobs each", Duration::from_secs(10), || async {
+            let got = worker.poll(4, 1000).await.jobs;
+            (!got.is_empty()).then_some(got)
+        })
+        .await;
+        held.extend(jobs.into_iter().map(|j| (index, j)));
+    }
+    let workers = [&w1, &w2];
+    // Some finished, some running, some only delivered.
+    for (i, (w, job)) in held.iter().enumerate() {
+        if i < 6 {
+            assert_eq!(workers[*w].start(job).await.0, StatusCode::OK);
+        }
+        if i < 3 {
+            assert_eq!(workers[*w].finish(job, 0).await.0, StatusCode::OK);
+        }
+    }
+    let before: Vec<_> = {
+        let mut v = Vec::new();
+        for id in &ids {
+            v.push(server.status(id).await.job);
+        }
+        v
+    };
+
+    process.kill9();
+    assert!(server.http.get(server.url("/healthz")).send().await.is_err(), "the server is dead");
+    let _process = ServerProcess::spawn(&db, port);
+    let server = TestServer::attach(base, fast_config(&db)).await;
+
+    for job in &before {
+        let after = server.status(&job.id).await.job;
+        if job.status.is_on_worker() || job.status.is_terminal() {
+            assert_eq!(after.status, job.status, "job {} kept its state", job.id);
+            assert_eq!(after.worker_id, job.worker_id, "job {} kept its worker", job.id);
+            assert_eq!(after.attempts, job.attempts, "job {} kept its attempt", job.id);
+        } else {
+            assert!(!after.status.is_terminal(), "waiting job {} still waits", job.id);
+        }
+    }
+    // The workers carry on with what they held; their results are accepted.
+    for (i, (w, job)) in held.iter().enumerate() {
+        if i >= 6 {
+            assert_eq!(workers[*w].start(job).await.0, StatusCode::OK);
+        }
+        if i >= 3 {
+            assert_eq!(workers[*w].finish(job, 0).await.0, StatusCode::OK, "job {}", job.id);
+        }
+    }
+    // And drain the rest.
+    eventually("every job COMPLETED", Duration::from_secs(20), || async {
+        for worker in workers {
+            for job in worker.poll(4, 100).await.jobs {
+                worker.run_ok(&job).await;
+            }
+        }
+        let (_, list) = server.get("/api/jobs/list?status=COMPLETED&limit=100").await;
+        (list["jobs"].as_array().unwrap().len() == 20).then_some(())
+    })
+    .await;
+    for id in &ids {
+        let s = server.status(id).await;
+        assert_eq!(s.job.attempts, 1, "job {id} ran once");
+        let completions = s.history.iter().filter(|h| h.to_status == JobStatus::Completed).count();
+        assert_eq!(completions, 1, "job {id} completed once");
+    }
+}
+
+on_both_databases!(sigkill_loses_nothing_and_duplicates_nothing);
