@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The full test suite, from a fresh machine: starts what the tests need, then runs them.
+#   - a throwaway PostgreSQL cluster (scripts/test-postgres.sh), so the repository suite,
+#     the route tests and the scenarios run on SQLite AND PostgreSQL;
+#   - the local busybox test image (scripts/build-test-image.sh), when a Docker engine answers;
+#   - then `cargo test --workspace`.
+# Tests that need a part this machine lacks skip loudly; GANTRY_REQUIRE_POSTGRES=1 and
+# GANTRY_REQUIRE_DOCKER=1 (set by .ci/run) turn those skips into failures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GANTRY_TEST_POSTGRES_URL=$(flock /tmp/gantry-test-pg.lock scripts/test-postgres.sh) || {
+  echo "could not start PostgreSQL for the tests" >&2
+  [ "${GANTRY_REQUIRE_POSTGRES:-0}" = 1 ] && exit 1
+  unset GANTRY_TEST_POSTGRES_URL
+}
+[ -n "${GANTRY_TEST_POSTGRES_URL:-}" ] && export GANTRY_TEST_POSTGRES_URL
+
+if docker info >/dev/null 2>&1; then
+  if [ -x scripts/build-test-image.sh ]; then
+    scripts/build-test-image.sh
+  fi
+elif [ "${GANTRY_REQUIRE_DOCKER:-0}" = 1 ]; then
+  echo "GANTRY_REQUIRE_DOCKER=1 but no Docker engine answers" >&2
+  exit 1
+else
+  echo "no Docker engine answers: the Docker tests will be skipped" >&2
+fi
+
+cargo test --workspace "$@"
