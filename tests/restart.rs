@@ -134,4 +134,29 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
     }
 }
 
-on_both_databases!(sigkill_loses_nothing_and_duplicates_nothing);
+async fn sigterm_answers_long_polls_and_exits_cleanly(db: TestDb) {
+    let port = free_port();
+    let mut process = ServerProcess::spawn(&db, port);
+    let server = TestServer::attach(format!("http://127.0.0.1:{port}"), fast_config(&db)).await;
+    let worker = SimWorker::register(&server, "w1", 1.0, 512, 1).await;
+    let poll = worker.poll(1, 30_000);
+    let term = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let pid = process.child.id().to_string();
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+        std::time::Instant::now()
+    };
+    let (answer, sent_at) = tokio::join!(poll, term);
+    assert!(answer.jobs.is_empty(), "the long poll was answered, empty");
+    let status = tokio::task::spawn_blocking(move || process.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+    assert!(sent_at.elapsed() < Duration::from_secs(5), "stopped promptly");
+}
+
+on_both_databases!(
+    sigkill_loses_nothing_and_duplicates_nothing,
+    sigterm_answers_long_polls_and_exits_cleanly,
+);
