@@ -1,5 +1,7 @@
 //! The `gantry` command line.
 
+use crate::commands::submit::SubmitArgs;
+use crate::commands::{jobs, submit, workers, ServerArgs};
 use crate::config::{ServeConfig, DEFAULT_DATABASE_URL};
 use clap::{Parser, Subcommand};
 
@@ -19,6 +21,57 @@ pub struct Cli {
 pub enum Command {
     /// Run the server: REST API, scheduler and database.
     Serve(ServeConfig),
+    /// Submit a job: `gantry submit [OPTIONS] -- CMD...`.
+    Submit {
+        /// The job.
+        #[command(flatten)]
+        job: SubmitArgs,
+        /// The server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Show a job with its timeline.
+    Status {
+        /// The job's id.
+        id: String,
+        /// The server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Print a job's output (stdout to stdout, stderr to stderr).
+    Logs {
+        /// The job's id.
+        id: String,
+        /// The server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Cancel a job.
+    Cancel {
+        /// The job's id.
+        id: String,
+        /// The server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List jobs, newest first.
+    Jobs {
+        /// Only these states, comma-separated (e.g. running,queued).
+        #[arg(long)]
+        status: Option<String>,
+        /// How many.
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        /// The server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// List the workers.
+    Workers {
+        /// The server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Apply database migrations and exit.
     Migrate {
         /// Database URL: sqlite://PATH or postgres://...
@@ -27,9 +80,32 @@ pub enum Command {
     },
 }
 
-/// Runs a parsed command line.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    match cli.command {
+/// Runs a parsed command line; returns the process exit code.
+pub async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let outcome = match cli.command {
+        Command::Submit { job, server } => submit::submit(&server, job).await,
+        Command::Status { id, server } => jobs::status(&server, &id).await,
+        Command::Logs { id, server } => jobs::logs(&server, &id).await,
+        Command::Cancel { id, server } => jobs::cancel(&server, &id).await,
+        Command::Jobs {
+            status,
+            limit,
+            server,
+        } => jobs::list(&server, status.as_deref(), limit).await,
+        Command::Workers { server } => workers::workers(&server).await,
+        other => return run_service(other).await.map(|()| 0),
+    };
+    match outcome {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(e.exit_code())
+        }
+    }
+}
+
+async fn run_service(command: Command) -> anyhow::Result<()> {
+    match command {
         Command::Serve(config) => {
             crate::server::serve(config, crate::server::shutdown_on_signals()).await
         }
@@ -42,5 +118,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        _ => unreachable!("user commands are handled by run"),
     }
 }

@@ -5,7 +5,9 @@
 //! parses the command line ([`cli`]) and calls into here.
 
 pub mod cli;
+pub mod client;
 pub mod clock;
+pub mod commands;
 pub mod config;
 pub mod logging;
 pub mod repo;

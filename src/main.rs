@@ -5,5 +5,6 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     gantry::logging::init();
-    gantry::cli::run(gantry::cli::Cli::parse()).await
+    let code = gantry::cli::run(gantry::cli::Cli::parse()).await?;
+    std::process::exit(code);
 }

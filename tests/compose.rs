@@ -29,7 +29,11 @@ fn compose_file_is_valid_and_complete() {
     let run = |with_tokens: bool| {
         let mut c = Command::new(cmd[0]);
         c.args(&cmd[1..])
-            .args(["-f", concat!(env!("CARGO_MANIFEST_DIR"), "/docker-compose.yml"), "config"])
+            .args([
+                "-f",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/docker-compose.yml"),
+                "config",
+            ])
             .env_remove("GANTRY_API_TOKEN")
             .env_remove("GANTRY_WORKER_TOKEN");
         if with_tokens {
@@ -40,11 +44,19 @@ fn compose_file_is_valid_and_complete() {
     };
     let ok = run(true);
     let text = String::from_utf8_lossy(&ok.stdout);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     for service in ["postgres:", "server:", "worker-1:", "worker-2:"] {
         assert!(text.contains(service), "missing service {service}:\n{text}");
     }
-    assert_eq!(text.matches("/var/run/docker.sock").count(), 4, "both workers mount the socket:\n{text}");
+    assert_eq!(
+        text.matches("/var/run/docker.sock").count(),
+        4,
+        "both workers mount the socket:\n{text}"
+    );
     assert!(text.contains("DATABASE_URL: postgres://"), "{text}");
     assert!(text.contains("GANTRY_URL: http://server:8080"), "{text}");
 

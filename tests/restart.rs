@@ -62,7 +62,12 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
     let w2 = SimWorker::register(&server, "w2", 4.0, 4096, 4).await;
     let mut ids = Vec::new();
     for i in 0..20 {
-        ids.push(server.create(json!({"command": format!("job {i}")})).await.id);
+        ids.push(
+            server
+                .create(json!({"command": format!("job {i}")}))
+                .await
+                .id,
+        );
     }
     let mut held: Vec<(usize, Job)> = Vec::new();
     for (index, worker) in [&w1, &w2].into_iter().enumerate() {
@@ -92,7 +97,15 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
     };
 
     process.kill9();
-    assert!(server.http.get(server.url("/healthz")).send().await.is_err(), "the server is dead");
+    assert!(
+        server
+            .http
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .is_err(),
+        "the server is dead"
+    );
     let _process = ServerProcess::spawn(&db, port);
     let server = TestServer::attach(base, fast_config(&db)).await;
 
@@ -100,10 +113,22 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
         let after = server.status(&job.id).await.job;
         if job.status.is_on_worker() || job.status.is_terminal() {
             assert_eq!(after.status, job.status, "job {} kept its state", job.id);
-            assert_eq!(after.worker_id, job.worker_id, "job {} kept its worker", job.id);
-            assert_eq!(after.attempts, job.attempts, "job {} kept its attempt", job.id);
+            assert_eq!(
+                after.worker_id, job.worker_id,
+                "job {} kept its worker",
+                job.id
+            );
+            assert_eq!(
+                after.attempts, job.attempts,
+                "job {} kept its attempt",
+                job.id
+            );
         } else {
-            assert!(!after.status.is_terminal(), "waiting job {} still waits", job.id);
+            assert!(
+                !after.status.is_terminal(),
+                "waiting job {} still waits",
+                job.id
+            );
         }
     }
     // The workers carry on with what they held; their results are accepted.
@@ -112,7 +137,12 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
             assert_eq!(workers[*w].start(job).await.0, StatusCode::OK);
         }
         if i >= 3 {
-            assert_eq!(workers[*w].finish(job, 0).await.0, StatusCode::OK, "job {}", job.id);
+            assert_eq!(
+                workers[*w].finish(job, 0).await.0,
+                StatusCode::OK,
+                "job {}",
+                job.id
+            );
         }
     }
     // And drain the rest.
@@ -122,14 +152,20 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
                 worker.run_ok(&job).await;
             }
         }
-        let (_, list) = server.get("/api/jobs/list?status=COMPLETED&limit=100").await;
+        let (_, list) = server
+            .get("/api/jobs/list?status=COMPLETED&limit=100")
+            .await;
         (list["jobs"].as_array().unwrap().len() == 20).then_some(())
     })
     .await;
     for id in &ids {
         let s = server.status(id).await;
         assert_eq!(s.job.attempts, 1, "job {id} ran once");
-        let completions = s.history.iter().filter(|h| h.to_status == JobStatus::Completed).count();
+        let completions = s
+            .history
+            .iter()
+            .filter(|h| h.to_status == JobStatus::Completed)
+            .count();
         assert_eq!(completions, 1, "job {id} completed once");
     }
 }
@@ -153,7 +189,10 @@ async fn sigterm_answers_long_polls_and_exits_cleanly(db: TestDb) {
         .await
         .unwrap();
     assert!(status.success(), "exit status {status}");
-    assert!(sent_at.elapsed() < Duration::from_secs(5), "stopped promptly");
+    assert!(
+        sent_at.elapsed() < Duration::from_secs(5),
+        "stopped promptly"
+    );
 }
 
 on_both_databases!(

@@ -1,0 +1,123 @@
+//! The `gantry` CLI against a real server: tables for people, JSON for scripts, and exit codes
+//! scripts can use (`submit --wait` exits with the job's exit code).
+
+mod common;
+
+use common::{SimWorker, TestDb, TestServer};
+use serde_json::Value;
+use tokio::process::Command;
+
+async fn gantry(server: &TestServer, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        .args(args)
+        .env("GANTRY_URL", &server.base)
+        .env_remove("GANTRY_API_TOKEN")
+        .output()
+        .await
+        .expect("run gantry");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+async fn submit_list_status_logs_cancel(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let worker = SimWorker::register(&server, "w1", 2.0, 2048, 2).await;
+    let (code, out, err) = gantry(
+        &server,
+        &[
+            "submit", "--cpu", "0.5", "--ram", "64", "--env", "A=1", "--", "echo", "hi",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    let id = out.trim().to_string();
+    let job = server.status(&id).await.job;
+    assert_eq!(
+        (
+            job.command.as_str(),
+            job.required_ram_mb,
+            job.env["A"].as_str()
+        ),
+        ("echo hi", 64, "1")
+    );
+
+    let delivered = worker.take_one().await;
+    assert_eq!(worker.start(&delivered).await.0, reqwest::StatusCode::OK);
+    worker
+        .finish_with(
+            &delivered,
+            serde_json::json!({"exitCode": 0, "stdout": "hi\n", "stderr": "warn\n"}),
+        )
+        .await;
+
+    let (code, out, _) = gantry(&server, &["jobs"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("ID") && out.contains(&id) && out.contains("COMPLETED"),
+        "{out}"
+    );
+    let (_, out, _) = gantry(&server, &["jobs", "--json", "--status", "completed"]).await;
+    let page: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(page["jobs"][0]["id"], id.as_str());
+    let (code, out, _) = gantry(&server, &["status", &id]).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("COMPLETED") && out.contains("history:") && out.contains("placed"),
+        "{out}"
+    );
+    let (_, out, err) = gantry(&server, &["logs", &id]).await;
+    assert_eq!((out.as_str(), err.as_str()), ("hi\n", "warn\n"));
+    let (_, out, _) = gantry(&server, &["workers"]).await;
+    assert!(
+        out.contains("1 workers: 1 idle") && out.contains("w1"),
+        "{out}"
+    );
+
+    let (code, _, err) = gantry(&server, &["cancel", &id]).await;
+    assert_eq!(code, 4, "a finished job cannot be cancelled: {err}");
+    let (code, _, err) = gantry(&server, &["status", "not-an-id"]).await;
+    assert_eq!(code, 2, "bad input: {err}");
+    let (code, _, _) = gantry(&server, &["status", &uuid::Uuid::now_v7().to_string()]).await;
+    assert_eq!(code, 3, "unknown id");
+    server.stop().await;
+}
+
+async fn submit_wait_exits_with_the_jobs_exit_code(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let worker = SimWorker::register(&server, "w1", 2.0, 2048, 2).await;
+    let input = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(input.path(), b"data").unwrap();
+    let path = input.path().to_str().unwrap().to_string();
+    let args = ["submit", "--wait", "--file", &path, "--", "exit", "3"];
+    let run = gantry(&server, &args);
+    let agent = async {
+        let job = worker.take_one().await;
+        assert!(job
+            .file_url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("/uploads/")));
+        assert_eq!(worker.start(&job).await.0, reqwest::StatusCode::OK);
+        worker
+            .finish_with(
+                &job,
+                serde_json::json!({"exitCode": 3, "stdout": "partial\n"}),
+            )
+            .await;
+    };
+    let ((code, out, err), ()) = tokio::join!(run, agent);
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(out, "partial\n");
+    assert!(err.contains("FAILED"), "{err}");
+
+    let (code, _, _) = gantry(&server, &["jobs", "--url", "http://127.0.0.1:1"]).await;
+    assert_eq!(code, 1, "unreachable server");
+    server.stop().await;
+}
+
+on_both_databases!(
+    submit_list_status_logs_cancel,
+    submit_wait_exits_with_the_jobs_exit_code
+);
