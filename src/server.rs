@@ -59,6 +59,7 @@ pub async fn build(
     config: ServeConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<(AppState, Scheduler)> {
+    crate::metrics::handle();
     let repo = crate::repo::connect(&config.database_url, config.policy())
         .await
         .with_context(|| {

@@ -146,6 +146,13 @@ pub trait Repo: Send + Sync + 'static {
         expires_at: i64,
     ) -> RepoResult<bool>;
 
+    /// How many jobs are in each state.
+    async fn job_counts_by_status(&self) -> RepoResult<Vec<(String, i64)>>;
+
+    /// How many jobs ever ended in each terminal state (from the history table, so the count
+    /// survives restarts and is the same on every replica).
+    async fn job_finished_counts(&self) -> RepoResult<Vec<(String, i64)>>;
+
     /// Stores an upload.
     async fn upload_insert(&self, p: UploadInsertParams) -> RepoResult<()>;
 

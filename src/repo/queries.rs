@@ -154,3 +154,10 @@ VALUES ($1, $2, $3, $4, $5, $6)";
 
 /// One upload.
 pub const UPLOAD_GET: &str = "SELECT * FROM uploads WHERE id = $1";
+
+/// Jobs per state, for the metrics gauge.
+pub const JOB_COUNTS_BY_STATUS: &str = "SELECT status, COUNT(*) FROM jobs GROUP BY status";
+
+/// Terminal transitions ever recorded, per final state, for the metrics counter.
+pub const JOBS_FINISHED_BY_STATUS: &str = "SELECT to_status, COUNT(*) FROM job_history
+WHERE to_status IN ('COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED') GROUP BY to_status";

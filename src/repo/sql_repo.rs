@@ -799,6 +799,18 @@ impl Repo for SqlRepo {
         Ok(got.is_some())
     }
 
+    async fn job_counts_by_status(&self) -> RepoResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(q::JOB_COUNTS_BY_STATUS)
+            .fetch_all(self.pools.read())
+            .await?)
+    }
+
+    async fn job_finished_counts(&self) -> RepoResult<Vec<(String, i64)>> {
+        Ok(sqlx::query_as(q::JOBS_FINISHED_BY_STATUS)
+            .fetch_all(self.pools.read())
+            .await?)
+    }
+
     async fn upload_insert(&self, p: UploadInsertParams) -> RepoResult<()> {
         let mut tx = self.pools.write().await?;
         sqlx::query(q::UPLOAD_INSERT)

@@ -64,6 +64,9 @@ pub async fn get_job(
         let jobs = state.repo.job_deliver(&worker_id, max, now_ms()).await?;
         let stop_jobs = state.repo.worker_stop_list(&worker_id, &running).await?;
         if !jobs.is_empty() || !stop_jobs.is_empty() || Instant::now() >= deadline {
+            for job in &jobs {
+                crate::metrics::observe_delivery(job.queued_at);
+            }
             let jobs = jobs
                 .iter()
                 .map(|j| j.to_api())
@@ -119,6 +122,7 @@ pub async fn submit_result(
             "durationMs must not be negative",
         ));
     }
+    let duration_ms = req.duration_ms;
     let job = state
         .repo
         .job_finish(JobFinishParams {
@@ -136,6 +140,7 @@ pub async fn submit_result(
             now: now_ms(),
         })
         .await?;
+    crate::metrics::observe_run_time(duration_ms);
     // A slot freed up, and the job may be queued again.
     state.scheduler.trigger();
     Ok(Json(job.to_api()?))

@@ -3,6 +3,7 @@
 pub mod auth;
 mod delivery;
 pub mod error;
+pub mod execute;
 pub mod extract;
 mod health;
 mod jobs;
@@ -46,12 +47,24 @@ pub fn app(state: AppState) -> Router {
         .route("/api/jobs/start", post(delivery::start))
         .route("/api/jobs/submit-result", post(delivery::submit_result))
         .layer(DefaultBodyLimit::max(MAX_WORKER_BODY_BYTES));
+    let execute = Router::new()
+        .route("/api/execute", post(execute::execute))
+        .layer(DefaultBodyLimit::max(upload_limit))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::dashboard::session::require_client_or_session,
+        ));
     Router::new()
         .merge(client)
         .merge(worker)
+        .merge(execute)
+        .merge(crate::dashboard::router(state.clone()))
         .route("/uploads/{id}/{filename}", get(uploads::download))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(crate::metrics::render))
+        // A route layer: it runs after routing, so it sees the matched route pattern.
+        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(not_found)
         .layer(TraceLayer::new_for_http())
         .with_state(state)

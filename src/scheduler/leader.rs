@@ -85,7 +85,10 @@ impl Leader {
         }
         let mut changed = 0;
         for sweeper in &self.sweepers {
-            match sweeper.run_once(now_ms()).await {
+            let started = std::time::Instant::now();
+            let result = sweeper.run_once(now_ms()).await;
+            crate::metrics::observe_sweep(sweeper.name(), started);
+            match result {
                 Ok(counts) => {
                     if counts.changed > 0 {
                         tracing::info!(

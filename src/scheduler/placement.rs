@@ -26,7 +26,9 @@ pub struct Placement {
 impl Placement {
     /// One pass: promote, place, wake the workers that got jobs.
     pub async fn run_once(&self) -> RepoResult<PlaceOutcome> {
+        let started = std::time::Instant::now();
         let out = self.repo.job_place(now_ms(), PLACEMENT_BATCH).await?;
+        crate::metrics::observe_sweep("placement", started);
         for placed in &out.placed {
             self.waiters.wake(&placed.worker_id);
         }

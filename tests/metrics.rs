@@ -1,0 +1,65 @@
+//! `/metrics` in the Prometheus text format: counts from the database, timings from the
+//! process. One test per binary, run on each database in turn: the recorder is process-wide.
+
+mod common;
+
+use common::{SimWorker, TestDb, TestServer};
+use serde_json::json;
+
+async fn scrape(server: &TestServer) -> String {
+    let r = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    r.text().await.unwrap()
+}
+
+async fn metrics_reflect_the_database(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let worker = SimWorker::register(&server, "w1", 2.0, 2048, 2).await;
+    let done = server.create(json!({"command": "true"})).await;
+    let job = worker.take_one().await;
+    assert_eq!(job.id, done.id);
+    worker.run_ok(&job).await;
+    server
+        .create(json!({"command": "waits", "requiredCpu": 64}))
+        .await;
+
+    let text = scrape(&server).await;
+    for line in [
+        "gantry_jobs{status=\"COMPLETED\"} 1",
+        "gantry_jobs{status=\"QUEUED\"} 1",
+        "gantry_jobs{status=\"RUNNING\"} 0",
+        "gantry_workers{status=\"IDLE\"} 1",
+        "gantry_workers{status=\"OFFLINE\"} 0",
+    ] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "missing `{line}` in:\n{text}"
+        );
+    }
+    assert!(
+        text.contains("gantry_jobs_finished_total{status=\"COMPLETED\"}"),
+        "{text}"
+    );
+    for histogram in [
+        "gantry_assignment_latency_seconds_bucket",
+        "gantry_job_run_time_seconds_bucket",
+        "gantry_sweep_duration_seconds_bucket{service=\"placement\"",
+        "gantry_http_request_duration_seconds_bucket{method=\"POST\",route=\"/api/jobs/create\",status=\"201\"",
+    ] {
+        assert!(text.contains(histogram), "missing {histogram} in:\n{text}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_on_both_databases() {
+    metrics_reflect_the_database(TestDb::sqlite().await).await;
+    if let Some(db) = TestDb::postgres().await {
+        metrics_reflect_the_database(db).await;
+    }
+}
