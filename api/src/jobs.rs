@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 /// `POST /api/jobs/create`. Only `command` is required: an older client that sends
 /// `{"command","fileUrl","filename"}` keeps working with defaults.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateJobRequest {
     /// The shell command, run with `sh -c`.
@@ -50,7 +50,7 @@ pub struct CreateJobRequest {
 }
 
 /// A point in time as a client may give it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum RunAt {
     /// Milliseconds since the Unix epoch.
@@ -60,7 +60,7 @@ pub enum RunAt {
 }
 
 /// A job as the API shows it. Times are epoch milliseconds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {
     /// The job's id (a UUID).
@@ -129,7 +129,7 @@ pub struct Job {
 }
 
 /// One state change of a job, from the append-only history table.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistoryEntry {
     /// Ordering key of the history table.
@@ -149,7 +149,7 @@ pub struct HistoryEntry {
 }
 
 /// `GET /api/jobs/status`: the job plus its whole history.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobStatusResponse {
     /// The job.
@@ -160,7 +160,7 @@ pub struct JobStatusResponse {
 }
 
 /// `GET /api/jobs/list`: a page of jobs, newest first.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobsListResponse {
     /// The page.
@@ -170,7 +170,7 @@ pub struct JobsListResponse {
 }
 
 /// `POST /api/jobs/get-job`: a worker asks for the jobs assigned to it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetJobRequest {
     /// The asking worker.
@@ -187,7 +187,7 @@ pub struct GetJobRequest {
 }
 
 /// The answer to `get-job`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GetJobResponse {
     /// Newly assigned jobs; each delivery is one attempt (`attempts`).
@@ -198,7 +198,7 @@ pub struct GetJobResponse {
 }
 
 /// `POST /api/jobs/start`: the worker began an attempt.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StartJobRequest {
     /// The worker holding the job.
@@ -210,7 +210,7 @@ pub struct StartJobRequest {
 }
 
 /// `POST /api/jobs/submit-result`: how an attempt ended.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubmitResultRequest {
     /// The worker holding the job.
@@ -247,7 +247,7 @@ pub struct SubmitResultRequest {
 }
 
 /// `POST /api/jobs/cancel`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CancelJobRequest {
     /// The job to cancel.
@@ -255,7 +255,7 @@ pub struct CancelJobRequest {
 }
 
 /// `POST /api/uploads`: where the stored file is served.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UploadResponse {
     /// The upload's id.

@@ -5,7 +5,8 @@ use std::fmt;
 use std::str::FromStr;
 
 /// Where a job is in its life. The last four are terminal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum JobStatus {
     /// Accepted but not yet eligible: `runAt` is in the future or a retry backoff is running.
     Pending,
@@ -26,7 +27,8 @@ pub enum JobStatus {
 }
 
 /// How a worker is doing, as the scheduler sees it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum WorkerStatus {
     /// Online with no jobs.
     Idle,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// `POST /api/workers/register`: an agent joins (or rejoins) the fleet.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterWorkerRequest {
     /// A stable id the agent asks for (`WORKER_ID`); the server makes one when absent.
@@ -37,7 +37,7 @@ pub struct RegisterWorkerRequest {
 }
 
 /// The answer to a registration.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegisterWorkerResponse {
     /// The id to use in every later call.
@@ -49,7 +49,7 @@ pub struct RegisterWorkerResponse {
 }
 
 /// `POST /api/workers/heartbeat`.
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatRequest {
     /// The worker.
@@ -72,7 +72,7 @@ pub struct HeartbeatRequest {
 }
 
 /// The answer to a heartbeat.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HeartbeatResponse {
     /// The worker's status after the heartbeat.
@@ -82,7 +82,7 @@ pub struct HeartbeatResponse {
 }
 
 /// An instruction to stop a running job.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StopJob {
     /// The job to stop.
@@ -92,7 +92,7 @@ pub struct StopJob {
 }
 
 /// Why a worker must stop a job.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum StopReason {
     /// A client cancelled it.
@@ -108,7 +108,7 @@ pub enum StopReason {
 }
 
 /// A worker as the API shows it. Times are epoch milliseconds.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Worker {
     /// The worker's id.
@@ -152,7 +152,7 @@ pub struct Worker {
 }
 
 /// Worker counts by status.
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkerSummary {
     /// IDLE workers.
@@ -166,7 +166,7 @@ pub struct WorkerSummary {
 }
 
 /// `GET /api/workers/list`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct WorkersListResponse {
     /// How many workers are registered.

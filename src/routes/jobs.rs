@@ -22,6 +22,10 @@ pub const MAX_LIST_LIMIT: i64 = 1000;
 
 /// `POST /api/jobs/create`: 201 with the new job, or 200 with the job an idempotency key
 /// already created.
+#[utoipa::path(post, path = "/api/jobs/create", tag = "jobs", request_body = CreateJobRequest,
+    responses((status = 201, description = "created", body = Job),
+        (status = 200, description = "the job this idempotency key already created", body = Job),
+        (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 413, description = "body too large", body = gantry_api::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AppJson(req): AppJson<CreateJobRequest>,
@@ -42,14 +46,17 @@ pub async fn create(
 }
 
 /// The `jobId` query parameter.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct JobIdQuery {
     /// The job.
     job_id: Option<String>,
 }
 
 /// `GET /api/jobs/status?jobId=`: the job with its whole history.
+#[utoipa::path(get, path = "/api/jobs/status", tag = "jobs", params(JobIdQuery),
+    responses((status = 200, description = "the job and its history", body = JobStatusResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<JobIdQuery>,
@@ -77,8 +84,9 @@ pub async fn status(
 }
 
 /// Filters of `GET /api/jobs/list`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct ListQuery {
     /// One state or several, comma-separated, any case.
     status: Option<String>,
@@ -97,6 +105,8 @@ pub struct ListQuery {
 }
 
 /// `GET /api/jobs/list`: newest first, with a cursor for the next page.
+#[utoipa::path(get, path = "/api/jobs/list", tag = "jobs", params(ListQuery),
+    responses((status = 200, description = "a page of jobs", body = JobsListResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     AppQuery(query): AppQuery<ListQuery>,
@@ -150,6 +160,8 @@ pub async fn list(
 
 /// `POST /api/jobs/cancel`: waiting jobs end at once; held ones end CANCELLED and their worker
 /// is told to stop them in its next poll or heartbeat answer.
+#[utoipa::path(post, path = "/api/jobs/cancel", tag = "jobs", request_body = CancelJobRequest,
+    responses((status = 200, description = "cancelled", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     AppJson(req): AppJson<CancelJobRequest>,

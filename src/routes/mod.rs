@@ -7,6 +7,7 @@ pub mod execute;
 pub mod extract;
 mod health;
 mod jobs;
+pub mod openapi;
 mod uploads;
 pub mod validate;
 mod workers;
@@ -63,6 +64,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(crate::metrics::render))
+        .route("/api/openapi.json", get(openapi::openapi_json))
         // A route layer: it runs after routing, so it sees the matched route pattern.
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(not_found)

@@ -20,6 +20,9 @@ use gantry_api::{
 const MAX_LABELS: usize = 64;
 
 /// `POST /api/workers/register`.
+#[utoipa::path(post, path = "/api/workers/register", tag = "workers",
+    request_body = RegisterWorkerRequest,
+    responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -113,6 +116,9 @@ fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {
 }
 
 /// `POST /api/workers/heartbeat`.
+#[utoipa::path(post, path = "/api/workers/heartbeat", tag = "workers",
+    request_body = HeartbeatRequest,
+    responses((status = 200, description = "recorded; stop the listed jobs", body = HeartbeatResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn heartbeat(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -156,6 +162,8 @@ pub async fn heartbeat(
 }
 
 /// `GET /api/workers/list`.
+#[utoipa::path(get, path = "/api/workers/list", tag = "workers",
+    responses((status = 200, description = "every worker with a summary by status", body = WorkersListResponse), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<WorkersListResponse>> {
     let now = now_ms();
     let mut summary = WorkerSummary::default();

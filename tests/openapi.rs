@@ -1,0 +1,80 @@
+//! The OpenAPI document covers every REST route: the routes are read from the router's source,
+//! so adding a route without documenting it fails here.
+
+mod common;
+
+use common::{TestDb, TestServer};
+use serde_json::Value;
+use std::path::Path;
+
+/// `(path, method)` of every `.route("...", get(..).post(..))` in the REST router's sources.
+fn routes_in_source() -> Vec<(String, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
+    let mut routes = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (_, rest) in text
+            .match_indices(".route(\"")
+            .map(|(i, _)| ((), &text[i + 8..]))
+        {
+            let path = rest.split('"').next().unwrap().to_string();
+            // The handler chain runs to the end of the statement: `get(a).post(b))`.
+            let chain = rest.split('\n').next().unwrap();
+            for method in ["get", "post", "put", "patch", "delete"] {
+                if chain.contains(&format!(" {method}(")) || chain.contains(&format!(".{method}("))
+                {
+                    routes.push((path.clone(), method.to_string()));
+                }
+            }
+        }
+    }
+    assert!(
+        routes.len() >= 15,
+        "the scan found too few routes: {routes:?}"
+    );
+    routes
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_route_is_documented() {
+    let db = TestDb::sqlite().await;
+    let server = TestServer::start(&db).await;
+    let (status, doc) = server.get("/api/openapi.json").await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = &doc["paths"];
+    for (path, method) in routes_in_source() {
+        let operation = &paths[&path][&method];
+        assert!(
+            operation.is_object(),
+            "{} {path} is served but missing from the OpenAPI document",
+            method.to_uppercase()
+        );
+        assert!(
+            operation["responses"].is_object(),
+            "{method} {path} documents no responses"
+        );
+    }
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in [
+        "Job",
+        "CreateJobRequest",
+        "Worker",
+        "ErrorBody",
+        "JobStatus",
+        "SubmitResultRequest",
+    ] {
+        assert!(schemas.contains_key(schema), "schema {schema} missing");
+    }
+    let statuses: Vec<&Value> = schemas["JobStatus"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert!(statuses.iter().any(|s| *s == "TIMED_OUT"), "{statuses:?}");
+    server.stop().await;
+}
