@@ -1,7 +1,7 @@
 //! The `gantry` command line.
 
 use crate::commands::submit::SubmitArgs;
-use crate::commands::{jobs, submit, workers, ServerArgs};
+use crate::commands::{jobs, report, submit, workers, ServerArgs};
 use crate::config::{ServeConfig, DEFAULT_DATABASE_URL};
 use clap::{Parser, Subcommand};
 
@@ -72,6 +72,18 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Summarise the job history: counts, success rate, queue wait and run time.
+    Report {
+        /// How far back (e.g. 1h, 24h, 7d).
+        #[arg(long, default_value = "24h", value_parser = crate::config::parse_duration)]
+        since: std::time::Duration,
+        /// hour, day, worker, status, image or all.
+        #[arg(long, default_value = "all")]
+        group_by: String,
+        /// The server.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
     /// Apply database migrations and exit.
     Migrate {
         /// Database URL: sqlite://PATH or postgres://...
@@ -93,6 +105,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             server,
         } => jobs::list(&server, status.as_deref(), limit).await,
         Command::Workers { server } => workers::workers(&server).await,
+        Command::Report {
+            since,
+            group_by,
+            server,
+        } => report::report(&server, since, &group_by).await,
         other => return run_service(other).await.map(|()| 0),
     };
     match outcome {

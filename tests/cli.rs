@@ -76,6 +76,10 @@ async fn submit_list_status_logs_cancel(db: TestDb) {
         "{out}"
     );
 
+    let (code, out, _) = gantry(&server, &["report", "--group-by", "status"]).await;
+    assert_eq!(code, 0);
+    assert!(out.contains("COMPLETED") && out.contains("100.0%"), "{out}");
+
     let (code, _, err) = gantry(&server, &["cancel", &id]).await;
     assert_eq!(code, 4, "a finished job cannot be cancelled: {err}");
     let (code, _, err) = gantry(&server, &["status", "not-an-id"]).await;

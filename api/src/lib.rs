@@ -6,6 +6,7 @@
 
 mod error;
 mod jobs;
+mod reports;
 mod status;
 mod workers;
 
@@ -15,6 +16,7 @@ pub use jobs::{
     JobStatusResponse, JobsListResponse, RunAt, StartJobRequest, SubmitResultRequest,
     UploadResponse,
 };
+pub use reports::{Percentiles, ReportGroup, ReportSummary};
 pub use status::{JobStatus, ParseStatusError, WorkerStatus};
 pub use workers::{
     HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse, StopJob,

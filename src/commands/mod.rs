@@ -1,6 +1,7 @@
 //! The user commands of the `gantry` binary: each talks to a server over REST.
 
 pub mod jobs;
+pub mod report;
 pub mod submit;
 pub mod table;
 pub mod workers;

@@ -12,6 +12,7 @@ mod placement;
 pub mod postgres;
 mod queries;
 mod records;
+mod report_queries;
 pub mod sqlite;
 
 pub use error::{RepoError, RepoResult};
@@ -152,6 +153,15 @@ pub trait Repo: Send + Sync + 'static {
     /// How many jobs ever ended in each terminal state (from the history table, so the count
     /// survives restarts and is the same on every replica).
     async fn job_finished_counts(&self) -> RepoResult<Vec<(String, i64)>>;
+
+    /// The job-history report: jobs that ended in `[from, to)`, grouped by `group_by`
+    /// (`hour`, `day`, `worker`, `status`, `image`, or anything else for one group).
+    async fn report_summary(
+        &self,
+        from: i64,
+        to: i64,
+        group_by: &str,
+    ) -> RepoResult<Vec<gantry_api::ReportGroup>>;
 
     /// Stores an upload.
     async fn upload_insert(&self, p: UploadInsertParams) -> RepoResult<()>;

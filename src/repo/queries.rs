@@ -76,9 +76,12 @@ RETURNING attempts";
 /// Keeps a job that fits no online worker out of the placement index, with the reason.
 pub const JOB_BLOCK: &str = "UPDATE jobs SET blocked = 1, reason = $2 WHERE id = $1";
 
-/// Lets blocked jobs that fit a worker of this size back into the placement index.
+/// Lets blocked jobs that fit a worker of this size back into the placement index. PENDING
+/// ones too: a job blocked at insert keeps its flag through promotion, so one left blocked
+/// here would never be placed.
 pub const JOBS_UNBLOCK_FITTING: &str = "UPDATE jobs SET blocked = 0, reason = NULL
-WHERE status = 'QUEUED' AND blocked = 1 AND required_cpu_milli <= $1 AND required_ram_mb <= $2";
+WHERE status IN ('QUEUED', 'PENDING') AND blocked = 1
+    AND required_cpu_milli <= $1 AND required_ram_mb <= $2";
 
 /// The earliest due time among PENDING jobs.
 pub const JOB_NEXT_DUE: &str = "SELECT MIN(run_at) FROM jobs WHERE status = 'PENDING'";

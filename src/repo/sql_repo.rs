@@ -20,7 +20,7 @@ use crate::repo::{
     UploadInsertParams, UploadRecord, WorkerHeartbeatParams, WorkerRecord, WorkerRegisterParams,
 };
 use async_trait::async_trait;
-use gantry_api::{JobStatus, StopJob, StopReason};
+use gantry_api::{JobStatus, Percentiles, ReportGroup, StopJob, StopReason};
 use std::collections::{HashMap, HashSet};
 
 type Tx = sqlx::Transaction<'static, Db>;
@@ -809,6 +809,70 @@ impl Repo for SqlRepo {
         Ok(sqlx::query_as(q::JOBS_FINISHED_BY_STATUS)
             .fetch_all(self.pools.read())
             .await?)
+    }
+
+    async fn report_summary(
+        &self,
+        from: i64,
+        to: i64,
+        group_by: &str,
+    ) -> RepoResult<Vec<ReportGroup>> {
+        type Counts = (String, i64, i64, i64, i64, i64, i64);
+        type Stats = (String, i64, i64, i64, i64);
+        let counts: Vec<Counts> = sqlx::query_as(crate::repo::report_queries::REPORT_COUNTS)
+            .bind(from)
+            .bind(to)
+            .bind(group_by)
+            .fetch_all(self.pools.read())
+            .await?;
+        let mut stats = Vec::new();
+        for sql in [
+            crate::repo::report_queries::REPORT_QUEUE_WAIT,
+            crate::repo::report_queries::REPORT_RUN_TIME,
+        ] {
+            let rows: Vec<Stats> = sqlx::query_as(sql)
+                .bind(from)
+                .bind(to)
+                .bind(group_by)
+                .fetch_all(self.pools.read())
+                .await?;
+            let by_group: HashMap<String, Percentiles> = rows
+                .into_iter()
+                .map(|(g, count, p50, p95, max)| {
+                    (
+                        g,
+                        Percentiles {
+                            count,
+                            p50,
+                            p95,
+                            max,
+                        },
+                    )
+                })
+                .collect();
+            stats.push(by_group);
+        }
+        Ok(counts
+            .into_iter()
+            .map(
+                |(key, jobs, completed, failed, timed_out, cancelled, retries)| ReportGroup {
+                    queue_wait_ms: stats[0].get(&key).copied(),
+                    run_ms: stats[1].get(&key).copied(),
+                    success_rate: if jobs > 0 {
+                        completed as f64 / jobs as f64
+                    } else {
+                        0.0
+                    },
+                    key,
+                    jobs,
+                    completed,
+                    failed,
+                    timed_out,
+                    cancelled,
+                    retries,
+                },
+            )
+            .collect())
     }
 
     async fn upload_insert(&self, p: UploadInsertParams) -> RepoResult<()> {

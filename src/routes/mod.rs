@@ -8,6 +8,7 @@ pub mod extract;
 mod health;
 mod jobs;
 pub mod openapi;
+mod reports;
 mod uploads;
 pub mod validate;
 mod workers;
@@ -34,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/jobs/list", get(jobs::list))
         .route("/api/jobs/cancel", post(jobs::cancel))
         .route("/api/workers/list", get(workers::list))
+        .route("/api/reports/summary", get(reports::summary))
         .layer(DefaultBodyLimit::max(MAX_CLIENT_BODY_BYTES))
         .merge(
             Router::new()

@@ -18,6 +18,7 @@ use utoipa::OpenApi;
         super::delivery::get_job,
         super::delivery::start,
         super::delivery::submit_result,
+        super::reports::summary,
         super::uploads::upload,
         super::uploads::download,
         super::health::healthz,
@@ -30,6 +31,7 @@ use utoipa::OpenApi;
         (name = "workers", description = "The fleet: registration, heartbeats, listing."),
         (name = "worker protocol", description = "What an agent calls to get and run its jobs."),
         (name = "uploads", description = "Input files for jobs."),
+        (name = "reports", description = "Job history, summarised in SQL."),
         (name = "operations", description = "Health, readiness, metrics and this document."),
     )
 )]

@@ -1,7 +1,8 @@
 //! Shared test fixtures: throwaway databases on both backends, an in-process server, and
 //! simulated worker agents.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
+pub mod builders;
 pub mod db;
 pub mod server;
 pub mod sim;

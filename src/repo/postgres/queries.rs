@@ -23,17 +23,22 @@ pub const QUEUE_HEAD: &str = "SELECT id, required_cpu_milli, required_ram_mb FRO
 WHERE status = 'QUEUED' AND blocked = 0 ORDER BY priority DESC, queued_at, id LIMIT $1
 FOR UPDATE SKIP LOCKED";
 
-/// Moves due PENDING jobs to QUEUED.
-pub const JOBS_PROMOTE_DUE: &str = "UPDATE jobs SET status = 'QUEUED', queued_at = $1,
+/// Moves due PENDING jobs to QUEUED. The pick is materialized for the reason given at
+/// `JOBS_DELIVER`: at most `$2` rows.
+pub const JOBS_PROMOTE_DUE: &str = "WITH due AS MATERIALIZED (SELECT id FROM jobs
+    WHERE status = 'PENDING' AND run_at <= $1 ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+UPDATE jobs SET status = 'QUEUED', queued_at = $1,
     reason = CASE WHEN blocked = 1 THEN reason ELSE NULL END
-WHERE id IN (SELECT id FROM jobs WHERE status = 'PENDING' AND run_at <= $1
-    ORDER BY run_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-RETURNING id, attempts";
+FROM due WHERE jobs.id = due.id
+RETURNING jobs.id, jobs.attempts";
 
 /// Hands a worker its undelivered assigned jobs; the outer check keeps two concurrent polls
-/// from delivering one job twice.
-pub const JOBS_DELIVER: &str = "UPDATE jobs SET delivered_at = $3
-WHERE id IN (SELECT id FROM jobs WHERE worker_id = $1 AND status = 'ASSIGNED'
-    AND delivered_at IS NULL ORDER BY assigned_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-    AND delivered_at IS NULL
-RETURNING *";
+/// from delivering one job twice. The pick is a materialized CTE: as an `IN (subquery)` the
+/// planner may rescan it per row, and each rescan skips the rows this statement already
+/// updated, so more than `$2` jobs came back.
+pub const JOBS_DELIVER: &str = "WITH picked AS MATERIALIZED (SELECT id FROM jobs
+    WHERE worker_id = $1 AND status = 'ASSIGNED' AND delivered_at IS NULL
+    ORDER BY assigned_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+UPDATE jobs SET delivered_at = $3 FROM picked
+WHERE jobs.id = picked.id AND jobs.delivered_at IS NULL
+RETURNING jobs.*";

@@ -1,0 +1,57 @@
+//! The job-history report: counts, success rate and timing percentiles per group.
+
+use serde::{Deserialize, Serialize};
+
+/// `GET /api/reports/summary`: jobs that ended in `[from, to)`, grouped.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportSummary {
+    /// Start of the window (epoch ms, inclusive).
+    pub from: i64,
+    /// End of the window (epoch ms, exclusive).
+    pub to: i64,
+    /// How the groups are formed: `hour`, `day`, `worker`, `status`, `image` or `all`.
+    pub group_by: String,
+    /// One entry per group, ordered by key.
+    pub groups: Vec<ReportGroup>,
+}
+
+/// The figures of one group.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportGroup {
+    /// The group: an hour or day start (epoch ms), a worker id, a status or an image.
+    pub key: String,
+    /// Jobs that ended in the window.
+    pub jobs: i64,
+    /// Of those, COMPLETED.
+    pub completed: i64,
+    /// FAILED.
+    pub failed: i64,
+    /// TIMED_OUT (the final state; timed-out attempts that were retried count as retries).
+    pub timed_out: i64,
+    /// CANCELLED.
+    pub cancelled: i64,
+    /// completed / jobs, 0 when there are none.
+    pub success_rate: f64,
+    /// Attempts beyond the first, summed over the jobs.
+    pub retries: i64,
+    /// From entering QUEUED to assignment, over the attempts of these jobs.
+    pub queue_wait_ms: Option<Percentiles>,
+    /// From start to end, over the attempts of these jobs that started.
+    pub run_ms: Option<Percentiles>,
+}
+
+/// Nearest-rank percentiles of a set of durations, in milliseconds.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Percentiles {
+    /// How many values.
+    pub count: i64,
+    /// Median.
+    pub p50: i64,
+    /// 95th percentile.
+    pub p95: i64,
+    /// Largest.
+    pub max: i64,
+}
