@@ -164,3 +164,7 @@ pub const JOB_COUNTS_BY_STATUS: &str = "SELECT status, COUNT(*) FROM jobs GROUP 
 /// Terminal transitions ever recorded, per final state, for the metrics counter.
 pub const JOBS_FINISHED_BY_STATUS: &str = "SELECT to_status, COUNT(*) FROM job_history
 WHERE to_status IN ('COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED') GROUP BY to_status";
+
+/// Whether a worker has an undelivered assignment (0 or 1), read before taking the write lock.
+pub const JOBS_UNDELIVERED_EXIST: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs
+    WHERE worker_id = $1 AND status = 'ASSIGNED' AND delivered_at IS NULL LIMIT 1) AS waiting";

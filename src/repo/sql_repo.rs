@@ -198,34 +198,37 @@ fn not_holder(job: &JobRecord, worker_id: &str, attempt: i64) -> RepoResult<Repo
     })
 }
 
-impl SqlRepo {
-    async fn stop_list(
-        &self,
-        exec: &mut Tx,
-        worker_id: &str,
-        running: &[String],
-    ) -> RepoResult<Vec<StopJob>> {
-        if running.is_empty() {
-            return Ok(Vec::new());
+/// The stop instructions for the reported jobs, given their rows.
+fn stop_list(rows: &[JobRecord], worker_id: &str, running: &[String]) -> RepoResult<Vec<StopJob>> {
+    let by_id: HashMap<&str, &JobRecord> = rows.iter().map(|j| (j.id.as_str(), j)).collect();
+    let mut stops = Vec::new();
+    for id in running {
+        if let Some(reason) = stop_reason(by_id.get(id.as_str()).copied(), worker_id)? {
+            stops.push(StopJob {
+                job_id: id.clone(),
+                reason,
+            });
         }
-        let ids = serde_json::to_string(running).expect("strings serialize");
-        let rows: Vec<JobRecord> = sqlx::query_as(q::JOBS_BY_IDS)
-            .bind(ids)
-            .fetch_all(&mut **exec)
-            .await?;
-        let by_id: HashMap<&str, &JobRecord> = rows.iter().map(|j| (j.id.as_str(), j)).collect();
-        let mut stops = Vec::new();
-        for id in running {
-            if let Some(reason) = stop_reason(by_id.get(id.as_str()).copied(), worker_id)? {
-                stops.push(StopJob {
-                    job_id: id.clone(),
-                    reason,
-                });
-            }
-        }
-        Ok(stops)
     }
+    Ok(stops)
+}
 
+/// The reported jobs' rows, read through `exec`.
+async fn reported_jobs<'e, E>(exec: E, running: &[String]) -> RepoResult<Vec<JobRecord>>
+where
+    E: sqlx::Executor<'e, Database = Db>,
+{
+    if running.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids = serde_json::to_string(running).expect("strings serialize");
+    Ok(sqlx::query_as(q::JOBS_BY_IDS)
+        .bind(ids)
+        .fetch_all(exec)
+        .await?)
+}
+
+impl SqlRepo {
     async fn unblock_fitting(&self, tx: &mut Tx, worker: &WorkerRecord) -> RepoResult<()> {
         sqlx::query(q::JOBS_UNBLOCK_FITTING)
             .bind(worker.cpu_milli)
@@ -469,6 +472,15 @@ impl Repo for SqlRepo {
     }
 
     async fn job_deliver(&self, worker_id: &str, max: i64, now: i64) -> RepoResult<Vec<JobRecord>> {
+        // Idle pollers ask often; most of the time there is nothing, and a read says so
+        // without taking the write lock.
+        let waiting: i64 = sqlx::query_scalar(q::JOBS_UNDELIVERED_EXIST)
+            .bind(worker_id)
+            .fetch_one(self.pools.read())
+            .await?;
+        if waiting == 0 {
+            return Ok(Vec::new());
+        }
         let mut tx = self.pools.write().await?;
         let mut jobs: Vec<JobRecord> = sqlx::query_as(q::JOBS_DELIVER)
             .bind(worker_id)
@@ -673,7 +685,8 @@ impl Repo for SqlRepo {
         if came_back {
             self.unblock_fitting(&mut tx, &worker).await?;
         }
-        let stop_jobs = self.stop_list(&mut tx, &p.id, &p.running_job_ids).await?;
+        let rows = reported_jobs(&mut *tx, &p.running_job_ids).await?;
+        let stop_jobs = stop_list(&rows, &p.id, &p.running_job_ids)?;
         tx.commit().await?;
         Ok(HeartbeatOutcome {
             stop_jobs,
@@ -687,13 +700,8 @@ impl Repo for SqlRepo {
         worker_id: &str,
         running_job_ids: &[String],
     ) -> RepoResult<Vec<StopJob>> {
-        if running_job_ids.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.pools.write().await?;
-        let stops = self.stop_list(&mut tx, worker_id, running_job_ids).await?;
-        tx.commit().await?;
-        Ok(stops)
+        let rows = reported_jobs(self.pools.read(), running_job_ids).await?;
+        stop_list(&rows, worker_id, running_job_ids)
     }
 
     async fn worker_get(&self, id: &str) -> RepoResult<Option<WorkerRecord>> {
