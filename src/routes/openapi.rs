@@ -15,6 +15,7 @@ use utoipa::OpenApi;
         super::jobs::status,
         super::jobs::list,
         super::jobs::cancel,
+        super::execute::execute,
         super::delivery::get_job,
         super::delivery::start,
         super::delivery::submit_result,
