@@ -3,15 +3,17 @@
 #   - a throwaway PostgreSQL cluster (scripts/test-postgres.sh), so the repository suite,
 #     the route tests and the scenarios run on SQLite AND PostgreSQL;
 #   - the local busybox test image (scripts/build-test-image.sh), when a Docker engine answers;
+#   - headless Chromium and chromedriver for the dashboard's browser test;
 #   - then `cargo test --workspace`.
-# Tests that need a part this machine lacks skip loudly; GANTRY_REQUIRE_POSTGRES=1 and
-# GANTRY_REQUIRE_DOCKER=1 (set by .ci/run) turn those skips into failures.
+# Tests that need a part this machine lacks skip loudly; GANTRY_REQUIRE_POSTGRES=1,
+# GANTRY_REQUIRE_DOCKER=1 and GANTRY_REQUIRE_BROWSER=1 (set by .ci/run) turn those skips into
+# failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 GANTRY_TEST_POSTGRES_URL=$(flock /tmp/gantry-test-pg.lock scripts/test-postgres.sh) || {
   echo "could not start PostgreSQL for the tests" >&2
-  [ "${GANTRY_REQUIRE_POSTGRES:-0}" = 1 ] && exit 1
+  if [ "${GANTRY_REQUIRE_POSTGRES:-0}" = 1 ]; then exit 1; fi
   unset GANTRY_TEST_POSTGRES_URL
 }
 [ -n "${GANTRY_TEST_POSTGRES_URL:-}" ] && export GANTRY_TEST_POSTGRES_URL
@@ -26,5 +28,15 @@ elif [ "${GANTRY_REQUIRE_DOCKER:-0}" = 1 ]; then
 else
   echo "no Docker engine answers: the Docker tests will be skipped" >&2
 fi
+
+# The dashboard's browser test drives Debian's headless Chromium.
+scripts/install-browser-deps.sh || {
+  echo "could not install chromium and chromedriver: the browser test will be skipped" >&2
+  if [ "${GANTRY_REQUIRE_BROWSER:-0}" = 1 ]; then exit 1; fi
+}
+
+# End-to-end tests start the real agent binary.
+cargo build -p gantry-worker
+export GANTRY_WORKER_BIN="$PWD/target/debug/gantry-worker"
 
 cargo test --workspace "$@"
