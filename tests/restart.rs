@@ -3,60 +3,22 @@
 
 mod common;
 
+use common::process::{free_port, ServerProcess};
 use common::server::fast_config;
 use common::{eventually, SimWorker, TestDb, TestServer};
 use gantry_api::{Job, JobStatus};
 use reqwest::StatusCode;
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-/// The real `gantry serve` binary on a fixed port.
-struct ServerProcess {
-    child: Child,
-}
-
-impl ServerProcess {
-    fn spawn(db: &TestDb, port: u16) -> ServerProcess {
-        let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
-            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
-            .args(["--database-url", &db.url])
-            // Long enough that the workers stay online while the server is down.
-            .args(["--heartbeat-timeout", "30s", "--sweep-interval", "100ms"])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start gantry serve");
-        ServerProcess { child }
-    }
-
-    fn kill9(&mut self) {
-        // Child::kill sends SIGKILL: no shutdown code runs.
-        self.child.kill().expect("SIGKILL the server");
-        self.child.wait().expect("reap the server");
-    }
-}
-
-impl Drop for ServerProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// Long enough that the workers stay online while the server is down.
+const SERVE_FLAGS: &[&str] = &["--heartbeat-timeout", "30s", "--sweep-interval", "100ms"];
 
 async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut process = ServerProcess::spawn(&db, port);
+    let mut process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
     let server = TestServer::attach(base.clone(), fast_config(&db)).await;
     let w1 = SimWorker::register(&server, "w1", 4.0, 4096, 4).await;
     let w2 = SimWorker::register(&server, "w2", 4.0, 4096, 4).await;
@@ -106,7 +68,7 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
             .is_err(),
         "the server is dead"
     );
-    let _process = ServerProcess::spawn(&db, port);
+    let _process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
     let server = TestServer::attach(base, fast_config(&db)).await;
 
     for job in &before {
@@ -172,7 +134,7 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
 
 async fn sigterm_answers_long_polls_and_exits_cleanly(db: TestDb) {
     let port = free_port();
-    let mut process = ServerProcess::spawn(&db, port);
+    let mut process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
     let server = TestServer::attach(format!("http://127.0.0.1:{port}"), fast_config(&db)).await;
     let worker = SimWorker::register(&server, "w1", 1.0, 512, 1).await;
     let poll = worker.poll(1, 30_000);

@@ -4,6 +4,7 @@
 
 pub mod builders;
 pub mod db;
+pub mod process;
 pub mod server;
 pub mod sim;
 
