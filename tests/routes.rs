@@ -340,7 +340,7 @@ async fn worker_routes_check_their_input(db: TestDb) {
     };
     assert_error(
         &server
-            .post("/api/jobs/get-job", &poll(json!({"max": 0})))
+            .post("/api/jobs/get-job", &poll(json!({"max": -1})))
             .await,
         StatusCode::BAD_REQUEST,
         "invalid_input",

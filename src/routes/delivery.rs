@@ -34,10 +34,11 @@ pub async fn get_job(
     let worker_id = validate::worker_id("workerId", &req.worker_id)?;
     require_worker(&state, &headers, &worker_id).await?;
     let max = req.max.unwrap_or(1);
-    if !(1..=MAX_JOBS_PER_POLL).contains(&max) {
+    // 0 is a full agent asking only for stop instructions for what it runs.
+    if !(0..=MAX_JOBS_PER_POLL).contains(&max) {
         return Err(ApiError::invalid(
             "max",
-            format!("max must be between 1 and {MAX_JOBS_PER_POLL}"),
+            format!("max must be between 0 and {MAX_JOBS_PER_POLL}"),
         ));
     }
     let wait_ms = req.wait_ms.unwrap_or(0);
@@ -63,7 +64,11 @@ pub async fn get_job(
         tokio::pin!(woken);
         woken.as_mut().enable();
 
-        let jobs = state.repo.job_deliver(&worker_id, max, now_ms()).await?;
+        let jobs = if max > 0 {
+            state.repo.job_deliver(&worker_id, max, now_ms()).await?
+        } else {
+            Vec::new()
+        };
         let stop_jobs = state.repo.worker_stop_list(&worker_id, &running).await?;
         if !jobs.is_empty() || !stop_jobs.is_empty() || Instant::now() >= deadline {
             for job in &jobs {

@@ -1,0 +1,325 @@
+//! The agent's main loop: register, then a heartbeat task on its own timer and a poll loop
+//! that long-polls for jobs while slots are free; on shutdown, a bounded drain.
+
+use crate::client::{ClientError, Retry, ServerClient};
+use crate::config::Config;
+use crate::executor::docker::{DockerExecutor, DockerSettings};
+use crate::executor::process::ProcessExecutor;
+use crate::executor::Executor;
+use crate::job::{JobTable, StopCause};
+use crate::metrics::MetricsSampler;
+use anyhow::Context;
+use gantry_api::{GetJobRequest, HeartbeatRequest, RegisterWorkerRequest};
+use rand::Rng;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+/// Tries of one heartbeat before waiting for the next tick.
+const HEARTBEAT_TRIES: u32 = 3;
+/// Tries of one get-job call before pausing the poll loop.
+const POLL_TRIES: u32 = 3;
+/// Pause after a failed poll.
+const POLL_ERROR_PAUSE: Duration = Duration::from_secs(2);
+/// Shortest time between two polls made only to learn which jobs to stop (no free slot).
+const STOP_POLL_MIN_GAP: Duration = Duration::from_secs(1);
+/// Time given to cancelled jobs to stop and report after the drain timeout.
+const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// Everything the agent's tasks share.
+pub(crate) struct Agent {
+    /// Validated configuration.
+    pub(crate) config: Config,
+    /// The server client.
+    pub(crate) client: ServerClient,
+    /// Runs the attempts.
+    pub(crate) executor: Arc<dyn Executor>,
+    /// The id the server knows this worker by (changes only when the server assigns one).
+    worker_id: RwLock<String>,
+    /// Serialises re-registrations.
+    register_lock: tokio::sync::Mutex<()>,
+    /// The jobs on this worker and the attempts already seen.
+    pub(crate) jobs: JobTable,
+    /// Woken when a job ends and frees a slot.
+    pub(crate) slot_freed: Notify,
+    /// Samples CPU and memory.
+    metrics: Mutex<MetricsSampler>,
+    /// Fired at the very end of shutdown: calls still retrying are abandoned.
+    pub(crate) give_up: CancellationToken,
+    /// Whether the server accepts `max: 0` polls (asked only to learn which jobs to stop);
+    /// cleared when it refuses one, after which a full worker does not poll at all.
+    stop_polls: AtomicBool,
+}
+
+/// Runs the agent until `shutdown` fires, then drains and returns.
+///
+/// Builds the executor the configuration asks for (Docker or local processes).
+pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let config = config.validate().map_err(anyhow::Error::msg)?;
+    let executor: Arc<dyn Executor> = if config.enable_docker {
+        let settings = DockerSettings {
+            kill_grace: config.kill_grace,
+            max_output_bytes: config.max_output_bytes,
+            allow_network: config.allow_network,
+            pids_limit: config.pids_limit,
+        };
+        Arc::new(DockerExecutor::connect(settings).await.context(
+            "cannot set up the Docker client (set ENABLE_DOCKER=false to run jobs as processes)",
+        )?)
+    } else {
+        Arc::new(ProcessExecutor::new(
+            config.kill_grace,
+            config.max_output_bytes,
+        ))
+    };
+    run_with_executor(config, executor, shutdown).await
+}
+
+/// Runs the agent with a given executor (tests use this to plug in their own).
+pub async fn run_with_executor(
+    config: Config,
+    executor: Arc<dyn Executor>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let config = config.validate().map_err(anyhow::Error::msg)?;
+    let client = ServerClient::new(&config.server_url, config.worker_token.clone())?;
+    let agent = Arc::new(Agent {
+        worker_id: RwLock::new(config.worker_id.clone().unwrap_or_default()),
+        config,
+        client,
+        executor,
+        register_lock: tokio::sync::Mutex::new(()),
+        jobs: JobTable::default(),
+        slot_freed: Notify::new(),
+        metrics: Mutex::new(MetricsSampler::new()),
+        give_up: CancellationToken::new(),
+        stop_polls: AtomicBool::new(true),
+    });
+    tracing::info!(
+        server = agent.config.server_url,
+        executor = agent.executor.kind(),
+        slots = agent.config.parallelism(),
+        "gantry worker starting"
+    );
+    if !agent.executor.healthy().await {
+        tracing::warn!("executor is not usable right now; the server will be told");
+    }
+    match agent.register(&shutdown).await {
+        Ok(()) => {}
+        Err(ClientError::Abandoned) => {
+            tracing::info!("stopped before the server answered the registration");
+            return Ok(());
+        }
+        Err(e) => return Err(e).context("registration refused"),
+    }
+    let orphans = agent.executor.cleanup_orphans(&agent.worker_id()).await;
+    if orphans > 0 {
+        tracing::info!(orphans, "removed containers left by an earlier run");
+    }
+
+    let heartbeat_stop = CancellationToken::new();
+    let heartbeat = tokio::spawn(agent.clone().heartbeat_loop(heartbeat_stop.clone()));
+    let mut tasks = JoinSet::new();
+    agent.poll_loop(&mut tasks, &shutdown).await;
+    agent.drain(&mut tasks).await;
+    heartbeat_stop.cancel();
+    let _ = heartbeat.await;
+    tracing::info!("gantry worker stopped");
+    Ok(())
+}
+
+impl Agent {
+    /// The current worker id.
+    pub(crate) fn worker_id(&self) -> String {
+        self.worker_id.read().expect("worker id lock").clone()
+    }
+
+    /// Registers (again), retrying until the server answers or `give_up` fires.
+    async fn register(&self, give_up: &CancellationToken) -> Result<(), ClientError> {
+        let _guard = self.register_lock.lock().await;
+        let metrics = self.metrics.lock().expect("metrics lock").sample();
+        let current = self.worker_id();
+        let body = RegisterWorkerRequest {
+            worker_id: (!current.is_empty()).then_some(current),
+            hostname: self.config.hostname.clone().unwrap_or_default(),
+            cpu_cores: metrics.cpu_cores as f64,
+            ram_total_mb: metrics.ram_total_mb,
+            ram_free_mb: metrics.ram_free_mb,
+            cpu_usage: metrics.cpu_usage,
+            max_parallel_jobs: self.config.parallelism() as i64,
+            labels: self.config.labels.iter().cloned().collect(),
+            version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            executor: Some(self.executor.kind().to_string()),
+        };
+        let resp = self
+            .client
+            .register(&body, &Retry::forever(give_up))
+            .await?;
+        tracing::info!(worker_id = resp.worker_id, "registered");
+        *self.worker_id.write().expect("worker id lock") = resp.worker_id;
+        Ok(())
+    }
+
+    /// Re-registers after the server said it does not know this worker.
+    async fn reregister(&self, give_up: &CancellationToken) {
+        tracing::warn!("server does not know this worker any more: registering again");
+        if let Err(e) = self.register(give_up).await {
+            tracing::warn!(error = %e, "re-registration failed");
+        }
+    }
+
+    /// Sends heartbeats on a jittered timer until `stop` fires; never waits on job work.
+    async fn heartbeat_loop(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(jittered(self.config.heartbeat_interval)) => {}
+                _ = stop.cancelled() => return,
+            }
+            let executor_ok = self.executor.healthy().await;
+            let metrics = self.metrics.lock().expect("metrics lock").sample();
+            let body = HeartbeatRequest {
+                worker_id: self.worker_id(),
+                cpu_usage: metrics.cpu_usage,
+                ram_free_mb: metrics.ram_free_mb,
+                ram_total_mb: metrics.ram_total_mb,
+                running_job_ids: self.jobs.running_ids(),
+                executor_ok: Some(executor_ok),
+            };
+            match self
+                .client
+                .heartbeat(&body, &Retry::times(HEARTBEAT_TRIES, &stop))
+                .await
+            {
+                Ok(resp) => self.jobs.stop(&resp.stop_jobs),
+                Err(e) if e.is_unknown_worker() => self.reregister(&stop).await,
+                Err(ClientError::Abandoned) => return,
+                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+            }
+        }
+    }
+
+    /// Long-polls for jobs and launches them, until `shutdown` fires.
+    async fn poll_loop(self: &Arc<Self>, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
+        let slots = self.config.parallelism();
+        let wait_ms = self.config.job_poll_interval.as_millis() as i64;
+        while !shutdown.is_cancelled() {
+            while tasks.try_join_next().is_some() {}
+            let free = slots.saturating_sub(self.jobs.len());
+            let body = GetJobRequest {
+                worker_id: self.worker_id(),
+                max: Some(free as i64),
+                wait_ms: Some(wait_ms),
+                running_job_ids: Some(self.jobs.running_ids()),
+            };
+            let retry = Retry::times(POLL_TRIES, shutdown);
+            if free == 0 && !self.stop_polls.load(Ordering::Relaxed) {
+                tokio::select! {
+                    _ = self.slot_freed.notified() => continue,
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            let result = if free == 0 {
+                // No slot: only ask which jobs to stop (so cancels arrive fast), and drop the
+                // question the moment a slot frees. Dropping is safe: max 0 delivers no job.
+                tokio::select! {
+                    r = async {
+                        let (r, _) = tokio::join!(
+                            self.client.get_job(&body, &retry),
+                            tokio::time::sleep(STOP_POLL_MIN_GAP)
+                        );
+                        r
+                    } => r,
+                    _ = self.slot_freed.notified() => continue,
+                    _ = shutdown.cancelled() => break,
+                }
+            } else {
+                tokio::select! {
+                    r = self.client.get_job(&body, &retry) => r,
+                    _ = shutdown.cancelled() => break,
+                }
+            };
+            match result {
+                Ok(resp) => {
+                    self.jobs.stop(&resp.stop_jobs);
+                    for job in resp.jobs {
+                        if let Some((job, cancel)) = self.jobs.admit(job) {
+                            tasks.spawn(self.clone().run_job(job, cancel));
+                        }
+                    }
+                }
+                Err(e) if e.is_unknown_worker() => self.reregister(shutdown).await,
+                Err(ClientError::Refused { status: 400, .. }) if free == 0 => {
+                    tracing::info!("server refuses max=0 polls: stop instructions come with heartbeats only while all slots are busy");
+                    self.stop_polls.store(false, Ordering::Relaxed);
+                }
+                Err(ClientError::Abandoned) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "polling for jobs failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(POLL_ERROR_PAUSE) => {}
+                        _ = shutdown.cancelled() => break,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Lets running jobs finish up to the drain timeout, then hands the rest back to the
+    /// server as infrastructure errors ("worker shutting down").
+    async fn drain(&self, tasks: &mut JoinSet<()>) {
+        let running = self.jobs.len();
+        if running > 0 {
+            tracing::info!(
+                running,
+                drain_timeout = ?self.config.drain_timeout,
+                "shutting down: letting running jobs finish"
+            );
+        }
+        if join_all_within(tasks, self.config.drain_timeout).await {
+            return;
+        }
+        let handed_back = self.jobs.stop_all(StopCause::Shutdown);
+        tracing::warn!(
+            handed_back,
+            "drain timeout passed: stopping the remaining jobs"
+        );
+        if join_all_within(tasks, self.config.kill_grace + HAND_BACK_TIMEOUT).await {
+            return;
+        }
+        self.give_up.cancel();
+        if !join_all_within(tasks, Duration::from_secs(2)).await {
+            tasks.abort_all();
+        }
+    }
+}
+
+/// Waits for every task, up to `limit`; true when all ended.
+async fn join_all_within(tasks: &mut JoinSet<()>, limit: Duration) -> bool {
+    tokio::time::timeout(limit, async { while tasks.join_next().await.is_some() {} })
+        .await
+        .is_ok()
+}
+
+/// `base` moved by a random ±10%.
+fn jittered(base: Duration) -> Duration {
+    base.mul_f64(rand::rng().random_range(0.9..=1.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jitter_stays_within_ten_percent() {
+        for _ in 0..100 {
+            let d = jittered(Duration::from_secs(10));
+            assert!(
+                d >= Duration::from_secs(9) && d <= Duration::from_secs(11),
+                "{d:?}"
+            );
+        }
+    }
+}

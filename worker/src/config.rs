@@ -1,0 +1,260 @@
+//! The agent's configuration: every setting is a flag and an environment variable.
+
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the server listens when nothing else is said.
+pub const DEFAULT_SERVER_URL: &str = "http://127.0.0.1:8080";
+/// How often the agent reports to the server.
+pub const DEFAULT_HEARTBEAT_INTERVAL: &str = "10s";
+/// How long one `get-job` call may wait on the server for work.
+pub const DEFAULT_JOB_POLL_INTERVAL: &str = "20s";
+/// The longest an attempt may run on this worker (also the default when a job names none).
+pub const DEFAULT_DOCKER_TIMEOUT: &str = "1h";
+/// Memory limit in MiB for jobs that ask for none.
+pub const DEFAULT_DOCKER_MEMORY_LIMIT_MB: i64 = 512;
+/// CPU limit in cores for jobs that ask for none.
+pub const DEFAULT_DOCKER_CPU_LIMIT: f64 = 1.0;
+/// The image used for jobs that name none (built by `scripts/build-test-image.sh`).
+pub const DEFAULT_IMAGE: &str = "gantry-test-busybox:latest";
+/// Time between SIGTERM and SIGKILL when an attempt is stopped.
+pub const DEFAULT_KILL_GRACE: &str = "10s";
+/// How much of each output stream is kept (the tail).
+pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
+/// The most processes one container may hold.
+pub const DEFAULT_PIDS_LIMIT: i64 = 256;
+/// How long running jobs may go on after SIGTERM before they are handed back.
+pub const DEFAULT_DRAIN_TIMEOUT: &str = "30s";
+
+/// The worker agent's settings, from flags or environment variables.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "gantry-worker", version, about = "The gantry worker agent")]
+pub struct Config {
+    /// Base URL of the gantry server.
+    #[arg(long, env = "GANTRY_URL", default_value = DEFAULT_SERVER_URL)]
+    pub server_url: String,
+
+    /// Join token sent with registration (the server's --worker-token), when it uses one.
+    #[arg(long, env = "GANTRY_WORKER_TOKEN", hide_env_values = true)]
+    pub worker_token: Option<String>,
+
+    /// Jobs run at once; default: CPU cores / 2, at least 1.
+    #[arg(long, env = "MAX_PARALLEL_JOBS")]
+    pub max_parallel_jobs: Option<usize>,
+
+    /// Time between heartbeats (jittered by ±10%).
+    #[arg(long, env = "HEARTBEAT_INTERVAL", default_value = DEFAULT_HEARTBEAT_INTERVAL,
+          value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
+
+    /// How long one get-job call waits on the server for work (its waitMs).
+    #[arg(long, env = "JOB_POLL_INTERVAL", default_value = DEFAULT_JOB_POLL_INTERVAL,
+          value_parser = parse_duration)]
+    pub job_poll_interval: Duration,
+
+    /// Longest attempt this worker runs; used as the timeout of jobs that carry none.
+    #[arg(long, env = "DOCKER_TIMEOUT", default_value = DEFAULT_DOCKER_TIMEOUT,
+          value_parser = parse_duration)]
+    pub docker_timeout: Duration,
+
+    /// Memory limit in MiB for jobs that ask for 0.
+    #[arg(long, env = "DOCKER_MEMORY_LIMIT", default_value_t = DEFAULT_DOCKER_MEMORY_LIMIT_MB)]
+    pub docker_memory_limit: i64,
+
+    /// CPU limit in cores for jobs that ask for 0.
+    #[arg(long, env = "DOCKER_CPU_LIMIT", default_value_t = DEFAULT_DOCKER_CPU_LIMIT)]
+    pub docker_cpu_limit: f64,
+
+    /// Run jobs in Docker containers (true) or as local processes (false).
+    #[arg(long, env = "ENABLE_DOCKER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub enable_docker: bool,
+
+    /// A stable worker id to ask the server for; the server picks one when absent.
+    #[arg(long, env = "WORKER_ID")]
+    pub worker_id: Option<String>,
+
+    /// The host name reported to the server; the system's when absent.
+    #[arg(long, env = "HOSTNAME")]
+    pub hostname: Option<String>,
+
+    /// Image for jobs that name none.
+    #[arg(long, env = "GANTRY_DEFAULT_IMAGE", default_value = DEFAULT_IMAGE)]
+    pub default_image: String,
+
+    /// Time between SIGTERM and SIGKILL when an attempt is stopped.
+    #[arg(long, env = "KILL_GRACE", default_value = DEFAULT_KILL_GRACE,
+          value_parser = parse_duration)]
+    pub kill_grace: Duration,
+
+    /// Folder holding the per-attempt work folders; a folder under the system temp dir when absent.
+    #[arg(long, env = "GANTRY_WORK_DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Bytes kept of each output stream (the tail; the head is dropped and marked).
+    #[arg(long, env = "GANTRY_MAX_OUTPUT_BYTES", default_value_t = DEFAULT_MAX_OUTPUT_BYTES)]
+    pub max_output_bytes: usize,
+
+    /// Whether a job that asks for network access may have it.
+    #[arg(long, env = "GANTRY_ALLOW_NETWORK", default_value_t = true,
+          action = clap::ArgAction::Set)]
+    pub allow_network: bool,
+
+    /// The most processes one container may hold.
+    #[arg(long, env = "GANTRY_PIDS_LIMIT", default_value_t = DEFAULT_PIDS_LIMIT)]
+    pub pids_limit: i64,
+
+    /// How long running jobs may go on after SIGTERM before they are handed back.
+    #[arg(long, env = "GANTRY_DRAIN_TIMEOUT", default_value = DEFAULT_DRAIN_TIMEOUT,
+          value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+
+    /// Labels reported at registration, as `key=value` (repeatable or comma-separated).
+    #[arg(long, env = "GANTRY_LABELS", value_delimiter = ',', value_parser = parse_label)]
+    pub labels: Vec<(String, String)>,
+}
+
+impl Config {
+    /// Parses a configuration from the given arguments (environment variables still apply).
+    pub fn for_tests(args: &[&str]) -> Config {
+        let mut all = vec!["gantry-worker"];
+        all.extend_from_slice(args);
+        Config::parse_from(all)
+    }
+
+    /// Checks the settings and fills in the machine-dependent defaults, failing with a message
+    /// a person understands.
+    pub fn validate(mut self) -> Result<Config, String> {
+        if !self.server_url.starts_with("http://") && !self.server_url.starts_with("https://") {
+            return Err(format!(
+                "--server-url / GANTRY_URL must start with http:// or https://, got `{}`",
+                self.server_url
+            ));
+        }
+        self.server_url = self.server_url.trim_end_matches('/').to_string();
+        match self.max_parallel_jobs {
+            Some(0) => return Err("MAX_PARALLEL_JOBS must be at least 1".into()),
+            Some(_) => {}
+            None => self.max_parallel_jobs = Some(default_parallelism()),
+        }
+        if self.docker_memory_limit < 6 {
+            return Err("DOCKER_MEMORY_LIMIT must be at least 6 (MiB; Docker's minimum)".into());
+        }
+        if self.docker_cpu_limit.is_nan() || self.docker_cpu_limit <= 0.0 {
+            return Err("DOCKER_CPU_LIMIT must be a positive number of cores".into());
+        }
+        if self.heartbeat_interval.is_zero() {
+            return Err("HEARTBEAT_INTERVAL must be positive".into());
+        }
+        if self.docker_timeout.is_zero() {
+            return Err("DOCKER_TIMEOUT must be positive".into());
+        }
+        if self.pids_limit < 8 {
+            return Err("--pids-limit must be at least 8".into());
+        }
+        if self.max_output_bytes < 1024 {
+            return Err("--max-output-bytes must be at least 1024".into());
+        }
+        if self.work_dir.is_none() {
+            self.work_dir = Some(std::env::temp_dir().join("gantry-worker"));
+        }
+        if self.hostname.as_deref().unwrap_or("").is_empty() {
+            self.hostname = Some(system_hostname());
+        }
+        Ok(self)
+    }
+
+    /// Jobs run at once (valid after [`Config::validate`]).
+    pub fn parallelism(&self) -> usize {
+        self.max_parallel_jobs.unwrap_or_else(default_parallelism)
+    }
+
+    /// The root of the per-attempt work folders (valid after [`Config::validate`]).
+    pub fn work_root(&self) -> PathBuf {
+        self.work_dir
+            .clone()
+            .unwrap_or_else(|| std::env::temp_dir().join("gantry-worker"))
+    }
+}
+
+/// CPU cores / 2, at least 1: the seed's default parallelism.
+fn default_parallelism() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).max(1)
+}
+
+/// The system's host name, or `unknown`.
+fn system_hostname() -> String {
+    sysinfo::System::host_name().unwrap_or_else(|_| "unknown".to_string())
+}
+
+/// Parses `10s`, `500ms`, `1h` (any humantime form) or bare milliseconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if let Ok(ms) = text.parse::<u64>() {
+        return Ok(Duration::from_millis(ms));
+    }
+    humantime::parse_duration(text)
+        .map_err(|e| format!("`{text}` is not a duration (use 10s, 500ms or milliseconds): {e}"))
+}
+
+/// Parses one `key=value` label.
+fn parse_label(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.trim().to_string())),
+        _ => Err(format!("label `{text}` is not key=value")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units_or_bare_milliseconds() {
+        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1500").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration(" 2m ").unwrap(), Duration::from_secs(120));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-5").is_err());
+    }
+
+    #[test]
+    fn defaults_validate_and_fill_in() {
+        let config = Config::for_tests(&[]).validate().unwrap();
+        assert!(config.parallelism() >= 1);
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(10));
+        assert_eq!(config.default_image, DEFAULT_IMAGE);
+        assert!(config.work_dir.is_some());
+        assert!(config.hostname.is_some());
+    }
+
+    #[test]
+    fn flags_override_and_bad_values_fail() {
+        let config = Config::for_tests(&[
+            "--enable-docker",
+            "false",
+            "--max-parallel-jobs",
+            "3",
+            "--kill-grace",
+            "250",
+            "--labels",
+            "zone=a,gpu=none",
+        ])
+        .validate()
+        .unwrap();
+        assert!(!config.enable_docker);
+        assert_eq!(config.parallelism(), 3);
+        assert_eq!(config.kill_grace, Duration::from_millis(250));
+        assert_eq!(config.labels.len(), 2);
+        let err = Config::for_tests(&["--max-parallel-jobs", "0"])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("MAX_PARALLEL_JOBS"));
+        let err = Config::for_tests(&["--server-url", "localhost:1"])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("http://"));
+    }
+}

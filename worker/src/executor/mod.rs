@@ -1,0 +1,98 @@
+//! Running one attempt of a job: the [`Executor`] trait and its two implementations, Docker
+//! containers ([`docker::DockerExecutor`]) and local processes ([`process::ProcessExecutor`]).
+
+pub mod docker;
+pub mod output;
+pub mod process;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Everything an executor needs to run one attempt.
+#[derive(Debug, Clone)]
+pub struct ExecSpec {
+    /// The job's id.
+    pub job_id: String,
+    /// The attempt number the server delivered.
+    pub attempt: i64,
+    /// The worker running it (labels its container).
+    pub worker_id: String,
+    /// The shell command, run with `sh -c`.
+    pub command: String,
+    /// The container image (ignored by the process executor).
+    pub image: String,
+    /// Environment variables for the command.
+    pub env: BTreeMap<String, String>,
+    /// CPU cores to allow (already defaulted; > 0).
+    pub cpu: f64,
+    /// Memory to allow in MiB (already defaulted; > 0).
+    pub ram_mb: i64,
+    /// Whether the attempt may use the network.
+    pub network: bool,
+    /// Wall-clock limit of the attempt.
+    pub timeout: Duration,
+    /// The prepared work folder, mounted at (or used as) the working directory.
+    pub work_dir: PathBuf,
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ExecOutcome {
+    /// The command's exit code; `None` when it never ran (or could not be read).
+    pub exit_code: Option<i64>,
+    /// Tail of standard output (marked when truncated).
+    pub stdout: String,
+    /// Tail of standard error (marked when truncated).
+    pub stderr: String,
+    /// Wall-clock time from start to end.
+    pub duration: Duration,
+    /// It was killed at its timeout.
+    pub timed_out: bool,
+    /// It was stopped through its cancellation token.
+    pub cancelled: bool,
+    /// It was killed for exceeding its memory limit.
+    pub oom_killed: bool,
+    /// It could not run through no fault of the job (image missing, engine down, ...).
+    pub infrastructure_error: bool,
+    /// What went wrong, in words.
+    pub error: Option<String>,
+}
+
+impl ExecOutcome {
+    /// An attempt that never ran because the infrastructure failed.
+    pub fn infra(error: impl Into<String>) -> ExecOutcome {
+        ExecOutcome {
+            infrastructure_error: true,
+            error: Some(error.into()),
+            ..ExecOutcome::default()
+        }
+    }
+}
+
+/// Runs attempts. Implementations are shared between concurrently running jobs.
+#[async_trait::async_trait]
+pub trait Executor: Send + Sync {
+    /// `docker` or `process`, as reported at registration.
+    fn kind(&self) -> &'static str;
+
+    /// Whether the executor can run jobs right now (the Docker engine answers).
+    async fn healthy(&self) -> bool;
+
+    /// Removes leftovers of an earlier life of worker `worker_id`; returns how many.
+    async fn cleanup_orphans(&self, worker_id: &str) -> usize {
+        let _ = worker_id;
+        0
+    }
+
+    /// Runs one attempt to its end: exit, timeout (`spec.timeout`) or `cancel`. Stopping means
+    /// SIGTERM, then SIGKILL after the kill grace. Never panics on job misbehaviour; failures
+    /// of the executor itself come back as [`ExecOutcome::infrastructure_error`].
+    async fn run(&self, spec: &ExecSpec, cancel: CancellationToken) -> ExecOutcome;
+}
+
+/// How a stopped attempt is described to the server.
+pub(crate) fn timeout_message(timeout: Duration) -> String {
+    format!("timed out after {}", humantime::format_duration(timeout))
+}
