@@ -3,6 +3,7 @@
 use crate::commands::submit::SubmitArgs;
 use crate::commands::{jobs, report, submit, workers, ServerArgs};
 use crate::config::{ServeConfig, DEFAULT_DATABASE_URL};
+use crate::up::UpConfig;
 use clap::{Parser, Subcommand};
 
 /// gantry: a database-backed job execution service.
@@ -19,6 +20,8 @@ pub struct Cli {
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run everything on this machine: the server (SQLite at ./gantry.db) and a local agent.
+    Up(UpConfig),
     /// Run the server: REST API, scheduler and database.
     Serve(ServeConfig),
     /// Submit a job: `gantry submit [OPTIONS] -- CMD...`.
@@ -123,6 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 async fn run_service(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Up(config) => crate::up::up(config, crate::server::shutdown_on_signals()).await,
         Command::Serve(config) => {
             crate::server::serve(config, crate::server::shutdown_on_signals()).await
         }

@@ -17,4 +17,5 @@ pub mod routes;
 pub mod scheduler;
 pub mod server;
 pub mod state;
+pub mod up;
 pub mod waiters;

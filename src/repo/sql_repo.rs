@@ -137,6 +137,12 @@ async fn requeue_held(
     Ok(count)
 }
 
+/// Takes the capacity lock (see `CAPACITY_LOCK`) for the rest of the transaction.
+async fn lock_capacity(tx: &mut Tx) -> RepoResult<()> {
+    sqlx::query(q::CAPACITY_LOCK).execute(&mut **tx).await?;
+    Ok(())
+}
+
 async fn held_by(tx: &mut Tx, worker_id: &str) -> RepoResult<Vec<JobRecord>> {
     Ok(sqlx::query_as(q::JOBS_HELD_BY_WORKER)
         .bind(worker_id)
@@ -229,6 +235,40 @@ where
 }
 
 impl SqlRepo {
+    /// Why the job fits no online worker, or `None`. A job that fits is decided without the
+    /// capacity lock; one that seems not to is checked again under it, so that a worker
+    /// registering at the same moment is either seen here or unblocks the job after.
+    async fn unfit_reason_locked(
+        &self,
+        tx: &mut Tx,
+        p: &JobInsertParams,
+    ) -> RepoResult<Option<String>> {
+        for locked in [false, true] {
+            if locked {
+                lock_capacity(tx).await?;
+            }
+            let fits: i64 = sqlx::query_scalar(q::WORKER_FITS_ANY)
+                .bind(p.required_cpu_milli)
+                .bind(p.required_ram_mb)
+                .fetch_one(&mut **tx)
+                .await?;
+            if fits > 0 {
+                return Ok(None);
+            }
+        }
+        let (max_cpu, max_ram, online): (i64, i64, i64) =
+            sqlx::query_as(q::WORKER_CAPACITY_SUMMARY)
+                .fetch_one(&mut **tx)
+                .await?;
+        Ok(Some(unfit_text(
+            online,
+            max_cpu,
+            max_ram,
+            p.required_cpu_milli,
+            p.required_ram_mb,
+        )))
+    }
+
     async fn unblock_fitting(&self, tx: &mut Tx, worker: &WorkerRecord) -> RepoResult<()> {
         sqlx::query(q::JOBS_UNBLOCK_FITTING)
             .bind(worker.cpu_milli)
@@ -255,28 +295,6 @@ impl Repo for SqlRepo {
     }
 
     async fn job_insert(&self, p: JobInsertParams) -> RepoResult<(JobRecord, bool)> {
-        let (max_cpu, max_ram, online): (i64, i64, i64) =
-            sqlx::query_as(q::WORKER_CAPACITY_SUMMARY)
-                .fetch_one(self.pools.read())
-                .await?;
-        let fits: i64 = if p.required_cpu_milli <= max_cpu && p.required_ram_mb <= max_ram {
-            sqlx::query_scalar(q::WORKER_FITS_ANY)
-                .bind(p.required_cpu_milli)
-                .bind(p.required_ram_mb)
-                .fetch_one(self.pools.read())
-                .await?
-        } else {
-            0
-        };
-        let reason = (fits == 0).then(|| {
-            unfit_text(
-                online,
-                max_cpu,
-                max_ram,
-                p.required_cpu_milli,
-                p.required_ram_mb,
-            )
-        });
         let status = if p.run_at > p.now {
             JobStatus::Pending
         } else {
@@ -284,6 +302,7 @@ impl Repo for SqlRepo {
         };
         let env = serde_json::to_string(&p.env).expect("a string map serializes");
         let mut tx = self.pools.write().await?;
+        let reason = self.unfit_reason_locked(&mut tx, &p).await?;
         let inserted: Option<JobRecord> = sqlx::query_as(q::JOB_INSERT)
             .bind(&p.id)
             .bind(status.as_str())
@@ -374,6 +393,8 @@ impl Repo for SqlRepo {
     async fn job_place(&self, now: i64, limit: i64) -> RepoResult<PlaceOutcome> {
         let mut out = PlaceOutcome::default();
         let mut tx = self.pools.write().await?;
+        // Placement may block jobs that fit no worker: not while one registers.
+        lock_capacity(&mut tx).await?;
         let promoted: Vec<(String, i64)> = sqlx::query_as(q::JOBS_PROMOTE_DUE)
             .bind(now)
             .bind(limit)
@@ -632,6 +653,7 @@ impl Repo for SqlRepo {
 
     async fn worker_register(&self, p: WorkerRegisterParams) -> RepoResult<WorkerRecord> {
         let mut tx = self.pools.write().await?;
+        lock_capacity(&mut tx).await?;
         let held = held_by(&mut tx, &p.id).await?;
         let why = "its worker registered again (agent restarted)";
         requeue_held(&mut tx, held, &self.policy, p.now, why).await?;
@@ -657,6 +679,15 @@ impl Repo for SqlRepo {
 
     async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> RepoResult<HeartbeatOutcome> {
         let mut tx = self.pools.write().await?;
+        let worker: WorkerRecord = sqlx::query_as(q::WORKER_GET)
+            .bind(&p.id)
+            .fetch_optional(&mut *tx)
+            .await?
+            .ok_or_else(|| RepoError::worker_not_found(&p.id))?;
+        let came_back = worker.offline_since.is_some();
+        if came_back {
+            lock_capacity(&mut tx).await?;
+        }
         let held = held_by(&mut tx, &p.id).await?;
         let reported: HashSet<&str> = p.running_job_ids.iter().map(String::as_str).collect();
         let lost: Vec<JobRecord> = held
@@ -667,11 +698,6 @@ impl Repo for SqlRepo {
             .collect();
         let why = "its worker no longer reports it running";
         let lost_jobs = requeue_held(&mut tx, lost, &self.policy, p.now, why).await?;
-        let worker: WorkerRecord = sqlx::query_as(q::WORKER_GET)
-            .bind(&p.id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .ok_or_else(|| RepoError::worker_not_found(&p.id))?;
         sqlx::query(q::WORKER_HEARTBEAT)
             .bind(&p.id)
             .bind(p.cpu_usage)
@@ -681,7 +707,6 @@ impl Repo for SqlRepo {
             .bind(p.now)
             .execute(&mut *tx)
             .await?;
-        let came_back = worker.offline_since.is_some();
         if came_back {
             self.unblock_fitting(&mut tx, &worker).await?;
         }

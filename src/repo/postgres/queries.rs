@@ -42,3 +42,8 @@ pub const JOBS_DELIVER: &str = "WITH picked AS MATERIALIZED (SELECT id FROM jobs
 UPDATE jobs SET delivered_at = $3 FROM picked
 WHERE jobs.id = picked.id AND jobs.delivered_at IS NULL
 RETURNING jobs.*";
+
+/// Serialises decisions about which jobs fit no worker with worker arrivals, so a job is never
+/// blocked for want of a worker that registered meanwhile (a transaction-level advisory lock,
+/// which also works behind PgBouncer). Taken before any row lock.
+pub const CAPACITY_LOCK: &str = "SELECT pg_advisory_xact_lock(7262534001)";

@@ -33,3 +33,7 @@ pub const JOBS_DELIVER: &str = "UPDATE jobs SET delivered_at = $3
 WHERE id IN (SELECT id FROM jobs WHERE worker_id = $1 AND status = 'ASSIGNED'
     AND delivered_at IS NULL ORDER BY assigned_at LIMIT $2)
 RETURNING *";
+
+/// Serialises decisions about which jobs fit no worker with worker arrivals. SQLite's single
+/// writer already does, so this is a no-op.
+pub const CAPACITY_LOCK: &str = "SELECT 1";

@@ -283,6 +283,13 @@ impl DockerExecutor {
     }
 }
 
+impl DockerExecutor {
+    /// True when the image is in the local engine (nothing is ever pulled).
+    pub async fn image_exists(&self, image: &str) -> bool {
+        self.docker().inspect_image(image).await.is_ok()
+    }
+}
+
 #[async_trait::async_trait]
 impl Executor for DockerExecutor {
     fn kind(&self) -> &'static str {
