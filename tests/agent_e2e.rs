@@ -407,3 +407,37 @@ async fn the_process_executor_runs_jobs_without_docker() {
         .await;
     assert_eq!(timed.status, JobStatus::TimedOut);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_survives_a_server_restart_and_reports_its_job() {
+    if !docker_ready() {
+        return;
+    }
+    let db = TestDb::sqlite().await;
+    let port = free_port();
+    let mut first = ServerProcess::spawn(&db, port, SERVE_FLAGS);
+    let server = TestServer::attach(first.base.clone(), fast_config(&db)).await;
+    let _agent = AgentProcess::spawn(&server.base, "e2e-restart", &[]);
+    eventually("the agent to register", WAIT, || async {
+        let list = server.workers().await;
+        (list.total_workers == 1).then_some(())
+    })
+    .await;
+    let job = server
+        .create(json!({"command": "sleep 3; echo outlived the server"}))
+        .await;
+    server.wait_status(&job.id, JobStatus::Running, WAIT).await;
+    first.kill9();
+    // The server is away for a moment; the job goes on in its container.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let _second = ServerProcess::spawn(&db, port, SERVE_FLAGS);
+    server.wait_ready().await;
+    let done = eventually("the job to end", WAIT, || async {
+        let job = server.status(&job.id).await.job;
+        job.status.is_terminal().then_some(job)
+    })
+    .await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:?}");
+    assert_eq!(done.stdout.as_deref(), Some("outlived the server\n"));
+    assert_eq!(done.attempts, 1, "the same attempt, not a rerun");
+}

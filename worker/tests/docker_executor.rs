@@ -13,6 +13,11 @@ use tokio_util::sync::CancellationToken;
 
 const IMAGE: &str = "gantry-test-busybox:latest";
 
+/// The tests that load the machine hard (fork bomb, memory hog, 100 MB of output) take turns:
+/// on two cores, a fork bomb beside the memory hog starves the kernel's OOM handling for longer
+/// than the hog's timeout.
+static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// True when an engine answers and the test image is there (building it once if needed).
 fn docker_ready() -> bool {
     static READY: OnceLock<bool> = OnceLock::new();
@@ -149,6 +154,7 @@ async fn exit_codes_come_back() {
 #[tokio::test]
 async fn fork_bomb_is_contained_by_the_pids_limit() {
     require_docker!();
+    let _turn = HEAVY.lock().await;
     // The forks run in a subshell that dies when fork fails; the count uses only builtins,
     // since no fork is possible while the limit is reached.
     let mut c = case(
@@ -173,6 +179,7 @@ async fn fork_bomb_is_contained_by_the_pids_limit() {
 #[tokio::test]
 async fn memory_hog_is_reported_oom_killed() {
     require_docker!();
+    let _turn = HEAVY.lock().await;
     let mut c = case("head -c 300m /dev/zero | tail; echo survived");
     c.spec.ram_mb = 64;
     let out = run(&c.spec).await;
@@ -189,6 +196,7 @@ async fn memory_hog_is_reported_oom_killed() {
 #[tokio::test]
 async fn huge_output_is_truncated_to_the_tail() {
     require_docker!();
+    let _turn = HEAVY.lock().await;
     let c = case("head -c 100000000 /dev/zero | tr '\\0' x; echo; echo THE-END");
     let out = run(&c.spec).await;
     assert_eq!(out.exit_code, Some(0), "{out:?}");
