@@ -1,6 +1,6 @@
 //! Runs refinery's embedded migrations over the sqlx connection of this dialect.
 //!
-//! Compiled once per dialect (see `sql_repo.rs`): `super::Db` is the sqlx database. This is
+//! Compiled once per dialect (see `sql/mod.rs`): `super::Db` is the sqlx database. This is
 //! the adapter refinery needs (its async traits implemented for one sqlx connection), so no
 //! second database driver is linked.
 

@@ -52,7 +52,7 @@ impl TestServer {
         ));
         let server = TestServer {
             base,
-            http: reqwest::Client::new(),
+            http: client(),
             config,
             shutdown,
             task: Some(task),
@@ -65,7 +65,7 @@ impl TestServer {
     pub async fn attach(base: String, config: ServeConfig) -> TestServer {
         let server = TestServer {
             base,
-            http: reqwest::Client::new(),
+            http: client(),
             config,
             shutdown: CancellationToken::new(),
             task: None,
@@ -151,6 +151,15 @@ impl TestServer {
         })
         .await
     }
+}
+
+/// A client that opens a connection per request: a server that refuses a body early (413)
+/// closes its connection, and a pooled client would then fail the next request on it.
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("an HTTP client")
 }
 
 impl Drop for TestServer {

@@ -2,9 +2,9 @@
 //! `SKIP LOCKED` claims, so several server replicas can share the database.
 
 #[allow(clippy::duplicate_mod)]
-#[path = "../sql_repo.rs"]
+#[path = "../sql/mod.rs"]
 mod body;
-// Deliberately compiled once per dialect: see the top of sql_repo.rs.
+// Deliberately compiled once per dialect: see the top of sql/mod.rs.
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql_migrate.rs"]
 mod migrate;

@@ -3,9 +3,9 @@
 //! connections that read committed data beside it through WAL.
 
 #[allow(clippy::duplicate_mod)]
-#[path = "../sql_repo.rs"]
+#[path = "../sql/mod.rs"]
 mod body;
-// Deliberately compiled once per dialect: see the top of sql_repo.rs.
+// Deliberately compiled once per dialect: see the top of sql/mod.rs.
 #[allow(clippy::duplicate_mod)]
 #[path = "../sql_migrate.rs"]
 mod migrate;

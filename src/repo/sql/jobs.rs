@@ -1,0 +1,196 @@
+//! The job methods of the repository (see `JobRepo`).
+
+use super::*;
+
+#[async_trait]
+impl JobRepo for SqlRepo {
+    async fn job_insert(&self, p: JobInsertParams) -> RepoResult<(JobRecord, bool)> {
+        let status = if p.run_at > p.now {
+            JobStatus::Pending
+        } else {
+            JobStatus::Queued
+        };
+        let env = serde_json::to_string(&p.env).expect("a string map serializes");
+        let mut tx = self.pools.write().await?;
+        let reason = self.unfit_reason_locked(&mut tx, &p).await?;
+        let inserted: Option<JobRecord> = sqlx::query_as(q::JOB_INSERT)
+            .bind(&p.id)
+            .bind(status.as_str())
+            .bind(&p.command)
+            .bind(&p.image)
+            .bind(&p.file_url)
+            .bind(&p.filename)
+            .bind(env)
+            .bind(p.required_cpu_milli)
+            .bind(p.required_ram_mb)
+            .bind(p.timeout_ms)
+            .bind(p.max_retries)
+            .bind(p.priority)
+            .bind(i64::from(p.network))
+            .bind(p.now)
+            .bind(p.run_at)
+            .bind((status == JobStatus::Queued).then_some(p.now))
+            .bind(i64::from(reason.is_some()))
+            .bind(&reason)
+            .bind(&p.idempotency_key)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(job) = inserted else {
+            let existing: JobRecord = sqlx::query_as(q::JOB_BY_IDEMPOTENCY_KEY)
+                .bind(&p.idempotency_key)
+                .fetch_one(&mut *tx)
+                .await?;
+            return Ok((existing, false));
+        };
+        let why = if status == JobStatus::Pending {
+            "created; waiting for its run time"
+        } else {
+            "created"
+        };
+        history(&mut tx, &job, None, status, p.now, why).await?;
+        tx.commit().await?;
+        Ok((job, true))
+    }
+
+    async fn job_get(&self, id: &str) -> RepoResult<Option<JobRecord>> {
+        Ok(sqlx::query_as(q::JOB_GET)
+            .bind(id)
+            .fetch_optional(self.pools.read())
+            .await?)
+    }
+
+    async fn job_history(&self, id: &str) -> RepoResult<Vec<HistoryRecord>> {
+        Ok(sqlx::query_as(q::HISTORY_FOR_JOB)
+            .bind(id)
+            .fetch_all(self.pools.read())
+            .await?)
+    }
+
+    async fn job_list(&self, p: JobListParams) -> RepoResult<Vec<JobRecord>> {
+        let mut sql = sqlx::QueryBuilder::<Db>::new("SELECT * FROM jobs WHERE 1 = 1");
+        if !p.statuses.is_empty() {
+            sql.push(" AND status IN (");
+            let mut list = sql.separated(", ");
+            for status in &p.statuses {
+                list.push_bind(status.as_str());
+            }
+            sql.push(")");
+        }
+        if let Some(worker_id) = &p.worker_id {
+            sql.push(" AND worker_id = ").push_bind(worker_id);
+        }
+        if let Some(from) = p.created_from {
+            sql.push(" AND created_at >= ").push_bind(from);
+        }
+        if let Some(to) = p.created_to {
+            sql.push(" AND created_at < ").push_bind(to);
+        }
+        if let Some(text) = &p.search {
+            let pattern = format!("%{text}%");
+            sql.push(" AND (id LIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR command LIKE ")
+                .push_bind(pattern)
+                .push(")");
+        }
+        if let Some(before) = &p.before_id {
+            sql.push(" AND id < ").push_bind(before);
+        }
+        sql.push(" ORDER BY id DESC LIMIT ").push_bind(p.limit);
+        Ok(sql.build_query_as().fetch_all(self.pools.read()).await?)
+    }
+
+    async fn job_deliver(&self, worker_id: &str, max: i64, now: i64) -> RepoResult<Vec<JobRecord>> {
+        // Idle pollers ask often; most of the time there is nothing, and a read says so
+        // without taking the write lock.
+        let waiting: i64 = sqlx::query_scalar(q::JOBS_UNDELIVERED_EXIST)
+            .bind(worker_id)
+            .fetch_one(self.pools.read())
+            .await?;
+        if waiting == 0 {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pools.write().await?;
+        let mut jobs: Vec<JobRecord> = sqlx::query_as(q::JOBS_DELIVER)
+            .bind(worker_id)
+            .bind(max)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        jobs.sort_by_key(|j| (j.assigned_at, j.id.clone()));
+        Ok(jobs)
+    }
+
+    async fn job_start(
+        &self,
+        worker_id: &str,
+        job_id: &str,
+        attempt: i64,
+        now: i64,
+    ) -> RepoResult<JobRecord> {
+        let mut tx = self.pools.write().await?;
+        let started: Option<JobRecord> = sqlx::query_as(q::JOB_START)
+            .bind(job_id)
+            .bind(worker_id)
+            .bind(attempt)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if let Some(job) = started {
+            history(
+                &mut tx,
+                &job,
+                Some(JobStatus::Assigned),
+                JobStatus::Running,
+                now,
+                "started by its worker",
+            )
+            .await?;
+            tx.commit().await?;
+            return Ok(job);
+        }
+        let job = lock_job(&mut tx, job_id).await?;
+        let same_attempt = job.worker_id.as_deref() == Some(worker_id) && job.attempts == attempt;
+        if same_attempt && job.state()? == JobStatus::Running {
+            return Ok(job);
+        }
+        Err(not_holder(&job, worker_id, attempt)?)
+    }
+
+    async fn job_finish(&self, p: JobFinishParams) -> RepoResult<JobRecord> {
+        let mut tx = self.pools.write().await?;
+        let mut job = lock_job(&mut tx, &p.job_id).await?;
+        let from = job.state()?;
+        if !from.is_on_worker()
+            || job.worker_id.as_deref() != Some(p.worker_id.as_str())
+            || job.attempts != p.attempt
+        {
+            return Err(not_holder(&job, &p.worker_id, p.attempt)?);
+        }
+        let t = lifecycle::finish(&mut job, from, &p, &self.policy);
+        write_transition(&mut tx, &job, &t, p.now).await?;
+        release(&mut tx, &job, t.worker_outcome, &self.policy, p.now).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    async fn job_cancel(&self, id: &str, now: i64) -> RepoResult<JobRecord> {
+        let mut tx = self.pools.write().await?;
+        let mut job = lock_job(&mut tx, id).await?;
+        let from = job.state()?;
+        if from.is_terminal() {
+            return Err(RepoError::conflict(
+                "wrong_state",
+                format!("job {id} already ended as {from}"),
+            ));
+        }
+        let t = lifecycle::cancel(&mut job, from, now);
+        write_transition(&mut tx, &job, &t, now).await?;
+        if from.is_on_worker() {
+            release(&mut tx, &job, t.worker_outcome, &self.policy, now).await?;
+        }
+        tx.commit().await?;
+        Ok(job)
+    }
+}

@@ -1,0 +1,242 @@
+//! What the scheduler services change (see `SchedulerRepo`).
+
+use super::*;
+
+#[async_trait]
+impl SchedulerRepo for SqlRepo {
+    async fn job_place(&self, now: i64, limit: i64) -> RepoResult<PlaceOutcome> {
+        let mut out = PlaceOutcome::default();
+        let mut tx = self.pools.write().await?;
+        // Placement may block jobs that fit no worker: not while one registers.
+        lock_capacity(&mut tx).await?;
+        let promoted: Vec<(String, i64)> = sqlx::query_as(q::JOBS_PROMOTE_DUE)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (id, attempt) in &promoted {
+            sqlx::query(q::HISTORY_INSERT)
+                .bind(id)
+                .bind(attempt)
+                .bind(JobStatus::Pending.as_str())
+                .bind(JobStatus::Queued.as_str())
+                .bind(None::<String>)
+                .bind(now)
+                .bind("run time reached")
+                .execute(&mut *tx)
+                .await?;
+        }
+        out.promoted = promoted.len() as u64;
+
+        let workers: Vec<WorkerRecord> = sqlx::query_as(q::WORKERS_FOR_PLACEMENT)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut slots: Vec<Slot> = workers
+            .iter()
+            .filter(|w| w.accepts_work(now))
+            .filter_map(Slot::of)
+            .collect();
+        if !slots.is_empty() {
+            let head: Vec<(String, i64, i64)> = sqlx::query_as(q::QUEUE_HEAD)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+            for (job_id, cpu, ram) in head {
+                if slots.is_empty() {
+                    break;
+                }
+                if let Some(reason) = unfit_reason(&workers, cpu, ram) {
+                    sqlx::query(q::JOB_BLOCK)
+                        .bind(&job_id)
+                        .bind(reason)
+                        .execute(&mut *tx)
+                        .await?;
+                    out.blocked += 1;
+                    continue;
+                }
+                let Some(index) = best_fit(&slots, cpu, ram) else {
+                    continue;
+                };
+                let worker_id = slots[index].worker_id.clone();
+                let reserved = sqlx::query(q::WORKER_RESERVE)
+                    .bind(&worker_id)
+                    .bind(cpu)
+                    .bind(ram)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if reserved != 1 {
+                    slots.remove(index);
+                    continue;
+                }
+                let attempt: i64 = sqlx::query_scalar(q::JOB_ASSIGN)
+                    .bind(&job_id)
+                    .bind(&worker_id)
+                    .bind(now)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                sqlx::query(q::HISTORY_INSERT)
+                    .bind(&job_id)
+                    .bind(attempt)
+                    .bind(JobStatus::Queued.as_str())
+                    .bind(JobStatus::Assigned.as_str())
+                    .bind(&worker_id)
+                    .bind(now)
+                    .bind("placed (best fit)")
+                    .execute(&mut *tx)
+                    .await?;
+                slots[index].take(cpu, ram);
+                if slots[index].free_jobs == 0 {
+                    slots.remove(index);
+                }
+                out.placed.push(Placement {
+                    job_id,
+                    worker_id,
+                    attempt,
+                });
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_next_due(&self) -> RepoResult<Option<i64>> {
+        Ok(sqlx::query_scalar(q::JOB_NEXT_DUE)
+            .fetch_one(self.pools.read())
+            .await?)
+    }
+
+    async fn job_expire_deadlines(
+        &self,
+        deadline_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> RepoResult<SweepCounts> {
+        let ids: Vec<String> = sqlx::query_scalar(q::JOBS_PAST_DEADLINE)
+            .bind(deadline_before)
+            .bind(limit)
+            .fetch_all(self.pools.read())
+            .await?;
+        let mut counts = SweepCounts {
+            examined: ids.len() as u64,
+            changed: 0,
+        };
+        for id in ids {
+            let mut tx = self.pools.write().await?;
+            let mut job = lock_job(&mut tx, &id).await?;
+            let still_due = job.state()? == JobStatus::Running
+                && job.deadline_at.is_some_and(|d| d <= deadline_before);
+            if !still_due {
+                continue;
+            }
+            let t = lifecycle::time_out(&mut job, now, &self.policy);
+            write_transition(&mut tx, &job, &t, now).await?;
+            release(&mut tx, &job, t.worker_outcome, &self.policy, now).await?;
+            tx.commit().await?;
+            counts.changed += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn job_requeue_unstarted(
+        &self,
+        assigned_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> RepoResult<SweepCounts> {
+        let ids: Vec<String> = sqlx::query_scalar(q::JOBS_UNSTARTED)
+            .bind(assigned_before)
+            .bind(limit)
+            .fetch_all(self.pools.read())
+            .await?;
+        let mut counts = SweepCounts {
+            examined: ids.len() as u64,
+            changed: 0,
+        };
+        for id in ids {
+            let mut tx = self.pools.write().await?;
+            let mut job = lock_job(&mut tx, &id).await?;
+            let still_stuck = job.state()? == JobStatus::Assigned
+                && job.assigned_at.is_some_and(|a| a <= assigned_before);
+            if !still_stuck {
+                continue;
+            }
+            let why = "its worker never started it";
+            let t = lifecycle::lose(&mut job, JobStatus::Assigned, now, &self.policy, why);
+            write_transition(&mut tx, &job, &t, now).await?;
+            release(&mut tx, &job, t.worker_outcome, &self.policy, now).await?;
+            tx.commit().await?;
+            counts.changed += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn worker_expire_heartbeats(
+        &self,
+        heartbeat_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> RepoResult<SweepCounts> {
+        let ids: Vec<String> = sqlx::query_scalar(q::WORKERS_SILENT)
+            .bind(heartbeat_before)
+            .bind(limit)
+            .fetch_all(self.pools.read())
+            .await?;
+        let mut counts = SweepCounts {
+            examined: ids.len() as u64,
+            changed: 0,
+        };
+        for id in ids {
+            let mut tx = self.pools.write().await?;
+            let held = held_by(&mut tx, &id).await?;
+            let marked = sqlx::query(q::WORKER_MARK_OFFLINE)
+                .bind(&id)
+                .bind(now)
+                .bind(heartbeat_before)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            if marked == 0 {
+                continue;
+            }
+            let why = "its worker went offline (no heartbeat)";
+            requeue_held(&mut tx, held, &self.policy, now, why).await?;
+            tx.commit().await?;
+            counts.changed += 1;
+        }
+        Ok(counts)
+    }
+
+    async fn worker_end_cooldowns(&self, now: i64) -> RepoResult<SweepCounts> {
+        let mut tx = self.pools.write().await?;
+        let changed = sqlx::query(q::WORKERS_END_COOLDOWNS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        tx.commit().await?;
+        Ok(SweepCounts {
+            examined: changed,
+            changed,
+        })
+    }
+
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> RepoResult<bool> {
+        let mut tx = self.pools.write().await?;
+        let got: Option<String> = sqlx::query_scalar(q::LEASE_ACQUIRE)
+            .bind(name)
+            .bind(holder)
+            .bind(expires_at)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(got.is_some())
+    }
+}

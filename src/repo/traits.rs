@@ -1,0 +1,161 @@
+//! The repository's traits, one per concern; [`Repo`] is all of them together.
+
+use super::{
+    Dialect, HeartbeatOutcome, HistoryRecord, JobFinishParams, JobInsertParams, JobListParams,
+    JobRecord, PlaceOutcome, RepoResult, SweepCounts, UploadInsertParams, UploadRecord,
+    WorkerHeartbeatParams, WorkerRecord, WorkerRegisterParams,
+};
+use async_trait::async_trait;
+
+/// Jobs as clients and workers see them: create, read, list, deliver, start, finish, cancel.
+#[async_trait]
+pub trait JobRepo: Send + Sync {
+    /// Inserts a job (QUEUED, or PENDING when `run_at` is ahead). With an idempotency key
+    /// already used, returns the existing job and `false`.
+    async fn job_insert(&self, p: JobInsertParams) -> RepoResult<(JobRecord, bool)>;
+
+    /// One job.
+    async fn job_get(&self, id: &str) -> RepoResult<Option<JobRecord>>;
+
+    /// A job's history, oldest first.
+    async fn job_history(&self, id: &str) -> RepoResult<Vec<HistoryRecord>>;
+
+    /// A page of jobs, newest first.
+    async fn job_list(&self, p: JobListParams) -> RepoResult<Vec<JobRecord>>;
+
+    /// Hands a worker up to `max` of its assigned jobs not yet delivered, marking them delivered.
+    async fn job_deliver(&self, worker_id: &str, max: i64, now: i64) -> RepoResult<Vec<JobRecord>>;
+
+    /// The worker started its attempt: ASSIGNED to RUNNING (idempotent for the same attempt).
+    async fn job_start(
+        &self,
+        worker_id: &str,
+        job_id: &str,
+        attempt: i64,
+        now: i64,
+    ) -> RepoResult<JobRecord>;
+
+    /// Records an attempt's result, releases the reservation and moves the job on.
+    async fn job_finish(&self, p: JobFinishParams) -> RepoResult<JobRecord>;
+
+    /// Cancels a job that has not ended; a held job's reservation is released.
+    async fn job_cancel(&self, id: &str, now: i64) -> RepoResult<JobRecord>;
+}
+
+/// The fleet: registration, heartbeats and what workers are told to stop.
+#[async_trait]
+pub trait WorkerRepo: Send + Sync {
+    /// Registers a worker, or starts a new life of a known one (its held jobs are requeued).
+    async fn worker_register(&self, p: WorkerRegisterParams) -> RepoResult<WorkerRecord>;
+
+    /// Records a heartbeat; says which reported jobs to stop and requeues held jobs the agent
+    /// no longer reports.
+    async fn worker_heartbeat(&self, p: WorkerHeartbeatParams) -> RepoResult<HeartbeatOutcome>;
+
+    /// Which of the reported jobs the worker must stop, without recording a heartbeat.
+    async fn worker_stop_list(
+        &self,
+        worker_id: &str,
+        running_job_ids: &[String],
+    ) -> RepoResult<Vec<gantry_api::StopJob>>;
+
+    /// One worker.
+    async fn worker_get(&self, id: &str) -> RepoResult<Option<WorkerRecord>>;
+
+    /// The worker whose token has this hash.
+    async fn worker_by_token_hash(&self, hash: &str) -> RepoResult<Option<String>>;
+
+    /// Every worker, with the ids of the jobs each holds.
+    async fn worker_list(&self) -> RepoResult<Vec<(WorkerRecord, Vec<String>)>>;
+}
+
+/// What the scheduler services change: placement, timeouts, lost workers, cooldowns, the leader lease.
+#[async_trait]
+pub trait SchedulerRepo: Send + Sync {
+    /// Promotes due PENDING jobs and places QUEUED ones on workers (best fit, reservation
+    /// written with the assignment), at most `limit` of each.
+    async fn job_place(&self, now: i64, limit: i64) -> RepoResult<PlaceOutcome>;
+
+    /// The earliest `run_at` among PENDING jobs, so the scheduler can wake for it.
+    async fn job_next_due(&self) -> RepoResult<Option<i64>>;
+
+    /// Ends or retries RUNNING jobs whose deadline passed before `deadline_before`.
+    async fn job_expire_deadlines(
+        &self,
+        deadline_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> RepoResult<SweepCounts>;
+
+    /// Requeues ASSIGNED jobs assigned before `assigned_before` that their worker never started.
+    async fn job_requeue_unstarted(
+        &self,
+        assigned_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> RepoResult<SweepCounts>;
+
+    /// Marks workers silent since before `heartbeat_before` OFFLINE and requeues their jobs.
+    async fn worker_expire_heartbeats(
+        &self,
+        heartbeat_before: i64,
+        now: i64,
+        limit: i64,
+    ) -> RepoResult<SweepCounts>;
+
+    /// Ends cooldowns that ran out by `now` (their failure counts start over).
+    async fn worker_end_cooldowns(&self, now: i64) -> RepoResult<SweepCounts>;
+
+    /// Takes or renews the named lease for `holder` until `expires_at`, unless another
+    /// holder's lease is still valid at `now`.
+    async fn lease_acquire(
+        &self,
+        name: &str,
+        holder: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> RepoResult<bool>;
+}
+
+/// Counts and summaries read from the jobs and history tables.
+#[async_trait]
+pub trait ReportRepo: Send + Sync {
+    /// How many jobs are in each state.
+    async fn job_counts_by_status(&self) -> RepoResult<Vec<(String, i64)>>;
+
+    /// How many jobs ever ended in each terminal state (from the history table, so the count
+    /// survives restarts and is the same on every replica).
+    async fn job_finished_counts(&self) -> RepoResult<Vec<(String, i64)>>;
+
+    /// The job-history report: jobs that ended in `[from, to)`, grouped by `group_by`
+    /// (`hour`, `day`, `worker`, `status`, `image`, or anything else for one group).
+    async fn report_summary(
+        &self,
+        from: i64,
+        to: i64,
+        group_by: &str,
+    ) -> RepoResult<Vec<gantry_api::ReportGroup>>;
+}
+
+/// Input files of jobs, stored in the database so every replica can serve them.
+#[async_trait]
+pub trait UploadRepo: Send + Sync {
+    /// Stores an upload.
+    async fn upload_insert(&self, p: UploadInsertParams) -> RepoResult<()>;
+
+    /// One upload with its bytes.
+    async fn upload_get(&self, id: &str) -> RepoResult<Option<UploadRecord>>;
+}
+
+/// Every state change of jobs and workers, each in one transaction: the whole repository.
+#[async_trait]
+pub trait Repo: JobRepo + WorkerRepo + SchedulerRepo + ReportRepo + UploadRepo + 'static {
+    /// Which database this is.
+    fn dialect(&self) -> Dialect;
+
+    /// Applies pending migrations (safe to call from several replicas at once).
+    async fn migrate(&self) -> RepoResult<usize>;
+
+    /// Checks the database answers.
+    async fn ping(&self) -> RepoResult<()>;
+}

@@ -1,0 +1,66 @@
+//! The repository suite: every `Repo` method, every job transition and every refusal, run
+//! against both SQLite and PostgreSQL. Time is a parameter, so nothing here sleeps.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod attempts;
+mod placement;
+mod reads;
+mod workers;
+
+use common::builders::*;
+use common::TestDb;
+use gantry::repo::{
+    Dialect, JobListParams, Placement, Policy, Repo, RepoError, SweepCounts, UploadInsertParams,
+};
+use gantry_api::{JobStatus, StopJob, StopReason, WorkerStatus};
+
+/// Short, readable numbers: 1 s backoff base, two infrastructure retries, cooldown after three
+/// failures for a minute.
+fn policy() -> Policy {
+    Policy {
+        retry_backoff_ms: 1_000,
+        retry_backoff_cap_ms: 60_000,
+        infra_retry_budget: 2,
+        cooldown_after_failures: 3,
+        worker_cooldown_ms: 60_000,
+    }
+}
+
+/// Places at `now` and returns the placement of `job_id`, which must have been placed.
+async fn place(r: &dyn Repo, job_id: &str, now: i64) -> Placement {
+    let out = r.job_place(now, 100).await.expect("job_place");
+    out.placed
+        .into_iter()
+        .find(|p| p.job_id == job_id)
+        .unwrap_or_else(|| panic!("job {job_id} was not placed"))
+}
+
+/// Places and starts `job_id` at `now`.
+async fn place_and_start(r: &dyn Repo, job_id: &str, now: i64) -> Placement {
+    let p = place(r, job_id, now).await;
+    r.job_start(&p.worker_id, job_id, p.attempt, now)
+        .await
+        .expect("job_start");
+    p
+}
+
+/// Placements as (job, worker, attempt) for compact comparisons.
+fn triples(placed: &[Placement]) -> Vec<(&str, &str, i64)> {
+    placed
+        .iter()
+        .map(|p| (p.job_id.as_str(), p.worker_id.as_str(), p.attempt))
+        .collect()
+}
+
+fn stop(job_id: &str, reason: StopReason) -> StopJob {
+    StopJob {
+        job_id: job_id.to_string(),
+        reason,
+    }
+}
+
+fn ids(jobs: &[gantry::repo::JobRecord]) -> Vec<&str> {
+    jobs.iter().map(|j| j.id.as_str()).collect()
+}

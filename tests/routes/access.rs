@@ -1,0 +1,184 @@
+//! Uploads, tokens on every route, health and readiness.
+
+use super::*;
+
+async fn uploads_round_trip_with_safe_names(db: TestDb) {
+    let mut config = fast_config(&db);
+    config.max_upload_bytes = 1024;
+    let server = TestServer::start_with(config).await;
+    let upload = |name: &'static str, bytes: Vec<u8>| {
+        let part = reqwest::multipart::Part::bytes(bytes).file_name(name);
+        let form = reqwest::multipart::Form::new().part("file", part);
+        server
+            .http
+            .post(server.url("/api/uploads"))
+            .multipart(form)
+            .send()
+    };
+    let r = upload("../../evil/data.zip", b"PK-bytes".to_vec())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let stored: Value = r.json().await.unwrap();
+    assert_eq!(
+        stored["filename"], "data.zip",
+        "only the last path part is kept"
+    );
+    assert_eq!(stored["size"], 8);
+    let url = stored["fileUrl"].as_str().unwrap();
+    let body = server.http.get(server.url(url)).send().await.unwrap();
+    assert_eq!(body.status(), StatusCode::OK);
+    assert_eq!(body.bytes().await.unwrap().as_ref(), b"PK-bytes");
+
+    let wrong_name = url.replace("data.zip", "other.zip");
+    assert_eq!(server.get(&wrong_name).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.get("/uploads/not-an-id/x").await.0,
+        StatusCode::BAD_REQUEST
+    );
+    let dots = upload("..", b"x".to_vec()).await.unwrap();
+    assert_eq!(dots.status(), StatusCode::BAD_REQUEST);
+    let big = upload("big.bin", vec![0; 4096]).await.unwrap();
+    assert_eq!(big.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let no_file = server
+        .http
+        .post(server.url("/api/uploads"))
+        .multipart(reqwest::multipart::Form::new().text("note", "hi"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_file.status(), StatusCode::BAD_REQUEST);
+    server.stop().await;
+}
+
+async fn tokens_guard_every_route(db: TestDb) {
+    let mut config = fast_config(&db);
+    config.api_token = Some("client-token-0123456789".into());
+    config.worker_token = Some("join-token-0123456789".into());
+    let server = TestServer::start_with(config).await;
+    let http = &server.http;
+    let no_token = http.get(server.url("/api/jobs/list")).send().await.unwrap();
+    assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
+    let wrong = http
+        .get(server.url("/api/jobs/list"))
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let right = http
+        .get(server.url("/api/jobs/list"))
+        .bearer_auth("client-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::OK);
+    assert_eq!(
+        http.get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let register = json!({"workerId": "w1", "hostname": "h", "cpuCores": 1, "ramTotalMb": 512, "maxParallelJobs": 1});
+    let refused = http
+        .post(server.url("/api/workers/register"))
+        .json(&register)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let mut tokens = Vec::new();
+    for id in ["w1", "w2"] {
+        let mut body = register.clone();
+        body["workerId"] = json!(id);
+        let r = http
+            .post(server.url("/api/workers/register"))
+            .bearer_auth("join-token-0123456789")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let answer: Value = r.json().await.unwrap();
+        tokens.push(answer["token"].as_str().unwrap().to_string());
+    }
+    let beat = |id: &str, token: &str| {
+        http.post(server.url("/api/workers/heartbeat"))
+            .bearer_auth(token)
+            .json(&json!({"workerId": id}))
+            .send()
+    };
+    assert_eq!(
+        beat("w1", &tokens[0]).await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        beat("w1", &tokens[1]).await.unwrap().status(),
+        StatusCode::FORBIDDEN,
+        "w2's token cannot act for w1"
+    );
+    assert_eq!(
+        beat("w1", "join-token-0123456789").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let client_as_worker = http
+        .post(server.url("/api/jobs/get-job"))
+        .bearer_auth("client-token-0123456789")
+        .json(&json!({"workerId": "w1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(client_as_worker.status(), StatusCode::UNAUTHORIZED);
+
+    let part = reqwest::multipart::Part::bytes(b"abc".to_vec()).file_name("in.txt");
+    let up: Value = http
+        .post(server.url("/api/uploads"))
+        .bearer_auth("client-token-0123456789")
+        .multipart(reqwest::multipart::Form::new().part("file", part))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = server.url(up["fileUrl"].as_str().unwrap());
+    assert_eq!(
+        http.get(&url).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        http.get(&url)
+            .bearer_auth(&tokens[0])
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK,
+        "workers download inputs"
+    );
+    server.stop().await;
+}
+
+async fn health_and_readiness(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let (code, health) = server.get("/healthz").await;
+    assert_eq!(
+        (code, health["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let (code, ready) = server.get("/readyz").await;
+    assert_eq!(
+        (code, ready["status"].as_str()),
+        (StatusCode::OK, Some("ready"))
+    );
+    server.stop().await;
+}
+
+crate::on_both_databases!(
+    uploads_round_trip_with_safe_names,
+    tokens_guard_every_route,
+    health_and_readiness,
+);
