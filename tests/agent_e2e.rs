@@ -14,7 +14,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 const IMAGE: &str = "gantry-test-busybox:latest";
-const WAIT: Duration = Duration::from_secs(30);
+/// How long a job may take to end. Generous: an OOM kill can take tens of seconds (the kernel
+/// reclaims and refaults file pages first, slowly through fuse-overlayfs).
+const WAIT: Duration = Duration::from_secs(120);
 const SERVE_FLAGS: &[&str] = &[
     "--heartbeat-timeout",
     "1500ms",

@@ -180,19 +180,8 @@ pub fn render(job: &Job, history: &[HistoryEntry], now: i64) -> String {
 
 async fn load(state: &AppState, raw_id: &str) -> Result<(Job, Vec<HistoryEntry>), ApiError> {
     let id = validate::job_id("id", raw_id)?;
-    let job = state
-        .repo
-        .job_get(&id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_job", format!("job `{id}` not found")))?;
-    let history = state
-        .repo
-        .job_history(&id)
-        .await?
-        .iter()
-        .map(|h| h.to_api())
-        .collect::<Result<_, _>>()?;
-    Ok((job.to_api()?, history))
+    let status = crate::routes::jobs::load_status(state, &id).await?;
+    Ok((status.job, status.history))
 }
 
 /// `GET /jobs/{id}`.

@@ -106,7 +106,9 @@ pub async fn require_worker(
 pub async fn require_client_or_worker(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let api = state.config.api_token.as_deref();
     let workers_use_tokens = state.config.worker_token.is_some();
-    if api.is_none() && !workers_use_tokens {
+    // Without worker tokens agents send none, and must still fetch their jobs' files (such a
+    // server listens on loopback only, or runs with --insecure-no-auth).
+    if !workers_use_tokens {
         return Ok(());
     }
     let Some(given) = bearer(headers) else {
@@ -127,4 +129,70 @@ pub async fn require_client_or_worker(state: &AppState, headers: &HeaderMap) -> 
         return Ok(());
     }
     Err(ApiError::unauthorized("the token is wrong"))
+}
+
+/// Middleware against DNS rebinding: a server without an API token (open to anyone who can
+/// reach it, so loopback only) answers only requests that name it by a loopback address. A web
+/// page whose domain an attacker points at 127.0.0.1 is otherwise "same origin" with it.
+pub async fn require_loopback_host(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> ApiResult<Response> {
+    if state.config.api_token.is_none() && !state.config.insecure_no_auth {
+        let host = request
+            .headers()
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
+        if !is_loopback_host(host) {
+            return Err(ApiError::forbidden(format!(
+                "this server has no API token and only answers requests for a loopback address \
+                 (127.0.0.1, localhost, [::1]), not `{host}`; set GANTRY_API_TOKEN to serve \
+                 other names"
+            )));
+        }
+    }
+    Ok(next.run(request).await)
+}
+
+/// True for `localhost`, `127.x.x.x` and `[::1]`, with or without a port.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_loopback_host;
+
+    #[test]
+    fn only_loopback_names_pass() {
+        for ok in [
+            "localhost",
+            "localhost:8080",
+            "127.0.0.1:1",
+            "127.1.2.3",
+            "[::1]:8080",
+            "[::1]",
+        ] {
+            assert!(is_loopback_host(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "10.0.0.1:80",
+            "",
+            "localhost.evil.com",
+        ] {
+            assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
 }

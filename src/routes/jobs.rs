@@ -65,22 +65,28 @@ pub async fn status(
         return Err(ApiError::invalid("jobId", "pass the job's id as ?jobId="));
     };
     let id = validate::job_id("jobId", &raw)?;
+    Ok(Json(load_status(&state, &id).await?))
+}
+
+/// A job with its history, oldest first: what the status route and the dashboard's job page
+/// show. `id` must be a checked job id.
+pub async fn load_status(state: &AppState, id: &str) -> ApiResult<JobStatusResponse> {
     let job = state
         .repo
-        .job_get(&id)
+        .job_get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("unknown_job", format!("job `{id}` not found")))?;
     let history = state
         .repo
-        .job_history(&id)
+        .job_history(id)
         .await?
         .iter()
         .map(|h| h.to_api())
         .collect::<Result<_, _>>()?;
-    Ok(Json(JobStatusResponse {
+    Ok(JobStatusResponse {
         job: job.to_api()?,
         history,
-    }))
+    })
 }
 
 /// Filters of `GET /api/jobs/list`.

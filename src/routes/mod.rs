@@ -6,7 +6,7 @@ pub mod error;
 pub mod execute;
 pub mod extract;
 mod health;
-mod jobs;
+pub(crate) mod jobs;
 pub mod openapi;
 mod reports;
 mod uploads;
@@ -70,6 +70,10 @@ pub fn app(state: AppState) -> Router {
         // A route layer: it runs after routing, so it sees the matched route pattern.
         .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
         .fallback(not_found)
+        .layer(from_fn_with_state(
+            state.clone(),
+            auth::require_loopback_host,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
 }

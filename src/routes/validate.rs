@@ -164,13 +164,19 @@ fn check_env(req: &CreateJobRequest) -> ApiResult<()> {
     Ok(())
 }
 
+/// Only files uploaded to this server: an agent fetches `fileUrl` from inside its own network,
+/// so a remote URL would let a job read internal services (cloud metadata, say) that its
+/// container's `network: none` keeps it from.
 fn check_file_url(url: &str) -> ApiResult<String> {
-    let ok_scheme =
-        url.starts_with('/') || url.starts_with("http://") || url.starts_with("https://");
-    if !ok_scheme || url.len() > 2048 || url.contains(char::is_whitespace) {
+    let ok = url.starts_with("/uploads/")
+        && url.len() <= 2048
+        && !url.contains(char::is_whitespace)
+        && !url.split('/').any(|part| part == "..");
+    if !ok {
         return Err(ApiError::invalid(
             "fileUrl",
-            "fileUrl must be a server path such as /uploads/ID/NAME or an http(s) URL",
+            "fileUrl must be a file uploaded to this server (/uploads/ID/NAME, from POST \
+             /api/uploads); remote URLs are refused",
         ));
     }
     Ok(url.to_string())

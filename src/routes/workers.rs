@@ -127,10 +127,10 @@ pub async fn heartbeat(
     let id = validate::worker_id("workerId", &req.worker_id)?;
     require_worker(&state, &headers, &id).await?;
     check_metrics(req.cpu_usage, req.ram_free_mb)?;
-    if req.ram_total_mb < 0 {
+    if !(0..=validate::MAX_JOB_RAM_MB).contains(&req.ram_total_mb) {
         return Err(ApiError::invalid(
             "ramTotalMb",
-            "ramTotalMb must not be negative",
+            "ramTotalMb must be between 0 (unchanged) and 16 TiB",
         ));
     }
     let now = now_ms();

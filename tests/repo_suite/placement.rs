@@ -365,7 +365,41 @@ async fn deliver_hands_out_each_assignment_once(db: TestDb) {
     );
 }
 
+async fn jobs_waiting_for_a_busy_big_worker_do_not_starve_smaller_ones(db: TestDb) {
+    let repo = db.repo(policy()).await;
+    let r = &*repo;
+    worker("big")
+        .capacity(4000, 4096)
+        .parallel(1)
+        .register(r)
+        .await;
+    worker("small")
+        .capacity(1000, 1024)
+        .parallel(1)
+        .register(r)
+        .await;
+    job("running").size(4000, 100).at(T0).insert(r).await;
+    assert_eq!(
+        triples(&r.job_place(T0 + 1, 10).await.unwrap().placed),
+        [("running", "big", 1)]
+    );
+    // Two more that only the (now full) big worker can hold, ahead of a small one.
+    job("big-1").size(4000, 100).at(T0 + 2).insert(r).await;
+    job("big-2").size(4000, 100).at(T0 + 3).insert(r).await;
+    job("tiny").size(500, 100).at(T0 + 4).insert(r).await;
+
+    let out = r.job_place(T0 + 10, 2).await.unwrap();
+    assert_eq!(
+        triples(&out.placed),
+        [("tiny", "small", 1)],
+        "looked past the head"
+    );
+    assert_eq!(out.blocked, 0, "the big jobs fit a worker, just not now");
+    assert_eq!(state(r, "big-1").await, JobStatus::Queued);
+}
+
 crate::on_both_databases!(
+    jobs_waiting_for_a_busy_big_worker_do_not_starve_smaller_ones,
     job_insert_queues_or_defers_and_honours_idempotency_keys,
     a_job_fitting_no_online_worker_is_blocked_until_one_registers,
     placement_blocks_a_job_whose_only_fitting_worker_went_offline,

@@ -177,7 +177,51 @@ async fn health_and_readiness(db: TestDb) {
     server.stop().await;
 }
 
+async fn without_a_token_only_loopback_host_names_are_served(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let as_host = |host: &'static str| {
+        server
+            .http
+            .get(server.url("/api/jobs/list"))
+            .header("host", host)
+            .send()
+    };
+    // A page on a rebound domain reaches 127.0.0.1 but names its own domain.
+    let rebound = as_host("evil.example:8080").await.unwrap();
+    assert_eq!(rebound.status(), StatusCode::FORBIDDEN);
+    let body: Value = rebound.json().await.unwrap();
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("loopback"));
+    assert_eq!(
+        as_host("localhost:8080").await.unwrap().status(),
+        StatusCode::OK
+    );
+    assert_eq!(as_host("127.0.0.1").await.unwrap().status(), StatusCode::OK);
+    server.stop().await;
+
+    let mut config = fast_config(&db);
+    config.api_token = Some("client-token-0123456789".into());
+    let server = TestServer::start_with(config).await;
+    let named = server
+        .http
+        .get(server.url("/api/jobs/list"))
+        .header("host", "gantry.example.com")
+        .bearer_auth("client-token-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        named.status(),
+        StatusCode::OK,
+        "with a token any name is fine"
+    );
+    server.stop().await;
+}
+
 crate::on_both_databases!(
+    without_a_token_only_loopback_host_names_are_served,
     uploads_round_trip_with_safe_names,
     tokens_guard_every_route,
     health_and_readiness,

@@ -27,6 +27,14 @@ async fn create_refuses_bad_input_and_changes_nothing(db: TestDb) {
             "filename",
         ),
         (json!({"command": "x", "fileUrl": "ftp://x/y"}), "fileUrl"),
+        (
+            json!({"command": "x", "fileUrl": "http://169.254.169.254/latest/meta-data"}),
+            "fileUrl",
+        ),
+        (
+            json!({"command": "x", "fileUrl": "/uploads/../api/jobs/list"}),
+            "fileUrl",
+        ),
         (json!({"command": "x", "env": {"BAD=NAME": "v"}}), "env"),
         (json!({"command": "x", "image": "has space"}), "image"),
         (json!({"command": 5}), "command"),

@@ -14,9 +14,10 @@ WHERE worker_id = $1 AND status IN ('ASSIGNED', 'RUNNING') ORDER BY assigned_at,
 pub const JOBS_BY_IDS: &str =
     "SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
 
-/// Online workers, locked so that two placements can never over-reserve one.
+/// Online workers, for placement. Not locked: placements run one at a time under the capacity
+/// lock, anything else only frees room meanwhile, and the reserving UPDATE re-checks the room.
 pub const WORKERS_FOR_PLACEMENT: &str = "SELECT * FROM workers
-WHERE offline_since IS NULL ORDER BY id FOR UPDATE";
+WHERE offline_since IS NULL ORDER BY id";
 
 /// The head of the queue; rows another replica is placing are skipped.
 pub const QUEUE_HEAD: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs
@@ -47,3 +48,10 @@ RETURNING jobs.*";
 /// blocked for want of a worker that registered meanwhile (a transaction-level advisory lock,
 /// which also works behind PgBouncer). Taken before any row lock.
 pub const CAPACITY_LOCK: &str = "SELECT pg_advisory_xact_lock(7262534001)";
+
+/// Queued jobs no larger than the given room, in queue order: what placement looks at when
+/// the head of the queue waits for room that is not free.
+pub const QUEUE_FITTING: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs
+WHERE status = 'QUEUED' AND blocked = 0 AND required_cpu_milli <= $2 AND required_ram_mb <= $3
+ORDER BY priority DESC, queued_at, id LIMIT $1
+FOR UPDATE SKIP LOCKED";

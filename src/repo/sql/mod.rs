@@ -9,9 +9,10 @@
 //! This file holds the shared steps (history rows, reservations, fencing, stop lists); one
 //! file per trait holds its methods: `jobs.rs`, `workers.rs`, `scheduler.rs`, `reports.rs`.
 //!
-//! Lock order, which keeps PostgreSQL free of deadlocks: jobs before workers, everywhere.
-//! Placement is the one place that locks workers first, and it never waits for a job lock
-//! (`SKIP LOCKED`).
+//! Lock order, which keeps PostgreSQL free of deadlocks: the capacity lock (`CAPACITY_LOCK`,
+//! taken by placement, registration, a worker's return and the cooldown sweep) before job
+//! rows, job rows before worker rows. Placement reads workers without locking them and never
+//! waits for a job lock (`SKIP LOCKED`).
 
 mod jobs;
 mod reports;

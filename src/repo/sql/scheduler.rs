@@ -37,63 +37,25 @@ impl SchedulerRepo for SqlRepo {
             .filter_map(Slot::of)
             .collect();
         if !slots.is_empty() {
-            let head: Vec<(String, i64, i64)> = sqlx::query_as(q::QUEUE_HEAD)
+            let head: Vec<Candidate> = sqlx::query_as(q::QUEUE_HEAD)
                 .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?;
-            for (job_id, cpu, ram) in head {
-                if slots.is_empty() {
-                    break;
-                }
-                if let Some(reason) = unfit_reason(&workers, cpu, ram) {
-                    sqlx::query(q::JOB_BLOCK)
-                        .bind(&job_id)
-                        .bind(reason)
-                        .execute(&mut *tx)
-                        .await?;
-                    out.blocked += 1;
-                    continue;
-                }
-                let Some(index) = best_fit(&slots, cpu, ram) else {
-                    continue;
-                };
-                let worker_id = slots[index].worker_id.clone();
-                let reserved = sqlx::query(q::WORKER_RESERVE)
-                    .bind(&worker_id)
-                    .bind(cpu)
-                    .bind(ram)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                if reserved != 1 {
-                    slots.remove(index);
-                    continue;
-                }
-                let attempt: i64 = sqlx::query_scalar(q::JOB_ASSIGN)
-                    .bind(&job_id)
-                    .bind(&worker_id)
-                    .bind(now)
-                    .fetch_one(&mut *tx)
+            let full = head.len() as i64 == limit;
+            place_candidates(&mut tx, &workers, &mut slots, head, now, &mut out).await?;
+            // The head may be jobs waiting for room that is not free now (a big worker busy):
+            // look past them for jobs that fit the room there is, so they do not starve.
+            let room = limit - out.placed.len() as i64;
+            if full && room > 0 && !slots.is_empty() {
+                let max_cpu = slots.iter().map(|s| s.free_cpu_milli).max().unwrap_or(0);
+                let max_ram = slots.iter().map(|s| s.free_ram_mb).max().unwrap_or(0);
+                let fitting: Vec<Candidate> = sqlx::query_as(q::QUEUE_FITTING)
+                    .bind(room)
+                    .bind(max_cpu)
+                    .bind(max_ram)
+                    .fetch_all(&mut *tx)
                     .await?;
-                sqlx::query(q::HISTORY_INSERT)
-                    .bind(&job_id)
-                    .bind(attempt)
-                    .bind(JobStatus::Queued.as_str())
-                    .bind(JobStatus::Assigned.as_str())
-                    .bind(&worker_id)
-                    .bind(now)
-                    .bind("placed (best fit)")
-                    .execute(&mut *tx)
-                    .await?;
-                slots[index].take(cpu, ram);
-                if slots[index].free_jobs == 0 {
-                    slots.remove(index);
-                }
-                out.placed.push(Placement {
-                    job_id,
-                    worker_id,
-                    attempt,
-                });
+                place_candidates(&mut tx, &workers, &mut slots, fitting, now, &mut out).await?;
             }
         }
         tx.commit().await?;
@@ -117,25 +79,16 @@ impl SchedulerRepo for SqlRepo {
             .bind(limit)
             .fetch_all(self.pools.read())
             .await?;
-        let mut counts = SweepCounts {
-            examined: ids.len() as u64,
-            changed: 0,
-        };
-        for id in ids {
-            let mut tx = self.pools.write().await?;
-            let mut job = lock_job(&mut tx, &id).await?;
-            let still_due = job.state()? == JobStatus::Running
-                && job.deadline_at.is_some_and(|d| d <= deadline_before);
-            if !still_due {
-                continue;
-            }
-            let t = lifecycle::time_out(&mut job, now, &self.policy);
-            write_transition(&mut tx, &job, &t, now).await?;
-            release(&mut tx, &job, t.worker_outcome, &self.policy, now).await?;
-            tx.commit().await?;
-            counts.changed += 1;
-        }
-        Ok(counts)
+        self.sweep_jobs(
+            ids,
+            |job| {
+                Ok(job.state()? == JobStatus::Running
+                    && job.deadline_at.is_some_and(|d| d <= deadline_before))
+            },
+            |job| lifecycle::time_out(job, now, &self.policy),
+            now,
+        )
+        .await
     }
 
     async fn job_requeue_unstarted(
@@ -149,26 +102,25 @@ impl SchedulerRepo for SqlRepo {
             .bind(limit)
             .fetch_all(self.pools.read())
             .await?;
-        let mut counts = SweepCounts {
-            examined: ids.len() as u64,
-            changed: 0,
-        };
-        for id in ids {
-            let mut tx = self.pools.write().await?;
-            let mut job = lock_job(&mut tx, &id).await?;
-            let still_stuck = job.state()? == JobStatus::Assigned
-                && job.assigned_at.is_some_and(|a| a <= assigned_before);
-            if !still_stuck {
-                continue;
-            }
-            let why = "its worker never started it";
-            let t = lifecycle::lose(&mut job, JobStatus::Assigned, now, &self.policy, why);
-            write_transition(&mut tx, &job, &t, now).await?;
-            release(&mut tx, &job, t.worker_outcome, &self.policy, now).await?;
-            tx.commit().await?;
-            counts.changed += 1;
-        }
-        Ok(counts)
+        let why = "its worker never started it";
+        self.sweep_jobs(
+            ids,
+            |job| {
+                Ok(job.state()? == JobStatus::Assigned
+                    && job.assigned_at.is_some_and(|a| a <= assigned_before))
+            },
+            |job| {
+                let delivered = job.delivered_at.is_some();
+                let mut t = lifecycle::lose(job, JobStatus::Assigned, now, &self.policy, why);
+                // Never handed over (the worker was not polling): not a failure of its own.
+                if !delivered {
+                    t.worker_outcome = WorkerOutcome::Neutral;
+                }
+                t
+            },
+            now,
+        )
+        .await
     }
 
     async fn worker_expire_heartbeats(
@@ -209,6 +161,8 @@ impl SchedulerRepo for SqlRepo {
 
     async fn worker_end_cooldowns(&self, now: i64) -> RepoResult<SweepCounts> {
         let mut tx = self.pools.write().await?;
+        // It changes several worker rows at once: one at a time with placement.
+        lock_capacity(&mut tx).await?;
         let changed = sqlx::query(q::WORKERS_END_COOLDOWNS)
             .bind(now)
             .execute(&mut *tx)
@@ -239,4 +193,104 @@ impl SchedulerRepo for SqlRepo {
         tx.commit().await?;
         Ok(got.is_some())
     }
+}
+
+impl SqlRepo {
+    /// Moves each listed job on with `change`, one transaction each, if it still `matches`
+    /// once locked (a worker may have finished it since it was listed).
+    async fn sweep_jobs(
+        &self,
+        ids: Vec<String>,
+        matches: impl Fn(&JobRecord) -> RepoResult<bool>,
+        change: impl Fn(&mut JobRecord) -> Transition,
+        now: i64,
+    ) -> RepoResult<SweepCounts> {
+        let mut counts = SweepCounts {
+            examined: ids.len() as u64,
+            changed: 0,
+        };
+        for id in ids {
+            let mut tx = self.pools.write().await?;
+            let mut job = lock_job(&mut tx, &id).await?;
+            if !matches(&job)? {
+                continue;
+            }
+            let t = change(&mut job);
+            write_transition(&mut tx, &job, &t, now).await?;
+            release(&mut tx, &job, t.worker_outcome, &self.policy, now).await?;
+            tx.commit().await?;
+            counts.changed += 1;
+        }
+        Ok(counts)
+    }
+}
+
+/// A queued job as placement reads it: id, CPU (millicores), memory (MiB).
+type Candidate = (String, i64, i64);
+
+/// Places each candidate on its best-fitting slot, in order; blocks those that fit no online
+/// worker at all.
+async fn place_candidates(
+    tx: &mut Tx,
+    workers: &[WorkerRecord],
+    slots: &mut Vec<Slot>,
+    candidates: Vec<Candidate>,
+    now: i64,
+    out: &mut PlaceOutcome,
+) -> RepoResult<()> {
+    for (job_id, cpu, ram) in candidates {
+        if slots.is_empty() {
+            break;
+        }
+        if let Some(reason) = unfit_reason(workers, cpu, ram) {
+            sqlx::query(q::JOB_BLOCK)
+                .bind(&job_id)
+                .bind(reason)
+                .execute(&mut **tx)
+                .await?;
+            out.blocked += 1;
+            continue;
+        }
+        let Some(index) = best_fit(slots, cpu, ram) else {
+            continue;
+        };
+        let worker_id = slots[index].worker_id.clone();
+        let reserved = sqlx::query(q::WORKER_RESERVE)
+            .bind(&worker_id)
+            .bind(cpu)
+            .bind(ram)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if reserved != 1 {
+            slots.remove(index);
+            continue;
+        }
+        let attempt: i64 = sqlx::query_scalar(q::JOB_ASSIGN)
+            .bind(&job_id)
+            .bind(&worker_id)
+            .bind(now)
+            .fetch_one(&mut **tx)
+            .await?;
+        sqlx::query(q::HISTORY_INSERT)
+            .bind(&job_id)
+            .bind(attempt)
+            .bind(JobStatus::Queued.as_str())
+            .bind(JobStatus::Assigned.as_str())
+            .bind(&worker_id)
+            .bind(now)
+            .bind("placed (best fit)")
+            .execute(&mut **tx)
+            .await?;
+        slots[index].take(cpu, ram);
+        if slots[index].free_jobs == 0 {
+            slots.remove(index);
+        }
+        out.placed.push(Placement {
+            job_id,
+            worker_id,
+            attempt,
+        });
+    }
+    Ok(())
 }

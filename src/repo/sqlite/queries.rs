@@ -37,3 +37,9 @@ RETURNING *";
 /// Serialises decisions about which jobs fit no worker with worker arrivals. SQLite's single
 /// writer already does, so this is a no-op.
 pub const CAPACITY_LOCK: &str = "SELECT 1";
+
+/// Queued jobs no larger than the given room, in queue order: what placement looks at when
+/// the head of the queue waits for room that is not free.
+pub const QUEUE_FITTING: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs
+WHERE status = 'QUEUED' AND blocked = 0 AND required_cpu_milli <= $2 AND required_ram_mb <= $3
+ORDER BY priority DESC, queued_at, id LIMIT $1";
