@@ -157,7 +157,41 @@ async fn sigterm_answers_long_polls_and_exits_cleanly(db: TestDb) {
     );
 }
 
+async fn an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers(db: TestDb) {
+    let flags = ["--heartbeat-timeout", "1s", "--sweep-interval", "100ms"];
+    let port = free_port();
+    let mut first = ServerProcess::spawn(&db, port, &flags);
+    let server = TestServer::attach(first.base.clone(), fast_config(&db)).await;
+    let worker = SimWorker::register(&server, "w1", 2.0, 2048, 1).await;
+    let job = server.create(json!({"command": "long"})).await;
+    let held = worker.take_one().await;
+    assert_eq!(worker.start(&held).await.0, StatusCode::OK);
+    worker.heartbeat(&[&job.id]).await;
+
+    first.kill9();
+    // The outage outlasts the heartbeat timeout...
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let _second = ServerProcess::spawn(&db, port, &flags);
+    server.wait_ready().await;
+    // ...and the new leader takes the lease and sweeps before the agent reports in.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let beat = worker.heartbeat(&[&job.id]).await;
+    assert!(
+        beat.stop_jobs.is_empty(),
+        "the job is still ours: {:?}",
+        beat.stop_jobs
+    );
+    let s = server.status(&job.id).await.job;
+    assert_eq!(
+        (s.status, s.attempts),
+        (JobStatus::Running, 1),
+        "not requeued"
+    );
+    assert_eq!(worker.finish(&held, 0).await.0, StatusCode::OK);
+}
+
 on_both_databases!(
+    an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers,
     sigkill_loses_nothing_and_duplicates_nothing,
     sigterm_answers_long_polls_and_exits_cleanly,
 );

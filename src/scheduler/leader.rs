@@ -30,6 +30,8 @@ pub struct Leader {
     sweep_interval: Duration,
     /// This process's name in the lease row.
     holder: String,
+    /// Since when this process holds the lease without a break.
+    leading_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
 
 impl Leader {
@@ -63,6 +65,7 @@ impl Leader {
             handle,
             sweep_interval: config.sweep_interval,
             holder: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            leading_since: std::sync::Mutex::new(None),
         }
     }
 
@@ -77,14 +80,24 @@ impl Leader {
             .await
         {
             Ok(true) => {}
-            Ok(false) => return None,
+            Ok(false) => {
+                *self.leading_since.lock().expect("leader lock") = None;
+                return None;
+            }
             Err(e) => {
                 tracing::error!("could not renew the scheduler lease: {e}");
+                *self.leading_since.lock().expect("leader lock") = None;
                 return None;
             }
         }
+        let led_for = self
+            .leading_since
+            .lock()
+            .expect("leader lock")
+            .get_or_insert_with(std::time::Instant::now)
+            .elapsed();
         let mut changed = 0;
-        for sweeper in &self.sweepers {
+        for sweeper in self.sweepers.iter().filter(|s| s.warmup() <= led_for) {
             let started = std::time::Instant::now();
             let result = sweeper.run_once(now_ms()).await;
             crate::metrics::observe_sweep(sweeper.name(), started);

@@ -4,6 +4,7 @@
 use crate::repo::{Repo, RepoResult, SweepCounts};
 use async_trait::async_trait;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Rows handled per sweep and sweeper; the rest wait for the next sweep.
 pub const SWEEP_BATCH: i64 = 1000;
@@ -15,6 +16,12 @@ pub trait Sweeper: Send + Sync {
     fn name(&self) -> &'static str;
     /// One pass at time `now` (epoch ms).
     async fn run_once(&self, now: i64) -> RepoResult<SweepCounts>;
+
+    /// How long a replica must have led before this sweeper may run: silence it judges must
+    /// have happened while a leader was watching, not while no server was up.
+    fn warmup(&self) -> Duration {
+        Duration::ZERO
+    }
 }
 
 /// Marks workers silent for the heartbeat timeout OFFLINE and requeues their jobs.
@@ -35,6 +42,12 @@ impl Sweeper for HeartbeatSweeper {
         self.repo
             .worker_expire_heartbeats(now - self.heartbeat_timeout_ms, now, SWEEP_BATCH)
             .await
+    }
+
+    /// After a server restart (or a new leader), agents get one heartbeat timeout to report in
+    /// before the silence of the outage is held against them and their jobs are requeued.
+    fn warmup(&self) -> Duration {
+        Duration::from_millis(u64::try_from(self.heartbeat_timeout_ms).unwrap_or(0))
     }
 }
 
