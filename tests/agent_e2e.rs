@@ -417,7 +417,9 @@ async fn the_agent_survives_a_server_restart_and_reports_its_job() {
     }
     let db = TestDb::sqlite().await;
     let port = free_port();
-    let mut first = ServerProcess::spawn(&db, port, SERVE_FLAGS);
+    // A heartbeat timeout well past the outage: the agent must not fence itself off here.
+    let flags = ["--heartbeat-timeout", "10s", "--sweep-interval", "100ms"];
+    let mut first = ServerProcess::spawn(&db, port, &flags);
     let server = TestServer::attach(first.base.clone(), fast_config(&db)).await;
     let _agent = AgentProcess::spawn(&server.base, "e2e-restart", &[]);
     eventually("the agent to register", WAIT, || async {
@@ -432,7 +434,7 @@ async fn the_agent_survives_a_server_restart_and_reports_its_job() {
     first.kill9();
     // The server is away for a moment; the job goes on in its container.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let _second = ServerProcess::spawn(&db, port, SERVE_FLAGS);
+    let _second = ServerProcess::spawn(&db, port, &flags);
     server.wait_ready().await;
     let done = eventually("the job to end", WAIT, || async {
         let job = server.status(&job.id).await.job;
@@ -442,4 +444,60 @@ async fn the_agent_survives_a_server_restart_and_reports_its_job() {
     assert_eq!(done.status, JobStatus::Completed, "{done:?}");
     assert_eq!(done.stdout.as_deref(), Some("outlived the server\n"));
     assert_eq!(done.attempts, 1, "the same attempt, not a rerun");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_cut_off_from_the_server_stops_its_job_before_it_is_given_away() {
+    if !docker_ready() {
+        return;
+    }
+    let c = Cluster::start().await;
+    let _agent = c.agent("e2e-fenced", &[]);
+    c.wait_worker("e2e-fenced", WorkerStatus::Idle).await;
+    let job = c.server.create(json!({"command": "sleep 60"})).await;
+    c.server
+        .wait_status(&job.id, JobStatus::Running, WAIT)
+        .await;
+    eventually("the container to run", WAIT, || async {
+        (!containers_of(&job.id).is_empty()).then_some(())
+    })
+    .await;
+
+    // Freeze the server: to the agent it is gone (a partition), and it requeues nothing yet.
+    let pid = c._process.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-STOP", &pid])
+        .status()
+        .unwrap()
+        .success());
+    let frozen = Instant::now();
+    // The server's heartbeat timeout is 1.5 s: the agent stops the job after ~1.1 s of silence.
+    let gone = (0..100).find(|_| {
+        std::thread::sleep(Duration::from_millis(100));
+        containers_of(&job.id).is_empty()
+    });
+    let stopped_after = frozen.elapsed();
+    assert!(Command::new("kill")
+        .args(["-CONT", &pid])
+        .status()
+        .unwrap()
+        .success());
+    assert!(gone.is_some(), "the agent stopped its job while cut off");
+    assert!(
+        stopped_after < Duration::from_secs(5),
+        "stopped after {stopped_after:?}"
+    );
+
+    // Back in touch: the job comes back as a new attempt, the first one counted as a loss.
+    let s = eventually("the second attempt to run", WAIT, || async {
+        let s = c.server.status(&job.id).await;
+        (s.job.attempts == 2 && s.job.status == JobStatus::Running).then_some(s)
+    })
+    .await;
+    assert_eq!((s.job.infra_retries, s.job.failed_attempts), (1, 0));
+    let (code, _) = c
+        .server
+        .post("/api/jobs/cancel", &json!({"jobId": job.id}))
+        .await;
+    assert_eq!(code, reqwest::StatusCode::OK);
 }

@@ -46,6 +46,10 @@ pub struct RegisterWorkerResponse {
     pub token: Option<String>,
     /// The worker as stored.
     pub worker: Worker,
+    /// After this much silence the server gives the worker's jobs to others; an agent cut off
+    /// that long stops them itself, so no job runs twice at once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat_timeout_ms: Option<i64>,
 }
 
 /// `POST /api/workers/heartbeat`.

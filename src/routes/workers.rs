@@ -96,6 +96,7 @@ pub async fn register(
         worker_id: id,
         token,
         worker: worker.to_api(now_ms(), Vec::new())?,
+        heartbeat_timeout_ms: Some(millis(state.config.heartbeat_timeout)),
     }))
 }
 

@@ -6,6 +6,7 @@ use crate::config::Config;
 use crate::executor::docker::{DockerExecutor, DockerSettings};
 use crate::executor::process::ProcessExecutor;
 use crate::executor::Executor;
+use crate::fence::Fence;
 use crate::job::{JobTable, StopCause};
 use crate::metrics::MetricsSampler;
 use anyhow::Context;
@@ -28,6 +29,8 @@ const POLL_ERROR_PAUSE: Duration = Duration::from_secs(2);
 const STOP_POLL_MIN_GAP: Duration = Duration::from_secs(1);
 /// Time given to cancelled jobs to stop and report after the drain timeout.
 const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(15);
+/// How often the fence checks the server's silence.
+const FENCE_CHECK: Duration = Duration::from_millis(100);
 
 /// Everything the agent's tasks share.
 pub(crate) struct Agent {
@@ -52,6 +55,8 @@ pub(crate) struct Agent {
     /// Whether the server accepts `max: 0` polls (asked only to learn which jobs to stop);
     /// cleared when it refuses one, after which a full worker does not poll at all.
     stop_polls: AtomicBool,
+    /// Stops the jobs when the server has been away too long.
+    fence: Fence,
 }
 
 /// Runs the agent until `shutdown` fires, then drains and returns.
@@ -97,6 +102,7 @@ pub async fn run_with_executor(
         metrics: Mutex::new(MetricsSampler::new()),
         give_up: CancellationToken::new(),
         stop_polls: AtomicBool::new(true),
+        fence: Fence::new(),
     });
     tracing::info!(
         server = agent.config.server_url,
@@ -122,11 +128,13 @@ pub async fn run_with_executor(
 
     let heartbeat_stop = CancellationToken::new();
     let heartbeat = tokio::spawn(agent.clone().heartbeat_loop(heartbeat_stop.clone()));
+    let fence = tokio::spawn(agent.clone().fence_loop(heartbeat_stop.clone()));
     let mut tasks = JoinSet::new();
     agent.poll_loop(&mut tasks, &shutdown).await;
     agent.drain(&mut tasks).await;
     heartbeat_stop.cancel();
     let _ = heartbeat.await;
+    let _ = fence.await;
     tracing::info!("gantry worker stopped");
     Ok(())
 }
@@ -159,6 +167,8 @@ impl Agent {
             .register(&body, &Retry::forever(give_up))
             .await?;
         tracing::info!(worker_id = resp.worker_id, "registered");
+        self.fence.set_server_timeout(resp.heartbeat_timeout_ms);
+        self.fence.contact();
         *self.worker_id.write().expect("worker id lock") = resp.worker_id;
         Ok(())
     }
@@ -193,10 +203,35 @@ impl Agent {
                 .heartbeat(&body, &Retry::times(HEARTBEAT_TRIES, &stop))
                 .await
             {
-                Ok(resp) => self.jobs.stop(&resp.stop_jobs),
+                Ok(resp) => {
+                    self.fence.contact();
+                    self.jobs.stop(&resp.stop_jobs);
+                }
                 Err(e) if e.is_unknown_worker() => self.reregister(&stop).await,
                 Err(ClientError::Abandoned) => return,
                 Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
+            }
+        }
+    }
+
+    /// Stops every running job once the server has been silent for most of its heartbeat
+    /// timeout: by then it is about to give them to other workers.
+    async fn fence_loop(self: Arc<Self>, stop: CancellationToken) {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(FENCE_CHECK) => {}
+                _ = stop.cancelled() => return,
+            }
+            if let Some(silent) = self.fence.trip() {
+                let stopped = self.jobs.stop_all(StopCause::LostServer);
+                if stopped > 0 {
+                    tracing::warn!(
+                        ?silent,
+                        stopped,
+                        "no answer from the server: stopping the running jobs before it gives \
+                         them to other workers"
+                    );
+                }
             }
         }
     }
@@ -243,6 +278,7 @@ impl Agent {
             };
             match result {
                 Ok(resp) => {
+                    self.fence.contact();
                     self.jobs.stop(&resp.stop_jobs);
                     for job in resp.jobs {
                         if let Some((job, cancel)) = self.jobs.admit(job) {

@@ -18,6 +18,10 @@ const START_TRIES: u32 = 5;
 /// The error reported for attempts handed back at shutdown.
 pub const SHUTDOWN_ERROR: &str = "worker shutting down";
 
+/// The error reported for attempts stopped because the server was unreachable.
+pub const LOST_SERVER_ERROR: &str =
+    "stopped by its worker, which lost the server (so that it never runs twice at once)";
+
 /// Why a running job was stopped from outside.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopCause {
@@ -25,6 +29,8 @@ pub enum StopCause {
     Server(StopReason),
     /// The agent is shutting down and hands the job back.
     Shutdown,
+    /// The server has been away for most of its heartbeat timeout (see `fence.rs`).
+    LostServer,
 }
 
 /// A job running here.
@@ -200,6 +206,10 @@ impl Agent {
             Some(StopCause::Shutdown) => {
                 outcome.infrastructure_error = true;
                 outcome.error = Some(SHUTDOWN_ERROR.into());
+            }
+            Some(StopCause::LostServer) => {
+                outcome.infrastructure_error = true;
+                outcome.error = Some(LOST_SERVER_ERROR.into());
             }
             Some(StopCause::Server(StopReason::TimedOut)) => {
                 outcome.timed_out = true;

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod client;
 pub mod config;
 pub mod executor;
+mod fence;
 mod job;
 pub mod metrics;
 pub mod workspace;
