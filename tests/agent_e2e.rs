@@ -501,3 +501,58 @@ async fn an_agent_cut_off_from_the_server_stops_its_job_before_it_is_given_away(
         .await;
     assert_eq!(code, reqwest::StatusCode::OK);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_draining_agent_finishes_its_job_and_is_given_nothing_new() {
+    let c = Cluster::start().await;
+    let mut agent = c.agent(
+        "e2e-drain",
+        &[
+            ("ENABLE_DOCKER", "false"),
+            ("MAX_PARALLEL_JOBS", "1"),
+            ("GANTRY_DRAIN_TIMEOUT", "20s"),
+        ],
+    );
+    c.wait_worker("e2e-drain", WorkerStatus::Idle).await;
+    let first = c
+        .server
+        .create(json!({"command": "sleep 2; echo finished"}))
+        .await;
+    c.server
+        .wait_status(&first.id, JobStatus::Running, WAIT)
+        .await;
+
+    let pid = agent.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    eventually("the worker to say it drains", WAIT, || async {
+        let list = c.server.workers().await;
+        list.workers
+            .into_iter()
+            .find(|w| w.id == "e2e-drain" && w.draining)
+    })
+    .await;
+    let second = c.server.create(json!({"command": "echo never here"})).await;
+
+    let done = c.wait_end(&first.id).await;
+    assert_eq!(
+        done.status,
+        JobStatus::Completed,
+        "the running job finished: {done:?}"
+    );
+    assert_eq!(done.stdout.as_deref(), Some("finished\n"));
+    let status = tokio::task::spawn_blocking(move || agent.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "the agent exits cleanly: {status}");
+    let s = c.server.status(&second.id).await;
+    assert_eq!(s.job.status, JobStatus::Queued);
+    assert!(
+        s.history.iter().all(|h| h.to_status != JobStatus::Assigned),
+        "nothing was placed on the draining worker: {:?}",
+        s.history
+    );
+}

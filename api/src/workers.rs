@@ -73,6 +73,9 @@ pub struct HeartbeatRequest {
     /// False when the agent's executor is unusable (Docker down): the worker turns UNHEALTHY.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor_ok: Option<bool>,
+    /// True while the agent shuts down: it finishes what it runs and is given nothing new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draining: Option<bool>,
 }
 
 /// The answer to a heartbeat.
@@ -149,6 +152,9 @@ pub struct Worker {
     pub executor: Option<String>,
     /// Whether its executor works, per its last heartbeat.
     pub executor_ok: bool,
+    /// Whether it is shutting down (it gets no new job).
+    #[serde(default)]
+    pub draining: bool,
     /// When it (last) registered.
     pub registered_at: i64,
     /// When it last sent a heartbeat.

@@ -99,6 +99,8 @@ pub struct WorkerHeartbeatParams {
     pub ram_total_mb: i64,
     /// Whether its executor works.
     pub executor_ok: bool,
+    /// Whether it is shutting down.
+    pub draining: bool,
     /// Jobs the agent runs.
     pub running_job_ids: Vec<String>,
     /// Running jobs that started before this time and are not reported are lost.

@@ -109,14 +109,14 @@ ON CONFLICT (id) DO UPDATE SET hostname = excluded.hostname, cpu_milli = exclude
     ram_total_mb = excluded.ram_total_mb, ram_free_mb = excluded.ram_free_mb,
     cpu_usage = excluded.cpu_usage, max_parallel_jobs = excluded.max_parallel_jobs,
     labels = excluded.labels, version = excluded.version, executor = excluded.executor,
-    executor_ok = 1, token_hash = excluded.token_hash, offline_since = NULL,
+    executor_ok = 1, token_hash = excluded.token_hash, offline_since = NULL, draining = 0,
     registered_at = excluded.registered_at, last_heartbeat_at = excluded.last_heartbeat_at
 RETURNING *";
 
 /// Records a heartbeat's metrics; brings an OFFLINE worker back.
 pub const WORKER_HEARTBEAT: &str = "UPDATE workers SET cpu_usage = $2, ram_free_mb = $3,
     ram_total_mb = CASE WHEN $4 > 0 THEN $4 ELSE ram_total_mb END, executor_ok = $5,
-    last_heartbeat_at = $6, offline_since = NULL
+    last_heartbeat_at = $6, offline_since = NULL, draining = $7
 WHERE id = $1";
 
 /// One worker.

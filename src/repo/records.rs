@@ -158,6 +158,8 @@ pub struct WorkerRecord {
     pub executor_ok: i64,
     /// SHA-256 of its token.
     pub token_hash: Option<String>,
+    /// 1 while it shuts down.
+    pub draining: i64,
     /// Failed attempts in a row.
     pub consecutive_failures: i64,
     /// Cooldown end.
@@ -187,7 +189,7 @@ impl WorkerRecord {
 
     /// True when the scheduler may give it a new job at `now`.
     pub fn accepts_work(&self, now: i64) -> bool {
-        matches!(self.status(now), WorkerStatus::Idle | WorkerStatus::Busy)
+        self.draining == 0 && matches!(self.status(now), WorkerStatus::Idle | WorkerStatus::Busy)
     }
 
     /// The wire form, with the ids of the jobs it holds.
@@ -212,6 +214,7 @@ impl WorkerRecord {
             version: self.version.clone(),
             executor: self.executor.clone(),
             executor_ok: self.executor_ok != 0,
+            draining: self.draining != 0,
             registered_at: self.registered_at,
             last_heartbeat_at: self.last_heartbeat_at,
         })

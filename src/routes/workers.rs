@@ -143,6 +143,7 @@ pub async fn heartbeat(
             ram_free_mb: req.ram_free_mb,
             ram_total_mb: req.ram_total_mb,
             executor_ok: req.executor_ok.unwrap_or(true),
+            draining: req.draining.unwrap_or(false),
             running_job_ids: req.running_job_ids,
             lost_if_started_before: now - millis(state.config.heartbeat_timeout),
             now,

@@ -207,6 +207,7 @@ pub fn heartbeat(worker_id: &str, now: i64, running: &[&str]) -> WorkerHeartbeat
         ram_free_mb: 1000,
         ram_total_mb: 0,
         executor_ok: true,
+        draining: false,
         running_job_ids: running.iter().map(|s| s.to_string()).collect(),
         lost_if_started_before: i64::MIN,
         now,

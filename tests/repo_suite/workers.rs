@@ -410,7 +410,35 @@ async fn the_lease_has_one_holder_until_it_expires(db: TestDb) {
         .unwrap());
 }
 
+async fn a_draining_worker_gets_no_new_job_until_it_registers_again(db: TestDb) {
+    let repo = db.repo(policy()).await;
+    let r = &*repo;
+    worker("w")
+        .capacity(2000, 2048)
+        .parallel(2)
+        .register(r)
+        .await;
+    let mut beat = heartbeat("w", T0 + 1, &[]);
+    beat.draining = true;
+    r.worker_heartbeat(beat).await.unwrap();
+    job("j").at(T0 + 2).insert(r).await;
+    assert!(r.job_place(T0 + 3, 10).await.unwrap().placed.is_empty());
+    assert!(get_worker(r, "w").await.draining == 1);
+    // A new life of the agent is no longer draining.
+    worker("w")
+        .capacity(2000, 2048)
+        .parallel(2)
+        .at(T0 + 4)
+        .register(r)
+        .await;
+    assert_eq!(
+        triples(&r.job_place(T0 + 5, 10).await.unwrap().placed),
+        [("j", "w", 1)]
+    );
+}
+
 crate::on_both_databases!(
+    a_draining_worker_gets_no_new_job_until_it_registers_again,
     heartbeat_records_metrics_and_lists_jobs_to_stop,
     heartbeat_requeues_running_jobs_the_agent_lost_and_notices_a_return,
     silent_workers_go_offline_and_their_jobs_are_requeued,

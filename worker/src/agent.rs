@@ -57,6 +57,10 @@ pub(crate) struct Agent {
     stop_polls: AtomicBool,
     /// Stops the jobs when the server has been away too long.
     fence: Fence,
+    /// Set when shutdown begins: heartbeats say so, and the server gives no new job.
+    draining: AtomicBool,
+    /// Sends a heartbeat at once instead of at the next tick.
+    beat_now: Notify,
 }
 
 /// Runs the agent until `shutdown` fires, then drains and returns.
@@ -103,6 +107,8 @@ pub async fn run_with_executor(
         give_up: CancellationToken::new(),
         stop_polls: AtomicBool::new(true),
         fence: Fence::new(),
+        draining: AtomicBool::new(false),
+        beat_now: Notify::new(),
     });
     tracing::info!(
         server = agent.config.server_url,
@@ -131,6 +137,9 @@ pub async fn run_with_executor(
     let fence = tokio::spawn(agent.clone().fence_loop(heartbeat_stop.clone()));
     let mut tasks = JoinSet::new();
     agent.poll_loop(&mut tasks, &shutdown).await;
+    // Tell the server at once, so it stops placing jobs here while the rest finish.
+    agent.draining.store(true, Ordering::Relaxed);
+    agent.beat_now.notify_one();
     agent.drain(&mut tasks).await;
     heartbeat_stop.cancel();
     let _ = heartbeat.await;
@@ -186,6 +195,7 @@ impl Agent {
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(jittered(self.config.heartbeat_interval)) => {}
+                _ = self.beat_now.notified() => {}
                 _ = stop.cancelled() => return,
             }
             let executor_ok = self.executor.healthy().await;
@@ -197,6 +207,7 @@ impl Agent {
                 ram_total_mb: metrics.ram_total_mb,
                 running_job_ids: self.jobs.running_ids(),
                 executor_ok: Some(executor_ok),
+                draining: Some(self.draining.load(Ordering::Relaxed)),
             };
             match self
                 .client

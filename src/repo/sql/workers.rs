@@ -58,6 +58,7 @@ impl WorkerRepo for SqlRepo {
             .bind(p.ram_total_mb)
             .bind(i64::from(p.executor_ok))
             .bind(p.now)
+            .bind(i64::from(p.draining))
             .execute(&mut *tx)
             .await?;
         if came_back {
