@@ -87,6 +87,8 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
+    /// Measure throughput and assignment latency of a real server (see BENCHMARKS.md).
+    Bench(crate::bench::BenchArgs),
     /// Apply database migrations and exit.
     Migrate {
         /// Database URL: sqlite://PATH or postgres://...
@@ -126,6 +128,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 async fn run_service(command: Command) -> anyhow::Result<()> {
     match command {
+        Command::Bench(args) => crate::bench::bench(args).await,
         Command::Up(config) => crate::up::up(config, crate::server::shutdown_on_signals()).await,
         Command::Serve(config) => {
             crate::server::serve(config, crate::server::shutdown_on_signals()).await

@@ -4,6 +4,7 @@
 //! CPU and memory ([`scheduler`]), and speaks the REST API of [`routes`]. `main.rs` only
 //! parses the command line ([`cli`]) and calls into here.
 
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;

@@ -1,0 +1,116 @@
+//! `gantry bench`: a real server on a chosen database, driven over HTTP by simulated agents.
+//!
+//! Figures so far: end-to-end throughput of no-op jobs, and assignment latency to an idle,
+//! long-polling agent (alone, behind 100,000 queued jobs that fit no agent, and among 1,000
+//! registered agents). Each figure runs on a fresh database. Output: a table, or with `--json`
+//! one object per figure per line.
+
+mod agents;
+mod latency;
+mod target;
+mod throughput;
+
+use serde::Serialize;
+
+/// `gantry bench` settings.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BenchArgs {
+    /// Database to measure on: a PostgreSQL server URL (a fresh database is created on it per
+    /// figure), or none for SQLite files in a temp folder.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// One JSON object per figure per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// A few seconds in all (small N), to check the benchmark works.
+    #[arg(long)]
+    pub quick: bool,
+    /// Jobs per throughput run.
+    #[arg(long, default_value_t = 20_000)]
+    pub jobs: usize,
+    /// Agent counts of the throughput runs.
+    #[arg(long, value_delimiter = ',', default_value = "4,16,64")]
+    pub agents: Vec<usize>,
+    /// Jobs timed per latency figure.
+    #[arg(long, default_value_t = 1_000)]
+    pub latency_samples: usize,
+    /// Jobs queued (fitting no agent) behind which latency is measured again.
+    #[arg(long, default_value_t = 100_000)]
+    pub queued: usize,
+    /// Registered agents among which latency is measured again.
+    #[arg(long, default_value_t = 1_000)]
+    pub registered: usize,
+}
+
+/// One measured figure.
+#[derive(Debug, Clone, Serialize)]
+pub struct Figure {
+    /// What was measured.
+    pub figure: &'static str,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The setting that varies (agents, queued jobs, ...), as text.
+    pub setting: String,
+    /// The value.
+    pub value: f64,
+    /// Its unit.
+    pub unit: &'static str,
+}
+
+/// Runs every figure and prints them; the exit code is 0 when all ran.
+pub async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
+    if args.quick {
+        args.jobs = args.jobs.min(300);
+        args.agents = vec![2];
+        args.latency_samples = args.latency_samples.min(20);
+        args.queued = args.queued.min(500);
+        args.registered = args.registered.min(20);
+    }
+    let mut figures = Vec::new();
+    for &agents in &args.agents {
+        let target = target::Target::start(args.database_url.as_deref()).await?;
+        figures.push(throughput::run(&target, agents, args.jobs).await?);
+        print(&args, figures.last().expect("just pushed"));
+        target.stop().await;
+    }
+    for variant in latency::Variant::all(&args) {
+        let target = target::Target::start(args.database_url.as_deref()).await?;
+        for figure in latency::run(&target, &variant, args.latency_samples).await? {
+            print(&args, &figure);
+            figures.push(figure);
+        }
+        target.stop().await;
+    }
+    Ok(())
+}
+
+fn print(args: &BenchArgs, f: &Figure) {
+    if args.json {
+        println!("{}", serde_json::to_string(f).expect("figures serialize"));
+    } else {
+        println!(
+            "{:<28} {:<9} {:<22} {:>12.2} {}",
+            f.figure, f.backend, f.setting, f.value, f.unit
+        );
+    }
+}
+
+/// The p-th percentile (nearest rank) of sorted values.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil().max(1.0) as usize;
+    sorted[rank.min(sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn nearest_rank_percentiles() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(super::percentile(&v, 50.0), 50.0);
+        assert_eq!(super::percentile(&v, 99.0), 99.0);
+        assert_eq!(super::percentile(&[7.0], 95.0), 7.0);
+    }
+}
