@@ -436,61 +436,6 @@ async fn expired_deadlines_time_out_or_retry_and_release(db: TestDb) {
     );
 }
 
-async fn unstarted_assignments_are_requeued(db: TestDb) {
-    let repo = db.repo(policy()).await;
-    let r = &*repo;
-    worker("w").register(r).await;
-    job("stuck").insert(r).await;
-    job("started").at(T0 + 1).insert(r).await;
-    job("recent").at(T0 + 2).insert(r).await;
-    r.job_place(T0 + 10, 2).await.unwrap();
-    r.job_start("w", "started", 1, T0 + 11).await.unwrap();
-    r.job_place(T0 + 50, 10).await.unwrap();
-
-    let none = r.job_requeue_unstarted(T0 + 9, T0 + 100, 10).await.unwrap();
-    assert_eq!(
-        none,
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        }
-    );
-    let swept = r
-        .job_requeue_unstarted(T0 + 10, T0 + 100, 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        swept,
-        SweepCounts {
-            examined: 1,
-            changed: 1
-        }
-    );
-    let j = get_job(r, "stuck").await;
-    assert_eq!(j.status, "QUEUED");
-    assert_eq!((j.attempts, j.infra_retries, j.failed_attempts), (1, 1, 0));
-    assert_eq!((j.queued_at, j.delivered_at), (Some(T0 + 100), None));
-    assert_eq!(state(r, "started").await, JobStatus::Running);
-    assert_eq!(state(r, "recent").await, JobStatus::Assigned);
-    assert_eq!(reserved(r, "w").await, (1000, 512, 2));
-    assert_eq!(
-        transitions(r, "stuck").await,
-        [">QUEUED", "QUEUED>ASSIGNED", "ASSIGNED>QUEUED"]
-    );
-    assert_eq!(
-        r.worker_stop_list("w", &["stuck".to_string()])
-            .await
-            .unwrap(),
-        [stop("stuck", StopReason::Reassigned)]
-    );
-    let p = place(r, "stuck", T0 + 101).await;
-    assert_eq!(p.attempt, 2);
-    assert_conflict(
-        r.job_start("w", "stuck", 1, T0 + 102).await,
-        "stale_attempt",
-    );
-}
-
 crate::on_both_databases!(
     start_is_fenced_by_worker_and_attempt_and_idempotent,
     a_success_completes_releases_and_refuses_any_second_result,
@@ -499,5 +444,4 @@ crate::on_both_databases!(
     an_infrastructure_error_uses_the_infrastructure_budget,
     cancel_is_state_aware,
     expired_deadlines_time_out_or_retry_and_release,
-    unstarted_assignments_are_requeued,
 );

@@ -5,6 +5,7 @@
 mod common;
 
 mod attempts;
+mod leases;
 mod placement;
 mod reads;
 mod workers;

@@ -1,4 +1,4 @@
-//! Workers: heartbeats, going offline, cooldowns, registering again; the leader lease.
+//! Workers: heartbeats, going offline, cooldowns, draining, registering again.
 
 use super::*;
 
@@ -374,42 +374,6 @@ async fn registering_again_requeues_held_jobs(db: TestDb) {
     );
 }
 
-async fn the_lease_has_one_holder_until_it_expires(db: TestDb) {
-    let repo = db.repo(policy()).await;
-    let r = &*repo;
-    assert!(r.lease_acquire("sweep", "A", T0, T0 + 1_000).await.unwrap());
-    assert!(!r
-        .lease_acquire("sweep", "B", T0 + 500, T0 + 1_500)
-        .await
-        .unwrap());
-    assert!(r
-        .lease_acquire("other", "B", T0 + 500, T0 + 1_500)
-        .await
-        .unwrap());
-    assert!(
-        r.lease_acquire("sweep", "A", T0 + 600, T0 + 1_600)
-            .await
-            .unwrap(),
-        "renewal"
-    );
-    assert!(!r
-        .lease_acquire("sweep", "B", T0 + 1_200, T0 + 2_200)
-        .await
-        .unwrap());
-    assert!(r
-        .lease_acquire("sweep", "B", T0 + 1_601, T0 + 2_601)
-        .await
-        .unwrap());
-    assert!(!r
-        .lease_acquire("sweep", "A", T0 + 1_602, T0 + 2_602)
-        .await
-        .unwrap());
-    assert!(r
-        .lease_acquire("sweep", "B", T0 + 2_000, T0 + 3_000)
-        .await
-        .unwrap());
-}
-
 async fn a_draining_worker_gets_no_new_job_until_it_registers_again(db: TestDb) {
     let repo = db.repo(policy()).await;
     let r = &*repo;
@@ -437,7 +401,63 @@ async fn a_draining_worker_gets_no_new_job_until_it_registers_again(db: TestDb) 
     );
 }
 
+async fn unstarted_assignments_are_requeued(db: TestDb) {
+    let repo = db.repo(policy()).await;
+    let r = &*repo;
+    worker("w").register(r).await;
+    job("stuck").insert(r).await;
+    job("started").at(T0 + 1).insert(r).await;
+    job("recent").at(T0 + 2).insert(r).await;
+    r.job_place(T0 + 10, 2).await.unwrap();
+    r.job_start("w", "started", 1, T0 + 11).await.unwrap();
+    r.job_place(T0 + 50, 10).await.unwrap();
+
+    let none = r.job_requeue_unstarted(T0 + 9, T0 + 100, 10).await.unwrap();
+    assert_eq!(
+        none,
+        SweepCounts {
+            examined: 0,
+            changed: 0
+        }
+    );
+    let swept = r
+        .job_requeue_unstarted(T0 + 10, T0 + 100, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        swept,
+        SweepCounts {
+            examined: 1,
+            changed: 1
+        }
+    );
+    let j = get_job(r, "stuck").await;
+    assert_eq!(j.status, "QUEUED");
+    assert_eq!((j.attempts, j.infra_retries, j.failed_attempts), (1, 1, 0));
+    assert_eq!((j.queued_at, j.delivered_at), (Some(T0 + 100), None));
+    assert_eq!(state(r, "started").await, JobStatus::Running);
+    assert_eq!(state(r, "recent").await, JobStatus::Assigned);
+    assert_eq!(reserved(r, "w").await, (1000, 512, 2));
+    assert_eq!(
+        transitions(r, "stuck").await,
+        [">QUEUED", "QUEUED>ASSIGNED", "ASSIGNED>QUEUED"]
+    );
+    assert_eq!(
+        r.worker_stop_list("w", &["stuck".to_string()])
+            .await
+            .unwrap(),
+        [stop("stuck", StopReason::Reassigned)]
+    );
+    let p = place(r, "stuck", T0 + 101).await;
+    assert_eq!(p.attempt, 2);
+    assert_conflict(
+        r.job_start("w", "stuck", 1, T0 + 102).await,
+        "stale_attempt",
+    );
+}
+
 crate::on_both_databases!(
+    unstarted_assignments_are_requeued,
     a_draining_worker_gets_no_new_job_until_it_registers_again,
     heartbeat_records_metrics_and_lists_jobs_to_stop,
     heartbeat_requeues_running_jobs_the_agent_lost_and_notices_a_return,
@@ -445,5 +465,4 @@ crate::on_both_databases!(
     repeated_failures_cool_a_worker_down,
     a_success_resets_the_failure_count,
     registering_again_requeues_held_jobs,
-    the_lease_has_one_holder_until_it_expires,
 );
