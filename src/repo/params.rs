@@ -118,6 +118,8 @@ pub struct HeartbeatOutcome {
     pub lost_jobs: u64,
     /// True when the worker was OFFLINE and is back.
     pub came_back: bool,
+    /// The worker as the heartbeat left it.
+    pub worker: Option<crate::repo::WorkerRecord>,
 }
 
 /// How an attempt ended, as the worker reported it.

@@ -153,10 +153,10 @@ pub async fn heartbeat(
         tracing::info!(worker = %id, "worker is back online");
     }
     state.scheduler.trigger();
-    let status = match state.repo.worker_get(&id).await? {
-        Some(worker) => worker.status(now_ms()),
-        None => WorkerStatus::Offline,
-    };
+    let status = outcome
+        .worker
+        .as_ref()
+        .map_or(WorkerStatus::Offline, |w| w.status(now_ms()));
     Ok(Json(HeartbeatResponse {
         status,
         stop_jobs: outcome.stop_jobs,

@@ -199,16 +199,8 @@ impl ServerClient {
         body: &StartJobRequest,
         retry: &Retry,
     ) -> Result<(), ClientError> {
-        let _: serde_json::Value = self
-            .call_json(
-                "/api/jobs/start",
-                body,
-                self.token(),
-                REQUEST_TIMEOUT,
-                retry,
-            )
-            .await?;
-        Ok(())
+        self.post_ignoring_answer("/api/jobs/start", body, retry)
+            .await
     }
 
     /// `POST /api/jobs/submit-result`.
@@ -217,14 +209,19 @@ impl ServerClient {
         body: &SubmitResultRequest,
         retry: &Retry,
     ) -> Result<(), ClientError> {
+        self.post_ignoring_answer("/api/jobs/submit-result", body, retry)
+            .await
+    }
+
+    /// A worker call whose success is all that matters (the answer is the job, unused here).
+    async fn post_ignoring_answer<B: Serialize + Sync>(
+        &self,
+        path: &str,
+        body: &B,
+        retry: &Retry,
+    ) -> Result<(), ClientError> {
         let _: serde_json::Value = self
-            .call_json(
-                "/api/jobs/submit-result",
-                body,
-                self.token(),
-                REQUEST_TIMEOUT,
-                retry,
-            )
+            .call_json(path, body, self.token(), REQUEST_TIMEOUT, retry)
             .await?;
         Ok(())
     }

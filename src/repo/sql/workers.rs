@@ -51,7 +51,7 @@ impl WorkerRepo for SqlRepo {
             .collect();
         let why = "its worker no longer reports it running";
         let lost_jobs = requeue_held(&mut tx, lost, &self.policy, p.now, why).await?;
-        sqlx::query(q::WORKER_HEARTBEAT)
+        let updated: WorkerRecord = sqlx::query_as(q::WORKER_HEARTBEAT)
             .bind(&p.id)
             .bind(p.cpu_usage)
             .bind(p.ram_free_mb)
@@ -59,7 +59,7 @@ impl WorkerRepo for SqlRepo {
             .bind(i64::from(p.executor_ok))
             .bind(p.now)
             .bind(i64::from(p.draining))
-            .execute(&mut *tx)
+            .fetch_one(&mut *tx)
             .await?;
         if came_back {
             self.unblock_fitting(&mut tx, &worker).await?;
@@ -71,6 +71,7 @@ impl WorkerRepo for SqlRepo {
             stop_jobs,
             lost_jobs,
             came_back,
+            worker: Some(updated),
         })
     }
 
