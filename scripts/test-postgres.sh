@@ -33,6 +33,12 @@ if ! as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     [ "$(id -u)" = 0 ] && chown postgres:postgres "$dir"
     as_pg "$bin/initdb" -D "$dir" -U postgres -A trust --no-sync >/dev/null
   fi
+  # The server outlives this script: it must not inherit our caller's descriptors (test.sh
+  # holds a flock lock on one, and a server holding it would block every later caller).
+  for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+  done
   as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
     -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
     start >/dev/null

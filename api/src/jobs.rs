@@ -213,7 +213,8 @@ pub struct StartJobRequest {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SubmitResultRequest {
-    /// The worker holding the job.
+    /// The worker holding the job (in a batch, may be left out: the batch names it).
+    #[serde(default)]
     pub worker_id: String,
     /// The job.
     pub job_id: String,

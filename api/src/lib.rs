@@ -4,12 +4,17 @@
 //! fields are ignored (so older and newer peers keep talking), and the two state enums parse
 //! case-insensitively but always serialize upper-case.
 
+mod batch;
 mod error;
 mod jobs;
 mod reports;
 mod status;
 mod workers;
 
+pub use batch::{
+    BatchOutcome, BatchResponse, CreateJobsRequest, CreateJobsResponse, JobAttempt,
+    StartJobsRequest, SubmitResultsRequest,
+};
 pub use error::{ErrorBody, ErrorDetail};
 pub use jobs::{
     CancelJobRequest, CreateJobRequest, GetJobRequest, GetJobResponse, HistoryEntry, Job,

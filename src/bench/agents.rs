@@ -88,6 +88,62 @@ impl SimAgent {
     }
 }
 
+impl SimAgent {
+    /// Starts and finishes many jobs with exit code 0: one start-batch and one
+    /// submit-result-batch call.
+    pub async fn run_noop_batch(&self, jobs: &[Job]) -> anyhow::Result<()> {
+        let starts: Vec<_> = jobs
+            .iter()
+            .map(|j| json!({"jobId": j.id, "attempt": j.attempts}))
+            .collect();
+        let results: Vec<_> = jobs
+            .iter()
+            .map(|j| json!({"jobId": j.id, "attempt": j.attempts, "exitCode": 0, "stdout": "", "durationMs": 0}))
+            .collect();
+        for (path, body) in [
+            ("start-batch", json!({"workerId": self.id, "jobs": starts})),
+            (
+                "submit-result-batch",
+                json!({"workerId": self.id, "results": results}),
+            ),
+        ] {
+            let r = self
+                .http
+                .post(format!("{}/api/jobs/{path}", self.base))
+                .json(&body)
+                .send()
+                .await?;
+            if !r.status().is_success() {
+                bail!("{path}: {}", r.text().await?);
+            }
+            let answer: gantry_api::BatchResponse = r.json().await?;
+            if let Some(refused) = answer.results.iter().find(|o| o.error.is_some()) {
+                bail!("{path} refused {}: {:?}", refused.job_id, refused.error);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Creates `count` no-op jobs in one create-batch call.
+pub async fn create_batch(
+    http: &reqwest::Client,
+    base: &str,
+    command: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let job = json!({"command": command, "requiredCpu": 0.001, "requiredRamMb": 8});
+    let r = http
+        .post(format!("{base}/api/jobs/create-batch"))
+        .json(&json!({"jobs": vec![job; count]}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("create-batch: {}", r.text().await?);
+    }
+    Ok(())
+}
+
 /// Creates one no-op job over REST.
 pub async fn create(http: &reqwest::Client, base: &str, command: &str) -> anyhow::Result<Job> {
     let r = http

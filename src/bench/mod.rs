@@ -6,7 +6,12 @@
 //! one object per figure per line.
 
 mod agents;
+mod docker;
 mod latency;
+mod load;
+mod memory;
+mod soak;
+mod sweep;
 mod target;
 mod throughput;
 
@@ -40,6 +45,29 @@ pub struct BenchArgs {
     /// Registered agents among which latency is measured again.
     #[arg(long, default_value_t = 1_000)]
     pub registered: usize,
+    /// Jobs queued (no agent yet) for the memory figure.
+    #[arg(long, default_value_t = 100_000)]
+    pub memory_jobs: usize,
+    /// Windows of the soak (minutes in the full run).
+    #[arg(long, default_value_t = 10)]
+    pub soak_windows: usize,
+    /// Length of one soak window.
+    #[arg(long, default_value = "60s", value_parser = crate::config::parse_duration)]
+    pub soak_window: std::time::Duration,
+    /// Which figures to run (all by default): throughput, latency, sweep, memory, docker, soak.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "throughput,latency,sweep,memory,docker,soak"
+    )]
+    pub figures: Vec<String>,
+}
+
+impl BenchArgs {
+    /// Whether the named figure was asked for.
+    pub fn wants(&self, figure: &str) -> bool {
+        self.figures.iter().any(|f| f == figure)
+    }
 }
 
 /// One measured figure.
@@ -65,21 +93,65 @@ pub async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
         args.latency_samples = args.latency_samples.min(20);
         args.queued = args.queued.min(500);
         args.registered = args.registered.min(20);
+        args.memory_jobs = args.memory_jobs.min(2_000);
+        args.soak_windows = args.soak_windows.min(3);
+        args.soak_window = args.soak_window.min(std::time::Duration::from_secs(1));
     }
     let mut figures = Vec::new();
-    for &agents in &args.agents {
-        let target = target::Target::start(args.database_url.as_deref()).await?;
-        figures.push(throughput::run(&target, agents, args.jobs).await?);
-        print(&args, figures.last().expect("just pushed"));
-        target.stop().await;
+    let throughput_agents = if args.wants("throughput") {
+        args.agents.clone()
+    } else {
+        Vec::new()
+    };
+    for mode in [throughput::Mode::Single, throughput::Mode::Batch] {
+        for &agents in &throughput_agents {
+            let target = target::Target::start(args.database_url.as_deref()).await?;
+            figures.push(throughput::run(&target, agents, args.jobs, mode).await?);
+            print(&args, figures.last().expect("just pushed"));
+            target.stop().await;
+        }
     }
-    for variant in latency::Variant::all(&args) {
+    let variants = if args.wants("latency") {
+        latency::Variant::all(&args)
+    } else {
+        Vec::new()
+    };
+    for variant in variants {
         let target = target::Target::start(args.database_url.as_deref()).await?;
         for figure in latency::run(&target, &variant, args.latency_samples).await? {
             print(&args, &figure);
             figures.push(figure);
         }
         target.stop().await;
+    }
+    if args.wants("memory") {
+        let target = target::Target::start(args.database_url.as_deref()).await?;
+        for figure in memory::run(&target, args.memory_jobs).await? {
+            print(&args, &figure);
+            figures.push(figure);
+        }
+        target.stop().await;
+    }
+    if args.wants("soak") {
+        let target = target::Target::start(args.database_url.as_deref()).await?;
+        for figure in soak::run(&target, args.soak_windows, args.soak_window).await? {
+            print(&args, &figure);
+            figures.push(figure);
+        }
+        target.stop().await;
+    }
+    if args.wants("sweep") {
+        sweep::run(&args, |figure| {
+            print(&args, &figure);
+            figures.push(figure);
+        })
+        .await?;
+    }
+    if args.wants("docker") {
+        for figure in docker::run(&args).await? {
+            print(&args, &figure);
+            figures.push(figure);
+        }
     }
     Ok(())
 }

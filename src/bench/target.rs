@@ -1,10 +1,11 @@
-//! The server under measurement: in this process, on 127.0.0.1, on a fresh database.
+//! The server under measurement: `gantry serve` as a child process on 127.0.0.1 and a fresh
+//! database, so its memory is its own and the bench's clients do not share its runtime.
 
-use crate::config::ServeConfig;
-use crate::repo::Repo;
+use crate::repo::{Policy, Repo};
+use anyhow::{bail, Context};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// A running server and how to reach it.
 pub struct Target {
@@ -16,8 +17,9 @@ pub struct Target {
     pub repo: Arc<dyn Repo>,
     /// The HTTP client the agents and clients share.
     pub http: reqwest::Client,
-    shutdown: CancellationToken,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    /// The server's database URL.
+    pub database_url: String,
+    child: tokio::process::Child,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -32,54 +34,81 @@ impl Target {
                 (url, "sqlite", Some(dir))
             }
         };
-        let config = ServeConfig {
-            database_url: url.clone(),
-            heartbeat_timeout: Duration::from_secs(600),
-            sweep_interval: Duration::from_secs(1),
-            ..ServeConfig::default()
-        };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let base = format!("http://{}", listener.local_addr()?);
-        let shutdown = CancellationToken::new();
-        let task = tokio::spawn(crate::server::run(
-            config.clone(),
-            listener,
-            shutdown.clone(),
-        ));
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port();
+        let base = format!("http://127.0.0.1:{port}");
+        let child = tokio::process::Command::new(std::env::current_exe()?)
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .args(["--database-url", &url])
+            // Simulated agents send no heartbeats: none may go offline during a figure.
+            .args(["--heartbeat-timeout", "600s", "--sweep-interval", "1s"])
+            .env("RUST_LOG", "warn")
+            .env_remove("GANTRY_API_TOKEN")
+            .env_remove("GANTRY_WORKER_TOKEN")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("start `gantry serve`")?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()?;
-        for _ in 0..200 {
-            if http
-                .get(format!("{base}/readyz"))
-                .send()
-                .await
-                .is_ok_and(|r| r.status().is_success())
-            {
-                break;
+        let mut target = Target {
+            base,
+            backend,
+            repo: crate::repo::connect(&url, Policy::default()).await?,
+            http,
+            database_url: url,
+            child,
+            _dir: dir,
+        };
+        target.wait_ready().await?;
+        Ok(target)
+    }
+
+    async fn wait_ready(&mut self) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while tokio::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the server exited at start: {status}");
+            }
+            let ready = self.http.get(format!("{}/readyz", self.base)).send().await;
+            if ready.is_ok_and(|r| r.status().is_success()) {
+                return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        let repo = crate::repo::connect(&url, config.policy()).await?;
-        Ok(Target {
-            base,
-            backend,
-            repo,
-            http,
-            shutdown,
-            task,
-            _dir: dir,
-        })
+        bail!("the server was not ready within 30 s")
     }
 
-    /// Stops the server.
-    pub async fn stop(self) {
-        self.shutdown.cancel();
-        let _ = self.task.await;
+    /// The server's resident memory, in MiB (Linux `/proc`).
+    pub fn rss_mb(&self) -> anyhow::Result<f64> {
+        let pid = self.child.id().context("the server has exited")?;
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let kb: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .context("no VmRSS in /proc status")?;
+        Ok(kb / 1024.0)
+    }
+
+    /// Stops the server (SIGTERM, as an operator would, then waits).
+    pub async fn stop(mut self) {
+        if let Some(pid) = self.child.id() {
+            // SAFETY: sending a signal to our own child process.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
+        let _ = self.child.kill().await;
     }
 }
 
-async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
+/// A fresh database on the PostgreSQL server at `admin`; its URL.
+pub(super) async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
     let name = format!("gantry_bench_{}", uuid::Uuid::new_v4().simple());
     let pool = sqlx::PgPool::connect(admin).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))

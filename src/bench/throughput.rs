@@ -1,7 +1,9 @@
 //! Figure 1: end-to-end throughput of no-op jobs: created over REST, claimed by `agents`
 //! long-polling agents, started and finished; from the first create to the last result.
+//! Singly (one call per create, start and result) or in batches (create-batch, a poll taking
+//! many jobs, start-batch, submit-result-batch).
 
-use super::agents::{create, SimAgent};
+use super::agents::{create, create_batch, SimAgent};
 use super::target::Target;
 use super::Figure;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -10,23 +12,54 @@ use std::time::Instant;
 
 /// Concurrent clients creating jobs.
 const CREATORS: usize = 16;
-/// Jobs one agent takes per poll.
-const BATCH: i64 = 16;
+
+/// How jobs travel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One call per create, start and result; up to 16 jobs per poll.
+    Single,
+    /// Batches of 100 creates; up to 256 jobs per poll, started and finished in one call each.
+    Batch,
+}
+
+impl Mode {
+    /// Jobs one agent holds and takes per poll.
+    fn per_poll(self) -> i64 {
+        match self {
+            Mode::Single => 16,
+            Mode::Batch => 256,
+        }
+    }
+
+    /// Jobs per create call.
+    fn per_create(self) -> usize {
+        match self {
+            Mode::Single => 1,
+            Mode::Batch => 100,
+        }
+    }
+
+    /// The figure's name.
+    fn figure(self) -> &'static str {
+        match self {
+            Mode::Single => "throughput",
+            Mode::Batch => "throughput_batch",
+        }
+    }
+}
 
 /// Runs `jobs` no-op jobs through `agents` agents; jobs per second.
-pub async fn run(target: &Target, agents: usize, jobs: usize) -> anyhow::Result<Figure> {
+pub async fn run(
+    target: &Target,
+    agents: usize,
+    jobs: usize,
+    mode: Mode,
+) -> anyhow::Result<Figure> {
+    let per_poll = mode.per_poll();
     let mut sims = Vec::new();
     for i in 0..agents {
-        sims.push(
-            SimAgent::register(
-                &target.http,
-                &target.base,
-                &format!("bench-{i}"),
-                BATCH,
-                false,
-            )
-            .await?,
-        );
+        let id = format!("bench-{i}");
+        sims.push(SimAgent::register(&target.http, &target.base, &id, per_poll, false).await?);
     }
     let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -35,22 +68,40 @@ pub async fn run(target: &Target, agents: usize, jobs: usize) -> anyhow::Result<
         let done = done.clone();
         tasks.spawn(async move {
             while done.load(Ordering::Relaxed) < jobs {
-                for job in sim.poll(BATCH, 200).await? {
-                    sim.run_noop(&job).await?;
-                    done.fetch_add(1, Ordering::Relaxed);
+                let got = sim.poll(per_poll, 200).await?;
+                if got.is_empty() {
+                    continue;
                 }
+                match mode {
+                    Mode::Single => {
+                        for job in &got {
+                            sim.run_noop(job).await?;
+                        }
+                    }
+                    Mode::Batch => sim.run_noop_batch(&got).await?,
+                }
+                done.fetch_add(got.len(), Ordering::Relaxed);
             }
             anyhow::Ok(())
         });
     }
     let next = Arc::new(AtomicUsize::new(0));
+    let per_create = mode.per_create();
     for _ in 0..CREATORS {
         let (http, base, next) = (target.http.clone(), target.base.clone(), next.clone());
         tasks.spawn(async move {
-            while next.fetch_add(1, Ordering::Relaxed) < jobs {
-                create(&http, &base, "true").await?;
+            loop {
+                let from = next.fetch_add(per_create, Ordering::Relaxed);
+                if from >= jobs {
+                    return anyhow::Ok(());
+                }
+                let count = per_create.min(jobs - from);
+                if count == 1 {
+                    create(&http, &base, "true").await?;
+                } else {
+                    create_batch(&http, &base, "true", count).await?;
+                }
             }
-            anyhow::Ok(())
         });
     }
     while let Some(result) = tasks.join_next().await {
@@ -58,7 +109,7 @@ pub async fn run(target: &Target, agents: usize, jobs: usize) -> anyhow::Result<
     }
     let seconds = started.elapsed().as_secs_f64();
     Ok(Figure {
-        figure: "throughput",
+        figure: mode.figure(),
         backend: target.backend,
         setting: format!("{agents} agents, {jobs} jobs"),
         value: jobs as f64 / seconds,

@@ -26,7 +26,7 @@ pub use params::{
 pub use records::{
     cores_to_milli, milli_to_cores, HistoryRecord, JobRecord, UploadRecord, WorkerRecord,
 };
-pub use traits::{JobRepo, Repo, ReportRepo, SchedulerRepo, UploadRepo, WorkerRepo};
+pub use traits::{JobBatchRepo, JobRepo, Repo, ReportRepo, SchedulerRepo, UploadRepo, WorkerRepo};
 
 use std::sync::Arc;
 

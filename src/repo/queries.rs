@@ -39,16 +39,6 @@ pub const WORKER_FITS_ANY: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM workers
 pub const WORKER_CAPACITY_SUMMARY: &str = "SELECT COALESCE(MAX(cpu_milli), 0),
     COALESCE(MAX(ram_total_mb), 0), COUNT(*) FROM workers WHERE offline_since IS NULL";
 
-/// Reserves a slot and resources on a worker, only if they are free.
-pub const WORKER_RESERVE: &str = "UPDATE workers SET
-    reserved_cpu_milli = reserved_cpu_milli + $2,
-    reserved_ram_mb = reserved_ram_mb + $3,
-    running_jobs = running_jobs + 1
-WHERE id = $1 AND offline_since IS NULL
-    AND reserved_cpu_milli + $2 <= cpu_milli
-    AND reserved_ram_mb + $3 <= ram_total_mb
-    AND running_jobs < max_parallel_jobs";
-
 /// Gives back a held job's slot and resources.
 pub const WORKER_RELEASE: &str = "UPDATE workers SET
     reserved_cpu_milli = reserved_cpu_milli - $2,
@@ -65,13 +55,6 @@ pub const WORKER_RECORD_FAILURE: &str = "UPDATE workers SET
     consecutive_failures = consecutive_failures + 1,
     cooldown_until = CASE WHEN consecutive_failures + 1 >= $2 THEN $3 ELSE cooldown_until END
 WHERE id = $1";
-
-/// Marks a job ASSIGNED to a worker as a new attempt.
-pub const JOB_ASSIGN: &str = "UPDATE jobs SET status = 'ASSIGNED', worker_id = $2,
-    attempts = attempts + 1, assigned_at = $3, delivered_at = NULL, started_at = NULL,
-    deadline_at = NULL, reason = NULL
-WHERE id = $1 AND status = 'QUEUED'
-RETURNING attempts";
 
 /// Keeps a job that fits no online worker out of the placement index, with the reason.
 pub const JOB_BLOCK: &str = "UPDATE jobs SET blocked = 1, reason = $2 WHERE id = $1";
@@ -169,3 +152,24 @@ WHERE to_status IN ('COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED') GROUP BY to
 /// Whether a worker has an undelivered assignment (0 or 1), read before taking the write lock.
 pub const JOBS_UNDELIVERED_EXIST: &str = "SELECT COUNT(*) FROM (SELECT 1 FROM jobs
     WHERE worker_id = $1 AND status = 'ASSIGNED' AND delivered_at IS NULL LIMIT 1) AS waiting";
+
+/// Reserves `$4` slots and their resources on a worker at once, only if they are all free.
+pub const WORKER_RESERVE_MANY: &str = "UPDATE workers SET
+    reserved_cpu_milli = reserved_cpu_milli + $2,
+    reserved_ram_mb = reserved_ram_mb + $3,
+    running_jobs = running_jobs + $4
+WHERE id = $1 AND offline_since IS NULL
+    AND reserved_cpu_milli + $2 <= cpu_milli
+    AND reserved_ram_mb + $3 <= ram_total_mb
+    AND running_jobs + $4 <= max_parallel_jobs";
+
+/// Gives back `$4` held jobs' slots and resources at once.
+pub const WORKER_RELEASE_MANY: &str = "UPDATE workers SET
+    reserved_cpu_milli = reserved_cpu_milli - $2,
+    reserved_ram_mb = reserved_ram_mb - $3,
+    running_jobs = running_jobs - $4
+WHERE id = $1";
+
+/// The first placeable job, if any, unlocked: whether a placement pass has anything to do.
+pub const QUEUE_PEEK: &str = "SELECT id FROM jobs WHERE status = 'QUEUED' AND blocked = 0
+ORDER BY priority DESC, queued_at, id LIMIT 1";

@@ -42,6 +42,30 @@ pub trait JobRepo: Send + Sync {
     async fn job_cancel(&self, id: &str, now: i64) -> RepoResult<JobRecord>;
 }
 
+/// The batch forms of create, start and result: many jobs in one transaction, for clients and
+/// agents that move many small jobs (each row costs no round trip of its own).
+#[async_trait]
+pub trait JobBatchRepo: Send + Sync {
+    /// Inserts jobs as `job_insert` does, all in one transaction; answers in the given order.
+    async fn job_insert_many(&self, ps: Vec<JobInsertParams>)
+        -> RepoResult<Vec<(JobRecord, bool)>>;
+
+    /// Starts attempts of one worker as `job_start` does; per item, the job or why not.
+    async fn job_start_many(
+        &self,
+        worker_id: &str,
+        attempts: &[(String, i64)],
+        now: i64,
+    ) -> RepoResult<Vec<RepoResult<JobRecord>>>;
+
+    /// Records results as `job_finish` does; per item, the job or why it was refused (a
+    /// refused item changes nothing, the others still count).
+    async fn job_finish_many(
+        &self,
+        ps: Vec<JobFinishParams>,
+    ) -> RepoResult<Vec<RepoResult<JobRecord>>>;
+}
+
 /// The fleet: registration, heartbeats and what workers are told to stop.
 #[async_trait]
 pub trait WorkerRepo: Send + Sync {
@@ -149,7 +173,9 @@ pub trait UploadRepo: Send + Sync {
 
 /// Every state change of jobs and workers, each in one transaction: the whole repository.
 #[async_trait]
-pub trait Repo: JobRepo + WorkerRepo + SchedulerRepo + ReportRepo + UploadRepo + 'static {
+pub trait Repo:
+    JobRepo + JobBatchRepo + WorkerRepo + SchedulerRepo + ReportRepo + UploadRepo + 'static
+{
     /// Which database this is.
     fn dialect(&self) -> Dialect;
 

@@ -1,6 +1,7 @@
 //! The REST API: one module per resource, all mounted by [`app`].
 
 pub mod auth;
+mod batch;
 mod delivery;
 pub mod error;
 pub mod execute;
@@ -31,6 +32,7 @@ pub fn app(state: AppState) -> Router {
     let upload_limit = state.config.max_upload_bytes + 64 * 1024;
     let client = Router::new()
         .route("/api/jobs/create", post(jobs::create))
+        .route("/api/jobs/create-batch", post(batch::create))
         .route("/api/jobs/status", get(jobs::status))
         .route("/api/jobs/list", get(jobs::list))
         .route("/api/jobs/cancel", post(jobs::cancel))
@@ -49,6 +51,8 @@ pub fn app(state: AppState) -> Router {
         .route("/api/jobs/get-job", post(delivery::get_job))
         .route("/api/jobs/start", post(delivery::start))
         .route("/api/jobs/submit-result", post(delivery::submit_result))
+        .route("/api/jobs/start-batch", post(batch::start))
+        .route("/api/jobs/submit-result-batch", post(batch::submit_results))
         .layer(DefaultBodyLimit::max(MAX_WORKER_BODY_BYTES));
     let execute = Router::new()
         .route("/api/execute", post(execute::execute))

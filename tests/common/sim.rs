@@ -39,7 +39,8 @@ impl<'a> SimWorker<'a> {
         }
     }
 
-    async fn call(&self, path: &str, body: Value) -> (StatusCode, Value) {
+    /// Posts `body` to a worker route with this worker's token.
+    pub async fn call(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let mut request = self.server.http.post(self.server.url(path)).json(&body);
         if let Some(token) = &self.token {
             request = request.bearer_auth(token);

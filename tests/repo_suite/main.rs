@@ -5,6 +5,7 @@
 mod common;
 
 mod attempts;
+mod batches;
 mod leases;
 mod placement;
 mod reads;

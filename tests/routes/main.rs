@@ -5,6 +5,7 @@
 mod common;
 
 mod access;
+mod batches;
 mod jobs;
 mod workers;
 

@@ -55,3 +55,24 @@ pub const QUEUE_FITTING: &str = "SELECT id, required_cpu_milli, required_ram_mb 
 WHERE status = 'QUEUED' AND blocked = 0 AND required_cpu_milli <= $2 AND required_ram_mb <= $3
 ORDER BY priority DESC, queued_at, id LIMIT $1
 FOR UPDATE SKIP LOCKED";
+
+/// Rows from a JSON array of objects bound as `$1`, one typed column per listed key: the
+/// source of the batch statements.
+pub fn json_rows(columns: &[(&str, &str)]) -> String {
+    let list: Vec<String> = columns
+        .iter()
+        .map(|(name, ty)| format!("{name} {ty}"))
+        .collect();
+    format!(
+        "SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows({})",
+        list.join(", ")
+    )
+}
+
+/// Jobs by id from a JSON array of ids, locked in id order (so two batches touching the same
+/// jobs cannot deadlock).
+pub const JOBS_BY_IDS_FOR_UPDATE: &str = "SELECT * FROM jobs
+WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE";
+
+/// What a batch UPDATE returns of the jobs it changed (not the joined batch rows).
+pub const JOBS_RETURNING: &str = "jobs.*";

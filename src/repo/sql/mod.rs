@@ -14,6 +14,9 @@
 //! rows, job rows before worker rows. Placement reads workers without locking them and never
 //! waits for a job lock (`SKIP LOCKED`).
 
+mod batch;
+mod batch_queries;
+mod batch_rows;
 mod jobs;
 mod reports;
 mod scheduler;
@@ -24,9 +27,9 @@ use super::{Db, Pools};
 use crate::repo::lifecycle::{self, Policy, Transition, WorkerOutcome};
 use crate::repo::placement::{best_fit, unfit_reason, unfit_text, Slot};
 use crate::repo::{
-    Dialect, HeartbeatOutcome, HistoryRecord, JobFinishParams, JobInsertParams, JobListParams,
-    JobRecord, JobRepo, PlaceOutcome, Placement, Repo, RepoError, RepoResult, ReportRepo,
-    SchedulerRepo, SweepCounts, UploadInsertParams, UploadRecord, UploadRepo,
+    Dialect, HeartbeatOutcome, HistoryRecord, JobBatchRepo, JobFinishParams, JobInsertParams,
+    JobListParams, JobRecord, JobRepo, PlaceOutcome, Placement, Repo, RepoError, RepoResult,
+    ReportRepo, SchedulerRepo, SweepCounts, UploadInsertParams, UploadRecord, UploadRepo,
     WorkerHeartbeatParams, WorkerRecord, WorkerRegisterParams, WorkerRepo,
 };
 use async_trait::async_trait;

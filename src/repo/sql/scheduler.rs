@@ -1,6 +1,9 @@
 //! What the scheduler services change (see `SchedulerRepo`).
 
+use super::batch_queries as bq;
+use super::batch_rows::to_json;
 use super::*;
+use std::collections::BTreeMap;
 
 #[async_trait]
 impl SchedulerRepo for SqlRepo {
@@ -28,9 +31,18 @@ impl SchedulerRepo for SqlRepo {
         }
         out.promoted = promoted.len() as u64;
 
-        let workers: Vec<WorkerRecord> = sqlx::query_as(q::WORKERS_FOR_PLACEMENT)
-            .fetch_all(&mut *tx)
+        // Is anything placeable waiting? With nothing (the usual idle pass) the workers are
+        // not read at all, so an idle pass costs the same with 10 workers or 1,000.
+        let waiting: Option<String> = sqlx::query_scalar(q::QUEUE_PEEK)
+            .fetch_optional(&mut *tx)
             .await?;
+        let workers: Vec<WorkerRecord> = if waiting.is_some() {
+            sqlx::query_as(q::WORKERS_FOR_PLACEMENT)
+                .fetch_all(&mut *tx)
+                .await?
+        } else {
+            Vec::new()
+        };
         let mut slots: Vec<Slot> = workers
             .iter()
             .filter(|w| w.accepts_work(now))
@@ -229,7 +241,8 @@ impl SqlRepo {
 type Candidate = (String, i64, i64);
 
 /// Places each candidate on its best-fitting slot, in order; blocks those that fit no online
-/// worker at all.
+/// worker at all. The plan is made in memory, then written with one reservation per worker
+/// and one statement each for the assignments and their history rows.
 async fn place_candidates(
     tx: &mut Tx,
     workers: &[WorkerRecord],
@@ -238,6 +251,7 @@ async fn place_candidates(
     now: i64,
     out: &mut PlaceOutcome,
 ) -> RepoResult<()> {
+    let mut plan: Vec<(String, String, i64, i64)> = Vec::new();
     for (job_id, cpu, ram) in candidates {
         if slots.is_empty() {
             break;
@@ -254,43 +268,111 @@ async fn place_candidates(
         let Some(index) = best_fit(slots, cpu, ram) else {
             continue;
         };
-        let worker_id = slots[index].worker_id.clone();
-        let reserved = sqlx::query(q::WORKER_RESERVE)
-            .bind(&worker_id)
-            .bind(cpu)
-            .bind(ram)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-        if reserved != 1 {
-            slots.remove(index);
-            continue;
-        }
-        let attempt: i64 = sqlx::query_scalar(q::JOB_ASSIGN)
-            .bind(&job_id)
-            .bind(&worker_id)
-            .bind(now)
-            .fetch_one(&mut **tx)
-            .await?;
-        sqlx::query(q::HISTORY_INSERT)
-            .bind(&job_id)
-            .bind(attempt)
-            .bind(JobStatus::Queued.as_str())
-            .bind(JobStatus::Assigned.as_str())
-            .bind(&worker_id)
-            .bind(now)
-            .bind("placed (best fit)")
-            .execute(&mut **tx)
-            .await?;
+        plan.push((job_id, slots[index].worker_id.clone(), cpu, ram));
         slots[index].take(cpu, ram);
         if slots[index].free_jobs == 0 {
             slots.remove(index);
         }
-        out.placed.push(Placement {
-            job_id,
-            worker_id,
-            attempt,
-        });
+    }
+    if plan.is_empty() {
+        return Ok(());
+    }
+    // Reserve per worker; the UPDATE re-checks the room, and a worker whose room shrank since
+    // it was read (it re-registered smaller) keeps its planned jobs QUEUED for the next pass.
+    let mut per_worker: BTreeMap<&str, (i64, i64, i64)> = BTreeMap::new();
+    for (_, worker_id, cpu, ram) in &plan {
+        let entry = per_worker.entry(worker_id.as_str()).or_default();
+        *entry = (entry.0 + cpu, entry.1 + ram, entry.2 + 1);
+    }
+    let mut refused: HashSet<String> = HashSet::new();
+    for (worker_id, (cpu, ram, count)) in &per_worker {
+        let reserved = sqlx::query(q::WORKER_RESERVE_MANY)
+            .bind(worker_id)
+            .bind(cpu)
+            .bind(ram)
+            .bind(count)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if reserved != 1 {
+            refused.insert(worker_id.to_string());
+        }
+    }
+    plan.retain(|(_, worker_id, _, _)| !refused.contains(worker_id));
+    let rows: Vec<AssignRow> = plan
+        .iter()
+        .map(|(job_id, worker_id, _, _)| AssignRow {
+            a_job: job_id,
+            a_worker: worker_id,
+        })
+        .collect();
+    let assigned: Vec<(String, String, i64)> = sqlx::query_as(&bq::JOBS_ASSIGN_MANY)
+        .bind(to_json(&rows))
+        .bind(now)
+        .fetch_all(&mut **tx)
+        .await?;
+    if assigned.len() != plan.len() {
+        // A planned job was no longer QUEUED: its reservation goes back.
+        let done: HashSet<&str> = assigned.iter().map(|(id, _, _)| id.as_str()).collect();
+        for (job_id, worker_id, cpu, ram) in &plan {
+            if !done.contains(job_id.as_str()) {
+                sqlx::query(q::WORKER_RELEASE)
+                    .bind(worker_id)
+                    .bind(cpu)
+                    .bind(ram)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+        }
+    }
+    let history: Vec<PlacedHistory> = assigned
+        .iter()
+        .map(|(job_id, worker_id, attempt)| PlacedHistory {
+            h_job: job_id,
+            h_attempt: *attempt,
+            h_from: JobStatus::Queued.as_str(),
+            h_to: JobStatus::Assigned.as_str(),
+            h_worker: worker_id,
+            h_at: now,
+            h_reason: "placed (best fit)",
+        })
+        .collect();
+    sqlx::query(&bq::HISTORY_INSERT_MANY)
+        .bind(to_json(&history))
+        .execute(&mut **tx)
+        .await?;
+    // In plan order (queue order), so the caller sees placements as they were decided.
+    let mut attempts: HashMap<String, (String, i64)> = assigned
+        .into_iter()
+        .map(|(job_id, worker_id, attempt)| (job_id, (worker_id, attempt)))
+        .collect();
+    for (job_id, _, _, _) in plan {
+        if let Some((worker_id, attempt)) = attempts.remove(&job_id) {
+            out.placed.push(Placement {
+                job_id,
+                worker_id,
+                attempt,
+            });
+        }
     }
     Ok(())
+}
+
+/// One assignment as `JOBS_ASSIGN_MANY` reads it.
+#[derive(serde::Serialize)]
+struct AssignRow<'a> {
+    a_job: &'a str,
+    a_worker: &'a str,
+}
+
+/// A placement's history row as `HISTORY_INSERT_MANY` reads it.
+#[derive(serde::Serialize)]
+struct PlacedHistory<'a> {
+    h_job: &'a str,
+    h_attempt: i64,
+    h_from: &'static str,
+    h_to: &'static str,
+    h_worker: &'a str,
+    h_at: i64,
+    h_reason: &'static str,
 }

@@ -43,3 +43,19 @@ pub const CAPACITY_LOCK: &str = "SELECT 1";
 pub const QUEUE_FITTING: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs
 WHERE status = 'QUEUED' AND blocked = 0 AND required_cpu_milli <= $2 AND required_ram_mb <= $3
 ORDER BY priority DESC, queued_at, id LIMIT $1";
+
+/// Rows from a JSON array of objects bound as `$1`, one column per listed key (the types are
+/// PostgreSQL's and not needed here): the source of the batch statements.
+pub fn json_rows(columns: &[(&str, &str)]) -> String {
+    let list: Vec<String> = columns
+        .iter()
+        .map(|(name, _)| format!("json_extract(value, '$.{name}') AS {name}"))
+        .collect();
+    format!("SELECT {} FROM json_each($1)", list.join(", "))
+}
+
+/// Jobs by id from a JSON array of ids, to change them (the writer is already exclusive).
+pub const JOBS_BY_IDS_FOR_UPDATE: &str = JOBS_BY_IDS;
+
+/// What a batch UPDATE returns of the jobs it changed (SQLite returns only the target table).
+pub const JOBS_RETURNING: &str = "*";

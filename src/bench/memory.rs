@@ -1,0 +1,58 @@
+//! Figure 4: the server's resident memory idle, with many jobs queued, and after they all
+//! finished. gantry keeps no job or worker state in memory, so the three should be close.
+
+use super::agents::create_batch;
+use super::load::Agents;
+use super::target::Target;
+use super::Figure;
+use std::time::Duration;
+
+/// Jobs per create-batch call.
+const PER_CREATE: usize = 1000;
+/// Agents that run the queue down.
+const AGENTS: usize = 8;
+
+/// RSS idle, with `queued` jobs queued (no agent yet), and after all of them finished.
+pub async fn run(target: &Target, queued: usize) -> anyhow::Result<Vec<Figure>> {
+    let figure = |name: &'static str, setting: String, value: f64| Figure {
+        figure: name,
+        backend: target.backend,
+        setting,
+        value,
+        unit: "MiB",
+    };
+    // A few requests first, so the idle figure includes warmed-up pools and buffers.
+    create_batch(&target.http, &target.base, "true", 10).await?;
+    settle().await;
+    let idle = target.rss_mb()?;
+    let mut created = 10;
+    while created < queued {
+        let n = PER_CREATE.min(queued - created);
+        create_batch(&target.http, &target.base, "true", n).await?;
+        created += n;
+    }
+    settle().await;
+    let full = target.rss_mb()?;
+    let agents = Agents::start(target, AGENTS).await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
+    while agents.finished() < created {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < deadline,
+            "jobs did not finish in 30 min"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    agents.stop().await?;
+    settle().await;
+    let after = target.rss_mb()?;
+    Ok(vec![
+        figure("memory_rss_idle", "idle".into(), idle),
+        figure("memory_rss_queued", format!("{created} queued"), full),
+        figure("memory_rss_after", format!("{created} finished"), after),
+    ])
+}
+
+/// Lets in-flight requests and background passes end before a reading.
+async fn settle() {
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+}

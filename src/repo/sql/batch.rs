@@ -1,0 +1,220 @@
+//! The batch methods (see `JobBatchRepo`): the single methods' rules, for many jobs in one
+//! transaction with one statement per kind of row.
+
+use super::batch_queries as bq;
+use super::batch_rows::{history_many, release_many, to_json, write_transitions, HistoryRow};
+use super::*;
+use serde::Serialize;
+
+/// A new job as `JOBS_INSERT_MANY` reads it.
+#[derive(Serialize)]
+struct NewJob<'a> {
+    id: &'a str,
+    status: &'static str,
+    command: &'a str,
+    image: Option<&'a str>,
+    file_url: Option<&'a str>,
+    filename: Option<&'a str>,
+    env: String,
+    required_cpu_milli: i64,
+    required_ram_mb: i64,
+    timeout_ms: i64,
+    max_retries: i64,
+    priority: i64,
+    network: i64,
+    created_at: i64,
+    run_at: i64,
+    queued_at: Option<i64>,
+    blocked: i64,
+    reason: Option<String>,
+    idempotency_key: Option<&'a str>,
+}
+
+#[async_trait]
+impl JobBatchRepo for SqlRepo {
+    async fn job_insert_many(
+        &self,
+        ps: Vec<JobInsertParams>,
+    ) -> RepoResult<Vec<(JobRecord, bool)>> {
+        if ps.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut tx = self.pools.write().await?;
+        // Whether a job fits depends only on its size: one check per size in the batch.
+        let mut reasons: HashMap<(i64, i64), Option<String>> = HashMap::new();
+        let mut rows = Vec::with_capacity(ps.len());
+        for p in &ps {
+            let shape = (p.required_cpu_milli, p.required_ram_mb);
+            let reason = match reasons.entry(shape) {
+                std::collections::hash_map::Entry::Occupied(known) => known.get().clone(),
+                std::collections::hash_map::Entry::Vacant(slot) => slot
+                    .insert(self.unfit_reason_locked(&mut tx, p).await?)
+                    .clone(),
+            };
+            let status = initial_status(p);
+            rows.push(NewJob {
+                id: &p.id,
+                status: status.as_str(),
+                command: &p.command,
+                image: p.image.as_deref(),
+                file_url: p.file_url.as_deref(),
+                filename: p.filename.as_deref(),
+                env: serde_json::to_string(&p.env).expect("a string map serializes"),
+                required_cpu_milli: p.required_cpu_milli,
+                required_ram_mb: p.required_ram_mb,
+                timeout_ms: p.timeout_ms,
+                max_retries: p.max_retries,
+                priority: p.priority,
+                network: i64::from(p.network),
+                created_at: p.now,
+                run_at: p.run_at,
+                queued_at: (status == JobStatus::Queued).then_some(p.now),
+                blocked: i64::from(reason.is_some()),
+                reason,
+                idempotency_key: p.idempotency_key.as_deref(),
+            });
+        }
+        let inserted: Vec<JobRecord> = sqlx::query_as(&bq::JOBS_INSERT_MANY)
+            .bind(to_json(&rows))
+            .fetch_all(&mut *tx)
+            .await?;
+        let history: Vec<HistoryRow> = inserted
+            .iter()
+            .map(|job| {
+                let status = job.state()?;
+                let why = if status == JobStatus::Pending {
+                    "created; waiting for its run time"
+                } else {
+                    "created"
+                };
+                Ok(HistoryRow::of(job, None, status, job.created_at, why))
+            })
+            .collect::<RepoResult<_>>()?;
+        history_many(&mut tx, &history).await?;
+        let mut by_id: HashMap<String, JobRecord> =
+            inserted.into_iter().map(|j| (j.id.clone(), j)).collect();
+        let mut out = Vec::with_capacity(ps.len());
+        for p in &ps {
+            match by_id.remove(&p.id) {
+                Some(job) => out.push((job, true)),
+                None => {
+                    // Its idempotency key was used, maybe by an earlier job of this batch.
+                    let existing: JobRecord = sqlx::query_as(q::JOB_BY_IDEMPOTENCY_KEY)
+                        .bind(&p.idempotency_key)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                    out.push((existing, false));
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_start_many(
+        &self,
+        worker_id: &str,
+        attempts: &[(String, i64)],
+        now: i64,
+    ) -> RepoResult<Vec<RepoResult<JobRecord>>> {
+        #[derive(Serialize)]
+        struct Row<'a> {
+            s_job: &'a str,
+            s_attempt: i64,
+        }
+        let rows: Vec<Row> = attempts
+            .iter()
+            .map(|(id, attempt)| Row {
+                s_job: id,
+                s_attempt: *attempt,
+            })
+            .collect();
+        let mut tx = self.pools.write().await?;
+        let started: Vec<JobRecord> = sqlx::query_as(&bq::JOBS_START_MANY)
+            .bind(to_json(&rows))
+            .bind(worker_id)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        let why = "started by its worker";
+        let history: Vec<HistoryRow> = started
+            .iter()
+            .map(|j| HistoryRow::of(j, Some(JobStatus::Assigned), JobStatus::Running, now, why))
+            .collect();
+        history_many(&mut tx, &history).await?;
+        let by_id: HashMap<&str, &JobRecord> = started.iter().map(|j| (j.id.as_str(), j)).collect();
+        let mut out = Vec::with_capacity(attempts.len());
+        for (id, attempt) in attempts {
+            if let Some(job) = by_id.get(id.as_str()).filter(|j| j.attempts == *attempt) {
+                out.push(Ok((*job).clone()));
+                continue;
+            }
+            // Not started now: already RUNNING in this attempt (a repeat), or refused.
+            let outcome = match lock_job(&mut tx, id).await {
+                Ok(job) => {
+                    let same =
+                        job.worker_id.as_deref() == Some(worker_id) && job.attempts == *attempt;
+                    if same && job.state()? == JobStatus::Running {
+                        Ok(job)
+                    } else {
+                        Err(not_holder(&job, worker_id, *attempt)?)
+                    }
+                }
+                Err(e @ RepoError::NotFound { .. }) => Err(e),
+                Err(e) => return Err(e),
+            };
+            out.push(outcome);
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    async fn job_finish_many(
+        &self,
+        ps: Vec<JobFinishParams>,
+    ) -> RepoResult<Vec<RepoResult<JobRecord>>> {
+        let Some(now) = ps.first().map(|p| p.now) else {
+            return Ok(Vec::new());
+        };
+        let ids: Vec<&str> = ps.iter().map(|p| p.job_id.as_str()).collect();
+        let mut tx = self.pools.write().await?;
+        let locked: Vec<JobRecord> = sqlx::query_as(q::JOBS_BY_IDS_FOR_UPDATE)
+            .bind(to_json(&ids))
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut jobs: HashMap<String, JobRecord> =
+            locked.into_iter().map(|j| (j.id.clone(), j)).collect();
+        let mut out = Vec::with_capacity(ps.len());
+        let mut changed = Vec::new();
+        for p in &ps {
+            let Some(job) = jobs.get_mut(&p.job_id) else {
+                out.push(Err(RepoError::job_not_found(&p.job_id)));
+                continue;
+            };
+            let from = job.state()?;
+            if !from.is_on_worker()
+                || job.worker_id.as_deref() != Some(p.worker_id.as_str())
+                || job.attempts != p.attempt
+            {
+                out.push(Err(not_holder(job, &p.worker_id, p.attempt)?));
+                continue;
+            }
+            let t = lifecycle::finish(job, from, p, &self.policy);
+            out.push(Ok(job.clone()));
+            changed.push((job.clone(), t));
+        }
+        write_transitions(&mut tx, &changed, now).await?;
+        release_many(&mut tx, &changed, &self.policy, now).await?;
+        tx.commit().await?;
+        Ok(out)
+    }
+}
+
+/// QUEUED, or PENDING while its run time is ahead.
+fn initial_status(p: &JobInsertParams) -> JobStatus {
+    if p.run_at > p.now {
+        JobStatus::Pending
+    } else {
+        JobStatus::Queued
+    }
+}

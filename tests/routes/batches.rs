@@ -1,0 +1,155 @@
+//! The batch routes: create-batch refuses a batch with one bad job and creates nothing;
+//! start-batch and submit-result-batch answer per item, and a refused item changes nothing.
+
+use super::*;
+use gantry_api::JobStatus;
+
+async fn create_batch_is_all_or_nothing_and_keeps_order(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let good = json!({"command": "true", "requiredCpu": 0.1, "requiredRamMb": 16});
+    let bad = json!({"command": "  "});
+    assert_error(
+        &server
+            .post("/api/jobs/create-batch", &json!({"jobs": [good, bad]}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        Some("jobs[1].command"),
+    );
+    assert_error(
+        &server
+            .post("/api/jobs/create-batch", &json!({"jobs": []}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        Some("jobs"),
+    );
+    let too_many = vec![good.clone(); 1001];
+    assert_error(
+        &server
+            .post("/api/jobs/create-batch", &json!({"jobs": too_many}))
+            .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        Some("jobs"),
+    );
+    assert_eq!(job_count(&server).await, 0, "nothing created");
+
+    let keyed = json!({"command": "echo once", "idempotencyKey": "k"});
+    let (status, body) = server
+        .post(
+            "/api/jobs/create-batch",
+            &json!({"jobs": [good, keyed.clone(), {"command": "echo 3"}, keyed]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let jobs = body["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 4);
+    assert_eq!(jobs[0]["command"], "true");
+    assert_eq!(jobs[2]["command"], "echo 3");
+    assert_eq!(jobs[1]["id"], jobs[3]["id"], "one key, one job");
+    assert_eq!(job_count(&server).await, 3);
+    server.stop().await;
+}
+
+async fn worker_batches_answer_per_item(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let w1 = SimWorker::register(&server, "w1", 4.0, 4096, 8).await;
+    let w2 = SimWorker::register(&server, "w2", 0.5, 64, 1).await;
+    let (_, created) = server
+        .post(
+            "/api/jobs/create-batch",
+            &json!({"jobs": vec![json!({"command": "true", "requiredCpu": 1, "requiredRamMb": 128}); 3]}),
+        )
+        .await;
+    let ids: Vec<String> = created["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        got.extend(w1.poll(8, 2_000).await.jobs);
+    }
+    let starts: Vec<Value> = got
+        .iter()
+        .map(|j| json!({"jobId": j.id, "attempt": j.attempts}))
+        .collect();
+
+    assert_error(
+        &w1.call(
+            "/api/jobs/start-batch",
+            json!({"workerId": "w1", "jobs": [{"jobId": "bad id!", "attempt": 1}]}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        Some("jobs[0].jobId"),
+    );
+    let (status, answer) = w2
+        .call(
+            "/api/jobs/start-batch",
+            json!({"workerId": "w2", "jobs": starts}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert!(answer["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|o| o["error"]["code"] == "not_holder"));
+
+    let mut items = starts.clone();
+    items.push(json!({"jobId": "00000000-0000-0000-0000-000000000000", "attempt": 1}));
+    let (status, answer) = w1
+        .call(
+            "/api/jobs/start-batch",
+            json!({"workerId": "w1", "jobs": items}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results.len(), 4);
+    for r in &results[..3] {
+        assert_eq!(r["job"]["status"], "RUNNING", "{r}");
+    }
+    assert_eq!(results[3]["error"]["code"], "unknown_job");
+
+    let result = |id: &str, exit: i64| json!({"jobId": id, "attempt": 1, "exitCode": exit});
+    assert_error(
+        &w1.call(
+            "/api/jobs/submit-result-batch",
+            json!({"workerId": "w1", "results": [{"workerId": "w2", "jobId": ids[0], "attempt": 1}]}),
+        )
+        .await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        Some("results[0].workerId"),
+    );
+    let (status, answer) = w1
+        .call(
+            "/api/jobs/submit-result-batch",
+            json!({"workerId": "w1", "results": [result(&ids[0], 0), result(&ids[1], 2), result(&ids[0], 0)]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let results = answer["results"].as_array().unwrap();
+    assert_eq!(results[0]["job"]["status"], "COMPLETED");
+    assert_eq!(results[1]["job"]["status"], "FAILED");
+    assert_eq!(results[2]["error"]["code"], "wrong_state");
+    assert_eq!(server.status(&ids[2]).await.job.status, JobStatus::Running);
+    let workers = server.workers().await;
+    let w1_state = workers.workers.iter().find(|w| w.id == "w1").unwrap();
+    assert_eq!(
+        (w1_state.current_job_ids.len(), w1_state.reserved_ram_mb),
+        (1, 128),
+        "two slots given back, once each"
+    );
+    server.stop().await;
+}
+
+crate::on_both_databases!(
+    create_batch_is_all_or_nothing_and_keeps_order,
+    worker_batches_answer_per_item,
+);
