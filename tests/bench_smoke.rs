@@ -30,11 +30,25 @@ fn check(figures: &[Value], backend: &str) {
         .iter()
         .map(|f| f["figure"].as_str().unwrap())
         .collect();
-    for want in [
+    let mut wanted = vec![
         "throughput",
+        "throughput_batch",
         "assignment_latency_p50",
         "assignment_latency_p99",
-    ] {
+        "sweep_idle",
+        "sweep_expiring",
+        "memory_rss_idle",
+        "memory_rss_queued",
+        "memory_rss_after",
+        "soak_jobs_per_s",
+        "soak_last_over_first",
+        "soak_table",
+    ];
+    // The Docker figure skips loudly without Docker; where Docker is required it must be there.
+    if std::env::var("GANTRY_REQUIRE_DOCKER").as_deref() == Ok("1") {
+        wanted.extend(["docker_gantry_ms", "docker_bare_ms", "docker_overhead_ratio"]);
+    }
+    for want in wanted {
         assert!(names.contains(&want), "{want} missing from {names:?}");
     }
     assert_eq!(
@@ -49,11 +63,10 @@ fn check(figures: &[Value], backend: &str) {
         let value = f["value"].as_f64().unwrap();
         assert!(value.is_finite() && value >= 0.0, "{f}");
     }
-    let throughput = figures
-        .iter()
-        .find(|f| f["figure"] == "throughput")
-        .unwrap();
-    assert!(throughput["value"].as_f64().unwrap() > 1.0, "{throughput}");
+    for name in ["throughput", "throughput_batch", "memory_rss_idle"] {
+        let f = figures.iter().find(|f| f["figure"] == name).unwrap();
+        assert!(f["value"].as_f64().unwrap() > 1.0, "{f}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -66,9 +66,10 @@ pub static JOBS_ASSIGN_MANY: LazyLock<String> = LazyLock::new(|| {
         "UPDATE jobs SET status = 'ASSIGNED', worker_id = v.a_worker,
     attempts = jobs.attempts + 1, assigned_at = $2, delivered_at = NULL, started_at = NULL,
     deadline_at = NULL, reason = NULL
-FROM ({}) AS v WHERE jobs.id = v.a_job AND jobs.status = 'QUEUED'
+FROM ({}) AS v WHERE jobs.id = v.a_job AND {}jobs.status = 'QUEUED'
 RETURNING id, worker_id, attempts",
-        q::json_rows(&[("a_job", TEXT), ("a_worker", TEXT)])
+        q::json_rows(&[("a_job", TEXT), ("a_worker", TEXT)]),
+        q::NOT_AN_INDEX
     )
 });
 
@@ -78,11 +79,12 @@ pub static JOBS_START_MANY: LazyLock<String> = LazyLock::new(|| {
         "UPDATE jobs SET status = 'RUNNING', started_at = $3, deadline_at = $3 + jobs.timeout_ms,
     delivered_at = COALESCE(jobs.delivered_at, $3)
 FROM ({}) AS v
-WHERE jobs.id = v.s_job AND jobs.worker_id = $2 AND jobs.attempts = v.s_attempt
-    AND jobs.status = 'ASSIGNED'
+WHERE jobs.id = v.s_job AND {hint}jobs.worker_id = $2 AND jobs.attempts = v.s_attempt
+    AND {hint}jobs.status = 'ASSIGNED'
 RETURNING {}",
         q::json_rows(&[("s_job", TEXT), ("s_attempt", INT)]),
-        q::JOBS_RETURNING
+        q::JOBS_RETURNING,
+        hint = q::NOT_AN_INDEX
     )
 });
 

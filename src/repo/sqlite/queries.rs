@@ -59,3 +59,8 @@ pub const JOBS_BY_IDS_FOR_UPDATE: &str = JOBS_BY_IDS;
 
 /// What a batch UPDATE returns of the jobs it changed (SQLite returns only the target table).
 pub const JOBS_RETURNING: &str = "*";
+
+/// Put before a column in a batch statement's WHERE so SQLite's planner does not drive the
+/// join from that column's index (it would visit every job in that state for each batch row)
+/// but from the batch rows and the primary key. SQLite's documented unary-plus hint.
+pub const NOT_AN_INDEX: &str = "+";
