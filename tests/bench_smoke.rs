@@ -46,7 +46,11 @@ fn check(figures: &[Value], backend: &str) {
     ];
     // The Docker figure skips loudly without Docker; where Docker is required it must be there.
     if std::env::var("GANTRY_REQUIRE_DOCKER").as_deref() == Ok("1") {
-        wanted.extend(["docker_gantry_ms", "docker_bare_ms", "docker_overhead_ratio"]);
+        wanted.extend([
+            "docker_gantry_ms",
+            "docker_bare_ms",
+            "docker_overhead_ratio",
+        ]);
     }
     for want in wanted {
         assert!(names.contains(&want), "{want} missing from {names:?}");

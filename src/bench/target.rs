@@ -19,6 +19,8 @@ pub struct Target {
     pub http: reqwest::Client,
     /// The server's database URL.
     pub database_url: String,
+    /// The PostgreSQL server's admin URL, to drop the fresh database at the end.
+    admin: Option<String>,
     child: tokio::process::Child,
     _dir: Option<tempfile::TempDir>,
 }
@@ -60,6 +62,7 @@ impl Target {
             repo: crate::repo::connect(&url, Policy::default()).await?,
             http,
             database_url: url,
+            admin: postgres.map(str::to_string),
             child,
             _dir: dir,
         };
@@ -104,7 +107,23 @@ impl Target {
         }
         let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
         let _ = self.child.kill().await;
+        if let Some(admin) = &self.admin {
+            if let Err(e) = drop_database(admin, &self.database_url).await {
+                eprintln!("could not drop the bench database: {e}");
+            }
+        }
     }
+}
+
+/// Drops the bench's database once its server has gone.
+async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
+    let name = url.rsplit('/').next().context("a database URL")?;
+    let pool = sqlx::PgPool::connect(admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&pool)
+        .await?;
+    pool.close().await;
+    Ok(())
 }
 
 /// A fresh database on the PostgreSQL server at `admin`; its URL.
