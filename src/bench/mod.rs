@@ -63,6 +63,9 @@ pub struct BenchArgs {
     pub figures: Vec<String>,
 }
 
+/// Every figure `--figures` may name.
+pub const FIGURES: [&str; 6] = ["throughput", "latency", "sweep", "memory", "docker", "soak"];
+
 impl BenchArgs {
     /// Whether the named figure was asked for.
     pub fn wants(&self, figure: &str) -> bool {
@@ -87,6 +90,12 @@ pub struct Figure {
 
 /// Runs every figure and prints them; the exit code is 0 when all ran.
 pub async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
+    if let Some(unknown) = args.figures.iter().find(|f| !FIGURES.contains(&f.as_str())) {
+        anyhow::bail!(
+            "unknown figure `{unknown}`: pick from {}",
+            FIGURES.join(", ")
+        );
+    }
     if args.quick {
         args.jobs = args.jobs.min(300);
         args.agents = vec![2];
