@@ -104,7 +104,7 @@ pub async fn bench(mut args: BenchArgs) -> anyhow::Result<()> {
         args.registered = args.registered.min(20);
         args.memory_jobs = args.memory_jobs.min(2_000);
         args.soak_windows = args.soak_windows.min(3);
-        args.soak_window = args.soak_window.min(std::time::Duration::from_secs(1));
+        args.soak_window = args.soak_window.min(std::time::Duration::from_secs(2));
     }
     let mut figures = Vec::new();
     let throughput_agents = if args.wants("throughput") {

@@ -41,6 +41,15 @@ pub async fn run(target: &Target, windows: usize, window: Duration) -> anyhow::R
             anyhow::Ok(())
         });
     }
+    // The windows start once jobs flow, so the first is not the start-up.
+    let flowing = tokio::time::Instant::now() + Duration::from_secs(60);
+    while agents.finished() == 0 {
+        anyhow::ensure!(
+            tokio::time::Instant::now() < flowing,
+            "no job finished within 60 s of the soak's start"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     let mut figures = Vec::new();
     let mut rates = Vec::new();
     let mut last = agents.finished();
@@ -48,6 +57,7 @@ pub async fn run(target: &Target, windows: usize, window: Duration) -> anyhow::R
         tokio::time::sleep(window).await;
         let now = agents.finished();
         let rate = (now - last) as f64 / window.as_secs_f64();
+        anyhow::ensure!(rate > 0.0, "no job finished in soak window {i}");
         last = now;
         rates.push(rate);
         figures.push(Figure {
