@@ -74,21 +74,31 @@ impl SimAgent {
             for (k, v) in extra.as_object().expect("object") {
                 body[k] = v.clone();
             }
-            let r = self
-                .http
-                .post(format!("{}/api/jobs/{path}", self.base))
-                .json(&body)
-                .send()
-                .await?;
-            if !r.status().is_success() {
-                bail!("{path} {}: {}", job.id, r.text().await?);
-            }
+            self.post(path, &body).await?;
         }
         Ok(())
     }
 }
 
 impl SimAgent {
+    /// Posts to a job route of the worker protocol; a refusal is an error with its body.
+    async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> anyhow::Result<reqwest::Response> {
+        let r = self
+            .http
+            .post(format!("{}/api/jobs/{path}", self.base))
+            .json(body)
+            .send()
+            .await?;
+        if !r.status().is_success() {
+            bail!("{path}: {}", r.text().await?);
+        }
+        Ok(r)
+    }
+
     /// Starts and finishes many jobs with exit code 0: one start-batch and one
     /// submit-result-batch call.
     pub async fn run_noop_batch(&self, jobs: &[Job]) -> anyhow::Result<()> {
@@ -107,16 +117,7 @@ impl SimAgent {
                 json!({"workerId": self.id, "results": results}),
             ),
         ] {
-            let r = self
-                .http
-                .post(format!("{}/api/jobs/{path}", self.base))
-                .json(&body)
-                .send()
-                .await?;
-            if !r.status().is_success() {
-                bail!("{path}: {}", r.text().await?);
-            }
-            let answer: gantry_api::BatchResponse = r.json().await?;
+            let answer: gantry_api::BatchResponse = self.post(path, &body).await?.json().await?;
             if let Some(refused) = answer.results.iter().find(|o| o.error.is_some()) {
                 bail!("{path} refused {}: {:?}", refused.job_id, refused.error);
             }

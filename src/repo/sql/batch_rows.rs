@@ -36,6 +36,19 @@ impl<'a> HistoryRow<'a> {
             h_reason: reason,
         }
     }
+
+    /// The row recording that placement gave attempt `attempt` of `job_id` to `worker_id`.
+    pub(super) fn placed(job_id: &'a str, attempt: i64, worker_id: &'a str, at: i64) -> Self {
+        HistoryRow {
+            h_job: job_id,
+            h_attempt: attempt,
+            h_from: Some(JobStatus::Queued.as_str()),
+            h_to: JobStatus::Assigned.as_str(),
+            h_worker: Some(worker_id),
+            h_at: at,
+            h_reason: "placed (best fit)",
+        }
+    }
 }
 
 /// Appends the rows, in order.

@@ -1,7 +1,7 @@
 //! What the scheduler services change (see `SchedulerRepo`).
 
 use super::batch_queries as bq;
-use super::batch_rows::to_json;
+use super::batch_rows::{history_many, to_json, HistoryRow};
 use super::*;
 use std::collections::BTreeMap;
 
@@ -325,22 +325,11 @@ async fn place_candidates(
             }
         }
     }
-    let history: Vec<PlacedHistory> = assigned
+    let history: Vec<HistoryRow> = assigned
         .iter()
-        .map(|(job_id, worker_id, attempt)| PlacedHistory {
-            h_job: job_id,
-            h_attempt: *attempt,
-            h_from: JobStatus::Queued.as_str(),
-            h_to: JobStatus::Assigned.as_str(),
-            h_worker: worker_id,
-            h_at: now,
-            h_reason: "placed (best fit)",
-        })
+        .map(|(job_id, worker_id, attempt)| HistoryRow::placed(job_id, *attempt, worker_id, now))
         .collect();
-    sqlx::query(&bq::HISTORY_INSERT_MANY)
-        .bind(to_json(&history))
-        .execute(&mut **tx)
-        .await?;
+    history_many(tx, &history).await?;
     // In plan order (queue order), so the caller sees placements as they were decided.
     let mut attempts: HashMap<String, (String, i64)> = assigned
         .into_iter()
@@ -363,16 +352,4 @@ async fn place_candidates(
 struct AssignRow<'a> {
     a_job: &'a str,
     a_worker: &'a str,
-}
-
-/// A placement's history row as `HISTORY_INSERT_MANY` reads it.
-#[derive(serde::Serialize)]
-struct PlacedHistory<'a> {
-    h_job: &'a str,
-    h_attempt: i64,
-    h_from: &'static str,
-    h_to: &'static str,
-    h_worker: &'a str,
-    h_at: i64,
-    h_reason: &'static str,
 }
