@@ -45,7 +45,11 @@ impl Target {
             .args(["--database-url", &url])
             // Simulated agents send no heartbeats: none may go offline during a figure.
             .args(["--heartbeat-timeout", "600s", "--sweep-interval", "1s"])
-            .env("RUST_LOG", "warn")
+            // Quiet unless asked: GANTRY_BENCH_SERVER_LOG=sqlx::query=debug shows every statement.
+            .env(
+                "RUST_LOG",
+                std::env::var("GANTRY_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env_remove("GANTRY_API_TOKEN")
             .env_remove("GANTRY_WORKER_TOKEN")
             .stdin(Stdio::null())

@@ -8,10 +8,13 @@ use super::target::Target;
 use super::Figure;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Concurrent clients creating jobs.
 const CREATORS: usize = 16;
+
+/// A run in which no job finished for this long has stalled, and fails instead of hanging.
+const STALL: Duration = Duration::from_secs(30);
 
 /// How jobs travel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +107,7 @@ pub async fn run(
             }
         });
     }
+    tasks.spawn(watch_progress(done.clone(), jobs));
     while let Some(result) = tasks.join_next().await {
         result??;
     }
@@ -115,4 +119,26 @@ pub async fn run(
         value: jobs as f64 / seconds,
         unit: "jobs/s",
     })
+}
+
+/// Fails once no job has finished for `STALL` (a server that stopped placing jobs would
+/// otherwise keep the simulated agents polling forever); ends when all `jobs` are done.
+async fn watch_progress(done: Arc<AtomicUsize>, jobs: usize) -> anyhow::Result<()> {
+    let (mut seen, mut since) = (0, Instant::now());
+    loop {
+        let now = done.load(Ordering::Relaxed);
+        if now >= jobs {
+            return Ok(());
+        }
+        if now != seen {
+            (seen, since) = (now, Instant::now());
+        } else if since.elapsed() > STALL {
+            anyhow::bail!(
+                "stalled: {now} of {jobs} jobs finished and none in the last {}s \
+                 (GANTRY_BENCH_SERVER_LOG=info shows the server's log)",
+                STALL.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }

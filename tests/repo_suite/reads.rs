@@ -82,6 +82,23 @@ async fn job_list_filters_and_pages_newest_first(db: TestDb) {
         ["job-03", "job-02", "job-01"]
     );
     assert!(list(by_status(&[JobStatus::Failed])).await.is_empty());
+    // The unhappy endings are listed through their own partial index.
+    r.job_cancel("job-05", T0 + 14).await.unwrap();
+    r.job_cancel("job-04", T0 + 15).await.unwrap();
+    let ended_badly = [JobStatus::Cancelled, JobStatus::Failed];
+    assert_eq!(
+        ids(&list(by_status(&ended_badly)).await),
+        ["job-05", "job-04"]
+    );
+    let after_first = JobListParams {
+        before_id: Some("job-05".into()),
+        ..by_status(&[JobStatus::Cancelled])
+    };
+    assert_eq!(ids(&list(after_first).await), ["job-04"]);
+    assert_eq!(
+        ids(&list(by_status(&[JobStatus::Cancelled, JobStatus::Completed])).await),
+        ["job-05", "job-04", "job-01"]
+    );
     let on = |w: &str| {
         all(JobListParams {
             worker_id: Some(w.into()),

@@ -38,7 +38,7 @@ pub static JOBS_INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
     let names = names.join(", ");
     format!(
         "INSERT INTO jobs ({names}) SELECT {names} FROM ({}) AS v WHERE true
-ON CONFLICT (idempotency_key) DO NOTHING RETURNING *",
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *",
         q::json_rows(NEW_JOB_COLUMNS)
     )
 });
