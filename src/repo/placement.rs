@@ -1,6 +1,40 @@
 //! Best-fit placement, as a pure choice over the free capacity of online workers.
 
-use super::records::{milli_to_cores, WorkerRecord};
+use super::records::{milli_to_cores, takes_work};
+
+/// An online worker as placement reads it: only what placement needs, read for every online
+/// worker in one row (a JSON array of these, each itself an array), so a pass among 1,000
+/// workers costs one small row instead of 1,000 wide ones.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct PlacementWorker {
+    /// Worker id.
+    pub id: String,
+    /// Capacity, millicores.
+    pub cpu_milli: i64,
+    /// Capacity, MiB.
+    pub ram_total_mb: i64,
+    /// CPU reserved by held jobs.
+    pub reserved_cpu_milli: i64,
+    /// Memory reserved by held jobs.
+    pub reserved_ram_mb: i64,
+    /// Held (assigned or running) jobs.
+    pub running_jobs: i64,
+    /// Parallelism limit.
+    pub max_parallel_jobs: i64,
+    /// 1 while it shuts down.
+    pub draining: i64,
+    /// 1 when its executor works.
+    pub executor_ok: i64,
+    /// End of its failure cooldown.
+    pub cooldown_until: Option<i64>,
+}
+
+impl PlacementWorker {
+    /// True when it may be given a new job at `now` (see `takes_work`).
+    pub fn accepts_work(&self, now: i64) -> bool {
+        takes_work(self.draining, self.executor_ok, self.cooldown_until, now)
+    }
+}
 
 /// A worker's room for one more job, as placement sees it during a pass.
 #[derive(Debug, Clone)]
@@ -23,7 +57,7 @@ pub struct Slot {
 
 impl Slot {
     /// The room of a worker that accepts work, or `None` when it has no free job slot.
-    pub fn of(worker: &WorkerRecord) -> Option<Slot> {
+    pub fn of(worker: &PlacementWorker) -> Option<Slot> {
         let free_jobs = worker.max_parallel_jobs - worker.running_jobs;
         (free_jobs > 0).then(|| Slot {
             worker_id: worker.id.clone(),
@@ -74,7 +108,7 @@ pub fn best_fit(slots: &[Slot], cpu_milli: i64, ram_mb: i64) -> Option<usize> {
 }
 
 /// Why a job can run on none of the online workers, or `None` when one could hold it.
-pub fn unfit_reason(workers: &[WorkerRecord], cpu_milli: i64, ram_mb: i64) -> Option<String> {
+pub fn unfit_reason(workers: &[PlacementWorker], cpu_milli: i64, ram_mb: i64) -> Option<String> {
     if workers
         .iter()
         .any(|w| w.cpu_milli >= cpu_milli && w.ram_total_mb >= ram_mb)

@@ -14,10 +14,13 @@ WHERE worker_id = $1 AND status IN ('ASSIGNED', 'RUNNING') ORDER BY assigned_at,
 pub const JOBS_BY_IDS: &str =
     "SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))";
 
-/// Online workers, for placement. Not locked: placements run one at a time under the capacity
-/// lock, anything else only frees room meanwhile, and the reserving UPDATE re-checks the room.
-pub const WORKERS_FOR_PLACEMENT: &str = "SELECT * FROM workers
-WHERE offline_since IS NULL ORDER BY id";
+/// Online workers, for placement: one row holding a JSON array of `PlacementWorker`s in id
+/// order. Not locked: placements run one at a time under the capacity lock, anything else
+/// only frees room meanwhile, and the reserving UPDATE re-checks the room.
+pub const WORKERS_FOR_PLACEMENT: &str = "SELECT COALESCE(json_agg(json_build_array(
+    id, cpu_milli, ram_total_mb, reserved_cpu_milli, reserved_ram_mb, running_jobs,
+    max_parallel_jobs, draining, executor_ok, cooldown_until) ORDER BY id), '[]')::text
+FROM workers WHERE offline_since IS NULL";
 
 /// The head of the queue; rows another replica is placing are skipped.
 pub const QUEUE_HEAD: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs

@@ -25,7 +25,7 @@ mod workers;
 use super::queries as q;
 use super::{Db, Pools};
 use crate::repo::lifecycle::{self, Policy, Transition, WorkerOutcome};
-use crate::repo::placement::{best_fit, unfit_reason, unfit_text, Slot};
+use crate::repo::placement::{best_fit, unfit_reason, unfit_text, PlacementWorker, Slot};
 use crate::repo::{
     Dialect, HeartbeatOutcome, HistoryRecord, JobBatchRepo, JobFinishParams, JobInsertParams,
     JobListParams, JobRecord, JobRepo, PlaceOutcome, Placement, Repo, RepoError, RepoResult,

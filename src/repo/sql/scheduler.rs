@@ -36,10 +36,12 @@ impl SchedulerRepo for SqlRepo {
         let waiting: Option<String> = sqlx::query_scalar(q::QUEUE_PEEK)
             .fetch_optional(&mut *tx)
             .await?;
-        let workers: Vec<WorkerRecord> = if waiting.is_some() {
-            sqlx::query_as(q::WORKERS_FOR_PLACEMENT)
-                .fetch_all(&mut *tx)
-                .await?
+        let workers: Vec<PlacementWorker> = if waiting.is_some() {
+            let all: String = sqlx::query_scalar(q::WORKERS_FOR_PLACEMENT)
+                .fetch_one(&mut *tx)
+                .await?;
+            serde_json::from_str(&all)
+                .map_err(|e| RepoError::Corrupt(format!("placement's worker list: {e}")))?
         } else {
             Vec::new()
         };
@@ -245,7 +247,7 @@ type Candidate = (String, i64, i64);
 /// and one statement each for the assignments and their history rows.
 async fn place_candidates(
     tx: &mut Tx,
-    workers: &[WorkerRecord],
+    workers: &[PlacementWorker],
     slots: &mut Vec<Slot>,
     candidates: Vec<Candidate>,
     now: i64,

@@ -13,9 +13,12 @@ WHERE worker_id = $1 AND status IN ('ASSIGNED', 'RUNNING') ORDER BY assigned_at,
 /// Jobs by id, from a JSON array of ids.
 pub const JOBS_BY_IDS: &str = "SELECT * FROM jobs WHERE id IN (SELECT value FROM json_each($1))";
 
-/// Online workers, for placement.
-pub const WORKERS_FOR_PLACEMENT: &str = "SELECT * FROM workers
-WHERE offline_since IS NULL ORDER BY id";
+/// Online workers, for placement: one row holding a JSON array of `PlacementWorker`s in id
+/// order.
+pub const WORKERS_FOR_PLACEMENT: &str = "SELECT json_group_array(json_array(
+    id, cpu_milli, ram_total_mb, reserved_cpu_milli, reserved_ram_mb, running_jobs,
+    max_parallel_jobs, draining, executor_ok, cooldown_until))
+FROM (SELECT * FROM workers WHERE offline_since IS NULL ORDER BY id)";
 
 /// The head of the queue.
 pub const QUEUE_HEAD: &str = "SELECT id, required_cpu_milli, required_ram_mb FROM jobs
