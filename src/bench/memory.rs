@@ -1,5 +1,5 @@
 //! Figure 4: the server's resident memory idle, with many jobs queued, and after they all
-//! finished. gantry keeps no job or worker state in memory, so the three should be close.
+//! finished. gantry keeps no job or worker state in memory, so the readings should be close.
 
 use super::agents::create_batch;
 use super::load::Agents;
@@ -12,7 +12,8 @@ const PER_CREATE: usize = 1000;
 /// Agents that run the queue down.
 const AGENTS: usize = 8;
 
-/// RSS idle, with `queued` jobs queued (no agent yet), and after all of them finished.
+/// RSS idle, with a tenth of `queued` and with all `queued` jobs queued (no agent yet), and
+/// after all of them finished.
 pub async fn run(target: &Target, queued: usize) -> anyhow::Result<Vec<Figure>> {
     let figure = |name: &'static str, setting: String, value: f64| Figure {
         figure: name,
@@ -25,14 +26,19 @@ pub async fn run(target: &Target, queued: usize) -> anyhow::Result<Vec<Figure>> 
     create_batch(&target.http, &target.base, "true", 10).await?;
     settle().await;
     let idle = target.rss_mb()?;
+    // Read at a tenth of the queue and at all of it: memory held per job would grow tenfold
+    // between the two readings.
+    let mut readings = Vec::new();
     let mut created = 10;
-    while created < queued {
-        let n = PER_CREATE.min(queued - created);
-        create_batch(&target.http, &target.base, "true", n).await?;
-        created += n;
+    for goal in [queued / 10, queued] {
+        while created < goal {
+            let n = PER_CREATE.min(goal - created);
+            create_batch(&target.http, &target.base, "true", n).await?;
+            created += n;
+        }
+        settle().await;
+        readings.push((created, target.rss_mb()?));
     }
-    settle().await;
-    let full = target.rss_mb()?;
     let agents = Agents::start(target, AGENTS).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(1800);
     while agents.finished() < created {
@@ -45,11 +51,16 @@ pub async fn run(target: &Target, queued: usize) -> anyhow::Result<Vec<Figure>> 
     agents.stop().await?;
     settle().await;
     let after = target.rss_mb()?;
-    Ok(vec![
-        figure("memory_rss_idle", "idle".into(), idle),
-        figure("memory_rss_queued", format!("{created} queued"), full),
-        figure("memory_rss_after", format!("{created} finished"), after),
-    ])
+    let mut figures = vec![figure("memory_rss_idle", "idle".into(), idle)];
+    for (count, rss) in readings {
+        figures.push(figure("memory_rss_queued", format!("{count} queued"), rss));
+    }
+    figures.push(figure(
+        "memory_rss_after",
+        format!("{created} finished"),
+        after,
+    ));
+    Ok(figures)
 }
 
 /// Lets in-flight requests and background passes end before a reading.
