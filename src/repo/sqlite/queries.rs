@@ -52,9 +52,14 @@ ORDER BY priority DESC, queued_at, id LIMIT $1";
 pub fn json_rows(columns: &[(&str, &str)]) -> String {
     let list: Vec<String> = columns
         .iter()
-        .map(|(name, _)| format!("json_extract(value, '$.{name}') AS {name}"))
+        .map(|(name, _)| format!("json_extract(item, '$.{name}') AS {name}"))
         .collect();
-    format!("SELECT {} FROM json_each($1)", list.join(", "))
+    // Materialized, each element is rendered as text once; read straight from `json_each`,
+    // every `json_extract` re-rendered its element (a quarter of the writer's time).
+    format!(
+        "WITH items AS MATERIALIZED (SELECT value AS item FROM json_each($1)) SELECT {} FROM items",
+        list.join(", ")
+    )
 }
 
 /// Jobs by id from a JSON array of ids, to change them (the writer is already exclusive).
