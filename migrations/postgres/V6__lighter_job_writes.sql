@@ -30,3 +30,10 @@ CREATE INDEX jobs_worker_id ON jobs (worker_id, id) WHERE worker_id IS NOT NULL;
 DROP INDEX job_history_to_status;
 CREATE INDEX job_history_ended ON job_history (to_status)
     WHERE to_status IN ('COMPLETED', 'FAILED', 'TIMED_OUT', 'CANCELLED');
+
+-- The history's foreign key checked each new history row with a query that also locked the
+-- job's row (FOR KEY SHARE: one more write to the job's page and to the WAL, per history row,
+-- four per job). Only the repository writes history, in the transaction that writes the job,
+-- and nothing deletes jobs, so the check guarded nothing the code does not already guarantee.
+-- SQLite keeps its constraint: there the check is one index lookup and writes nothing.
+ALTER TABLE job_history DROP CONSTRAINT job_history_job_id_fkey;

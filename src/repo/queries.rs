@@ -1,14 +1,25 @@
 //! SQL that reads the same on SQLite and PostgreSQL. Each dialect's `queries` module re-exports
 //! these and defines the statements that differ (row locks, JSON, aggregates).
 
-/// Inserts a job; on a used idempotency key inserts nothing and returns no row.
-pub const JOB_INSERT: &str =
-    "INSERT INTO jobs (id, status, command, image, file_url, filename, env,
+/// The INSERT both job inserts share.
+macro_rules! job_insert {
+    () => {
+        "INSERT INTO jobs (id, status, command, image, file_url, filename, env,
     required_cpu_milli, required_ram_mb, timeout_ms, max_retries, priority, network, created_at,
     run_at, queued_at, blocked, reason, idempotency_key)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)
-ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-RETURNING *";
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)"
+    };
+}
+
+/// Inserts a job with an idempotency key; on a used key inserts nothing and returns no row.
+pub const JOB_INSERT: &str = concat!(
+    job_insert!(),
+    "\nON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING\nRETURNING *"
+);
+
+/// Inserts a job without an idempotency key: it cannot conflict, and PostgreSQL's
+/// speculative insertion for ON CONFLICT would cost every insert extra work.
+pub const JOB_INSERT_FRESH: &str = concat!(job_insert!(), "\nRETURNING *");
 
 /// One job.
 pub const JOB_GET: &str = "SELECT * FROM jobs WHERE id = $1";

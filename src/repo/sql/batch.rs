@@ -74,7 +74,12 @@ impl JobBatchRepo for SqlRepo {
                 idempotency_key: p.idempotency_key.as_deref(),
             });
         }
-        let inserted: Vec<JobRecord> = sqlx::query_as(&bq::JOBS_INSERT_MANY)
+        let insert = if ps.iter().any(|p| p.idempotency_key.is_some()) {
+            &*bq::JOBS_INSERT_MANY
+        } else {
+            &*bq::JOBS_INSERT_MANY_FRESH
+        };
+        let inserted: Vec<JobRecord> = sqlx::query_as(insert)
             .bind(to_json(&rows))
             .fetch_all(&mut *tx)
             .await?;

@@ -34,14 +34,23 @@ const NEW_JOB_COLUMNS: &[(&str, &str)] = &[
 
 /// Inserts many jobs; a row whose idempotency key is used inserts nothing and returns nothing.
 pub static JOBS_INSERT_MANY: LazyLock<String> = LazyLock::new(|| {
+    jobs_insert_many("ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING")
+});
+
+/// Inserts many jobs none of which has an idempotency key (see `JOB_INSERT_FRESH`).
+pub static JOBS_INSERT_MANY_FRESH: LazyLock<String> = LazyLock::new(|| jobs_insert_many(""));
+
+/// The batch INSERT with `on_conflict` (the `WHERE true` lets SQLite parse an upsert after a
+/// SELECT).
+fn jobs_insert_many(on_conflict: &str) -> String {
     let names: Vec<&str> = NEW_JOB_COLUMNS.iter().map(|(n, _)| *n).collect();
     let names = names.join(", ");
     format!(
         "INSERT INTO jobs ({names}) SELECT {names} FROM ({}) AS v WHERE true
-ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING RETURNING *",
+{on_conflict} RETURNING *",
         q::json_rows(NEW_JOB_COLUMNS)
     )
-});
+}
 
 /// Appends many history rows, in array order.
 pub static HISTORY_INSERT_MANY: LazyLock<String> = LazyLock::new(|| {

@@ -16,7 +16,12 @@ impl JobRepo for SqlRepo {
         let env = serde_json::to_string(&p.env).expect("a string map serializes");
         let mut tx = self.pools.write().await?;
         let reason = self.unfit_reason_locked(&mut tx, &p).await?;
-        let inserted: Option<JobRecord> = sqlx::query_as(q::JOB_INSERT)
+        let insert = if p.idempotency_key.is_some() {
+            q::JOB_INSERT
+        } else {
+            q::JOB_INSERT_FRESH
+        };
+        let inserted: Option<JobRecord> = sqlx::query_as(insert)
             .bind(&p.id)
             .bind(status.as_str())
             .bind(&p.command)
