@@ -77,8 +77,5 @@ pub fn json_rows(columns: &[(&str, &str)]) -> String {
 pub const JOBS_BY_IDS_FOR_UPDATE: &str = "SELECT * FROM jobs
 WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE";
 
-/// What a batch UPDATE returns of the jobs it changed (not the joined batch rows).
-pub const JOBS_RETURNING: &str = "jobs.*";
-
 /// SQLite needs a planner hint in the batch statements (see there); PostgreSQL does not.
 pub const NOT_AN_INDEX: &str = "";

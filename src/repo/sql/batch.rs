@@ -79,41 +79,49 @@ impl JobBatchRepo for SqlRepo {
         } else {
             &*bq::JOBS_INSERT_MANY_FRESH
         };
-        let inserted: Vec<JobRecord> = sqlx::query_as(insert)
+        // Only the ids come back inside the transaction; the rows are read after the commit,
+        // beside the writer (on SQLite the one writer thread is the bottleneck, and copying
+        // every column of every row out of it was a fifth of its work).
+        let inserted: Vec<String> = sqlx::query_scalar(insert)
             .bind(to_json(&rows))
             .fetch_all(&mut *tx)
             .await?;
-        let history: Vec<HistoryRow> = inserted
+        let inserted: HashSet<String> = inserted.into_iter().collect();
+        let history: Vec<HistoryRow> = rows
             .iter()
-            .map(|job| {
-                let status = job.state()?;
-                let why = if status == JobStatus::Pending {
+            .filter(|row| inserted.contains(row.id))
+            .map(|row| {
+                let why = if row.status == JobStatus::Pending.as_str() {
                     "created; waiting for its run time"
                 } else {
                     "created"
                 };
-                Ok(HistoryRow::of(job, None, status, job.created_at, why))
+                HistoryRow::created(row.id, row.status, row.created_at, why)
             })
-            .collect::<RepoResult<_>>()?;
+            .collect();
         history_many(&mut tx, &history).await?;
-        let mut by_id: HashMap<String, JobRecord> =
-            inserted.into_iter().map(|j| (j.id.clone(), j)).collect();
-        let mut out = Vec::with_capacity(ps.len());
-        for p in &ps {
-            match by_id.remove(&p.id) {
-                Some(job) => out.push((job, true)),
-                None => {
-                    // Its idempotency key was used, maybe by an earlier job of this batch.
-                    let existing: JobRecord = sqlx::query_as(q::JOB_BY_IDEMPOTENCY_KEY)
-                        .bind(&p.idempotency_key)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                    out.push((existing, false));
-                }
-            }
+        let mut existing: HashMap<&str, JobRecord> = HashMap::new();
+        for p in ps.iter().filter(|p| !inserted.contains(&p.id)) {
+            // Its idempotency key was used, maybe by an earlier job of this batch.
+            let job: JobRecord = sqlx::query_as(q::JOB_BY_IDEMPOTENCY_KEY)
+                .bind(&p.idempotency_key)
+                .fetch_one(&mut *tx)
+                .await?;
+            existing.insert(&p.id, job);
         }
         tx.commit().await?;
-        Ok(out)
+        let mut created = self
+            .jobs_by_ids(inserted.iter().map(String::as_str))
+            .await?;
+        ps.iter()
+            .map(|p| match created.remove(&p.id) {
+                Some(job) => Ok((job, true)),
+                None => existing
+                    .remove(p.id.as_str())
+                    .map(|job| (job, false))
+                    .ok_or_else(|| RepoError::job_not_found(&p.id)),
+            })
+            .collect()
     }
 
     async fn job_start_many(
@@ -135,23 +143,25 @@ impl JobBatchRepo for SqlRepo {
             })
             .collect();
         let mut tx = self.pools.write().await?;
-        let started: Vec<JobRecord> = sqlx::query_as(&bq::JOBS_START_MANY)
+        // Ids only inside the transaction; the started rows are read after the commit (see
+        // job_insert_many).
+        let started: Vec<(String, i64)> = sqlx::query_as(&bq::JOBS_START_MANY)
             .bind(to_json(&rows))
             .bind(worker_id)
             .bind(now)
             .fetch_all(&mut *tx)
             .await?;
-        let why = "started by its worker";
         let history: Vec<HistoryRow> = started
             .iter()
-            .map(|j| HistoryRow::of(j, Some(JobStatus::Assigned), JobStatus::Running, now, why))
+            .map(|(id, attempt)| HistoryRow::started(id, *attempt, worker_id, now))
             .collect();
         history_many(&mut tx, &history).await?;
-        let by_id: HashMap<&str, &JobRecord> = started.iter().map(|j| (j.id.as_str(), j)).collect();
-        let mut out = Vec::with_capacity(attempts.len());
+        let started: HashMap<String, i64> = started.into_iter().collect();
+        // `None`: started now, read after the commit.
+        let mut out: Vec<RepoResult<Option<JobRecord>>> = Vec::with_capacity(attempts.len());
         for (id, attempt) in attempts {
-            if let Some(job) = by_id.get(id.as_str()).filter(|j| j.attempts == *attempt) {
-                out.push(Ok((*job).clone()));
+            if started.get(id) == Some(attempt) {
+                out.push(Ok(None));
                 continue;
             }
             // Not started now: already RUNNING in this attempt (a repeat), or refused.
@@ -160,7 +170,7 @@ impl JobBatchRepo for SqlRepo {
                     let same =
                         job.worker_id.as_deref() == Some(worker_id) && job.attempts == *attempt;
                     if same && job.state()? == JobStatus::Running {
-                        Ok(job)
+                        Ok(Some(job))
                     } else {
                         Err(not_holder(&job, worker_id, *attempt)?)
                     }
@@ -171,7 +181,20 @@ impl JobBatchRepo for SqlRepo {
             out.push(outcome);
         }
         tx.commit().await?;
-        Ok(out)
+        let read = self.jobs_by_ids(started.keys().map(String::as_str)).await?;
+        Ok(attempts
+            .iter()
+            .zip(out)
+            .map(|((id, _), outcome)| match outcome {
+                // A job listed twice is answered twice.
+                Ok(None) => read
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| RepoError::job_not_found(id)),
+                Ok(Some(job)) => Ok(job),
+                Err(e) => Err(e),
+            })
+            .collect())
     }
 
     async fn job_finish_many(
@@ -212,6 +235,24 @@ impl JobBatchRepo for SqlRepo {
         release_many(&mut tx, &changed, &self.policy, now).await?;
         tx.commit().await?;
         Ok(out)
+    }
+}
+
+impl SqlRepo {
+    /// Jobs by id, read from committed data beside the writer.
+    async fn jobs_by_ids<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a str>,
+    ) -> RepoResult<HashMap<String, JobRecord>> {
+        let ids: Vec<&str> = ids.collect();
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let jobs: Vec<JobRecord> = sqlx::query_as(q::JOBS_BY_IDS)
+            .bind(to_json(&ids))
+            .fetch_all(self.pools.read())
+            .await?;
+        Ok(jobs.into_iter().map(|j| (j.id.clone(), j)).collect())
     }
 }
 

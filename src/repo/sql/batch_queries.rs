@@ -47,7 +47,7 @@ fn jobs_insert_many(on_conflict: &str) -> String {
     let names = names.join(", ");
     format!(
         "INSERT INTO jobs ({names}) SELECT {names} FROM ({}) AS v WHERE true
-{on_conflict} RETURNING *",
+{on_conflict} RETURNING id",
         q::json_rows(NEW_JOB_COLUMNS)
     )
 }
@@ -82,7 +82,8 @@ RETURNING id, worker_id, attempts",
     )
 });
 
-/// Starts many ASSIGNED attempts of worker `$2` at `$3`; returns the jobs it started.
+/// Starts many ASSIGNED attempts of worker `$2` at `$3`; returns the ids and attempts it
+/// started.
 pub static JOBS_START_MANY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "UPDATE jobs SET status = 'RUNNING', started_at = $3, deadline_at = $3 + jobs.timeout_ms,
@@ -90,9 +91,8 @@ pub static JOBS_START_MANY: LazyLock<String> = LazyLock::new(|| {
 FROM ({}) AS v
 WHERE jobs.id = v.s_job AND {hint}jobs.worker_id = $2 AND jobs.attempts = v.s_attempt
     AND {hint}jobs.status = 'ASSIGNED'
-RETURNING {}",
+RETURNING id, attempts",
         q::json_rows(&[("s_job", TEXT), ("s_attempt", INT)]),
-        q::JOBS_RETURNING,
         hint = q::NOT_AN_INDEX
     )
 });

@@ -37,6 +37,45 @@ impl<'a> HistoryRow<'a> {
         }
     }
 
+    /// The row recording that `job_id` was created in `status`.
+    pub(super) fn created(job_id: &'a str, status: &'static str, at: i64, reason: &'a str) -> Self {
+        HistoryRow {
+            h_job: job_id,
+            h_attempt: 0,
+            h_from: None,
+            h_to: status,
+            h_worker: None,
+            h_at: at,
+            h_reason: reason,
+        }
+    }
+
+    /// The row recording that `job_id`, PENDING, reached its run time and was queued.
+    pub(super) fn promoted(job_id: &'a str, attempt: i64, at: i64) -> Self {
+        HistoryRow {
+            h_job: job_id,
+            h_attempt: attempt,
+            h_from: Some(JobStatus::Pending.as_str()),
+            h_to: JobStatus::Queued.as_str(),
+            h_worker: None,
+            h_at: at,
+            h_reason: "run time reached",
+        }
+    }
+
+    /// The row recording that `worker_id` started attempt `attempt` of `job_id`.
+    pub(super) fn started(job_id: &'a str, attempt: i64, worker_id: &'a str, at: i64) -> Self {
+        HistoryRow {
+            h_job: job_id,
+            h_attempt: attempt,
+            h_from: Some(JobStatus::Assigned.as_str()),
+            h_to: JobStatus::Running.as_str(),
+            h_worker: Some(worker_id),
+            h_at: at,
+            h_reason: "started by its worker",
+        }
+    }
+
     /// The row recording that placement gave attempt `attempt` of `job_id` to `worker_id`.
     pub(super) fn placed(job_id: &'a str, attempt: i64, worker_id: &'a str, at: i64) -> Self {
         HistoryRow {

@@ -17,18 +17,11 @@ impl SchedulerRepo for SqlRepo {
             .bind(limit)
             .fetch_all(&mut *tx)
             .await?;
-        for (id, attempt) in &promoted {
-            sqlx::query(q::HISTORY_INSERT)
-                .bind(id)
-                .bind(attempt)
-                .bind(JobStatus::Pending.as_str())
-                .bind(JobStatus::Queued.as_str())
-                .bind(None::<String>)
-                .bind(now)
-                .bind("run time reached")
-                .execute(&mut *tx)
-                .await?;
-        }
+        let history: Vec<HistoryRow> = promoted
+            .iter()
+            .map(|(id, attempt)| HistoryRow::promoted(id, *attempt, now))
+            .collect();
+        history_many(&mut tx, &history).await?;
         out.promoted = promoted.len() as u64;
 
         // Is anything placeable waiting? With nothing (the usual idle pass) the workers are

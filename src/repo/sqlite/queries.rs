@@ -65,9 +65,6 @@ pub fn json_rows(columns: &[(&str, &str)]) -> String {
 /// Jobs by id from a JSON array of ids, to change them (the writer is already exclusive).
 pub const JOBS_BY_IDS_FOR_UPDATE: &str = JOBS_BY_IDS;
 
-/// What a batch UPDATE returns of the jobs it changed (SQLite returns only the target table).
-pub const JOBS_RETURNING: &str = "*";
-
 /// Put before a column in a batch statement's WHERE so SQLite's planner does not drive the
 /// join from that column's index (it would visit every job in that state for each batch row)
 /// but from the batch rows and the primary key. SQLite's documented unary-plus hint.
