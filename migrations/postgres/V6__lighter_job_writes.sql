@@ -5,8 +5,9 @@
 -- was most of the database's time. See BENCHMARKS.md.
 
 -- Delivery writes only `delivered_at`. The long poll's index named it in its WHERE, so every
--- delivery was a non-HOT update touching all indexes; without it the update stays on its
--- page and touches none. The index still holds only ASSIGNED jobs, by worker.
+-- delivery was a non-HOT update touching all indexes; now it changes no indexed column and is
+-- a HOT update (no index touched) whenever its page has room. The index still holds only
+-- ASSIGNED jobs, by worker.
 DROP INDEX jobs_undelivered;
 CREATE INDEX jobs_assigned_to ON jobs (worker_id, assigned_at) WHERE status = 'ASSIGNED';
 

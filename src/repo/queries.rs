@@ -125,7 +125,7 @@ pub const WORKER_LIST: &str = "SELECT * FROM workers ORDER BY id";
 
 /// Which jobs each worker holds.
 pub const WORKER_HELD_JOB_IDS: &str = "SELECT worker_id, id FROM jobs
-WHERE status IN ('ASSIGNED', 'RUNNING') AND worker_id IS NOT NULL ORDER BY assigned_at, id";
+WHERE status IN ('ASSIGNED', 'RUNNING') ORDER BY assigned_at, id";
 
 /// Online workers silent since before $1.
 pub const WORKERS_SILENT: &str = "SELECT id FROM workers

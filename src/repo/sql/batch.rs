@@ -81,7 +81,9 @@ impl JobBatchRepo for SqlRepo {
         };
         // Only the ids come back inside the transaction; the rows are read after the commit,
         // beside the writer (on SQLite the one writer thread is the bottleneck, and copying
-        // every column of every row out of it was a fifth of its work).
+        // every column of every row out of it was a fifth of its work). Should that read fail,
+        // the caller gets an error for jobs that exist, as when an answer is lost on the way:
+        // idempotency keys are what make a retried create safe, either way.
         let inserted: Vec<String> = sqlx::query_scalar(insert)
             .bind(to_json(&rows))
             .fetch_all(&mut *tx)
