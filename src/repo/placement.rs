@@ -1,6 +1,6 @@
 //! Best-fit placement, as a pure choice over the free capacity of online workers.
 
-use super::records::{milli_to_cores, takes_work};
+use super::records::milli_to_cores;
 
 /// An online worker as placement reads it: only what placement needs, read for every online
 /// worker in one row (a JSON array of these, each itself an array), so a pass among 1,000
@@ -30,9 +30,12 @@ pub struct PlacementWorker {
 }
 
 impl PlacementWorker {
-    /// True when it may be given a new job at `now` (see `takes_work`).
+    /// True when it may be given a new job at `now`: not draining, and neither of the things
+    /// `WorkerRecord::status` calls unhealthy (a broken executor, a cooldown running).
     pub fn accepts_work(&self, now: i64) -> bool {
-        takes_work(self.draining, self.executor_ok, self.cooldown_until, now)
+        self.draining == 0
+            && self.executor_ok != 0
+            && !self.cooldown_until.is_some_and(|until| until > now)
     }
 }
 

@@ -172,12 +172,6 @@ pub struct WorkerRecord {
     pub last_heartbeat_at: i64,
 }
 
-/// Whether an online worker takes new jobs at `now`: not draining, its executor working, no
-/// cooldown running. One rule for the worker's record and for placement's narrow read of it.
-pub fn takes_work(draining: i64, executor_ok: i64, cooldown_until: Option<i64>, now: i64) -> bool {
-    draining == 0 && executor_ok != 0 && !cooldown_until.is_some_and(|until| until > now)
-}
-
 impl WorkerRecord {
     /// The worker's state at `now`, derived from the stored facts so it can never disagree
     /// with them: offline, then unhealthy (cooldown or broken executor), then busy or idle.
@@ -191,12 +185,6 @@ impl WorkerRecord {
         } else {
             WorkerStatus::Idle
         }
-    }
-
-    /// True when the scheduler may give it a new job at `now`.
-    pub fn accepts_work(&self, now: i64) -> bool {
-        self.offline_since.is_none()
-            && takes_work(self.draining, self.executor_ok, self.cooldown_until, now)
     }
 
     /// The wire form, with the ids of the jobs it holds.

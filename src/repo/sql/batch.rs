@@ -112,9 +112,7 @@ impl JobBatchRepo for SqlRepo {
             existing.insert(&p.id, job);
         }
         tx.commit().await?;
-        let mut created = self
-            .jobs_by_ids(inserted.iter().map(String::as_str))
-            .await?;
+        let mut created = by_id(self.committed(inserted.into_iter().collect()).await?);
         ps.iter()
             .map(|p| match created.remove(&p.id) {
                 Some(job) => Ok((job, true)),
@@ -183,7 +181,7 @@ impl JobBatchRepo for SqlRepo {
             out.push(outcome);
         }
         tx.commit().await?;
-        let read = self.jobs_by_ids(started.keys().map(String::as_str)).await?;
+        let read = by_id(self.committed(started.into_keys().collect()).await?);
         Ok(attempts
             .iter()
             .zip(out)
@@ -241,21 +239,15 @@ impl JobBatchRepo for SqlRepo {
 }
 
 impl SqlRepo {
-    /// Jobs by id, read from committed data beside the writer.
-    async fn jobs_by_ids<'a>(
-        &self,
-        ids: impl Iterator<Item = &'a str>,
-    ) -> RepoResult<HashMap<String, JobRecord>> {
-        let ids: Vec<&str> = ids.collect();
-        if ids.is_empty() {
-            return Ok(HashMap::new());
-        }
-        let jobs: Vec<JobRecord> = sqlx::query_as(q::JOBS_BY_IDS)
-            .bind(to_json(&ids))
-            .fetch_all(self.pools.read())
-            .await?;
-        Ok(jobs.into_iter().map(|j| (j.id.clone(), j)).collect())
+    /// The jobs with these ids as committed, read beside the writer.
+    async fn committed(&self, ids: Vec<String>) -> RepoResult<Vec<JobRecord>> {
+        jobs_by_ids(self.pools.read(), &ids).await
     }
+}
+
+/// Jobs keyed by id.
+fn by_id(jobs: Vec<JobRecord>) -> HashMap<String, JobRecord> {
+    jobs.into_iter().map(|j| (j.id.clone(), j)).collect()
 }
 
 /// QUEUED, or PENDING while its run time is ahead.

@@ -77,18 +77,11 @@ impl JobRepo for SqlRepo {
     async fn job_list(&self, p: JobListParams) -> RepoResult<Vec<JobRecord>> {
         let mut sql = sqlx::QueryBuilder::<Db>::new("SELECT * FROM jobs WHERE 1 = 1");
         if !p.statuses.is_empty() {
-            // Written out, not bound: the statuses are a closed set of names, and as literals
-            // they let the planner use the partial index holding exactly those jobs.
-            sql.push(" AND status IN (");
-            let mut list = sql.separated(", ");
-            for status in &p.statuses {
-                list.push(format_args!("'{}'", status.as_str()));
-            }
-            sql.push(")");
+            push_status_in(&mut sql, &p.statuses);
             // Repeats the partial index's own WHERE when it holds every listed status: SQLite
             // uses a partial index only for a query that names its condition word for word.
             if p.statuses.iter().all(|s| ENDED_BADLY.contains(s)) {
-                sql.push(" AND status IN ('FAILED', 'TIMED_OUT', 'CANCELLED')");
+                push_status_in(&mut sql, &ENDED_BADLY);
             }
         }
         if let Some(worker_id) = &p.worker_id {
@@ -208,4 +201,15 @@ impl JobRepo for SqlRepo {
         tx.commit().await?;
         Ok(job)
     }
+}
+
+/// Appends ` AND status IN ('A', 'B')`. Written out, not bound: the statuses are a closed set of
+/// names, and as literals they let the planner use the partial index holding exactly those jobs.
+fn push_status_in(sql: &mut sqlx::QueryBuilder<'_, Db>, statuses: &[JobStatus]) {
+    sql.push(" AND status IN (");
+    let mut list = sql.separated(", ");
+    for status in statuses {
+        list.push(format_args!("'{}'", status.as_str()));
+    }
+    sql.push(")");
 }

@@ -232,15 +232,15 @@ fn stop_list(rows: &[JobRecord], worker_id: &str, running: &[String]) -> RepoRes
     Ok(stops)
 }
 
-/// The reported jobs' rows, read through `exec`.
-async fn reported_jobs<'e, E>(exec: E, running: &[String]) -> RepoResult<Vec<JobRecord>>
+/// The rows of the jobs with these ids (those that exist), read through `exec`.
+async fn jobs_by_ids<'e, E>(exec: E, ids: &[String]) -> RepoResult<Vec<JobRecord>>
 where
     E: sqlx::Executor<'e, Database = Db>,
 {
-    if running.is_empty() {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ids = serde_json::to_string(running).expect("strings serialize");
+    let ids = serde_json::to_string(ids).expect("strings serialize");
     Ok(sqlx::query_as(q::JOBS_BY_IDS)
         .bind(ids)
         .fetch_all(exec)

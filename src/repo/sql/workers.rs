@@ -64,7 +64,7 @@ impl WorkerRepo for SqlRepo {
         if came_back {
             self.unblock_fitting(&mut tx, &worker).await?;
         }
-        let rows = reported_jobs(&mut *tx, &p.running_job_ids).await?;
+        let rows = jobs_by_ids(&mut *tx, &p.running_job_ids).await?;
         let stop_jobs = stop_list(&rows, &p.id, &p.running_job_ids)?;
         tx.commit().await?;
         Ok(HeartbeatOutcome {
@@ -80,7 +80,7 @@ impl WorkerRepo for SqlRepo {
         worker_id: &str,
         running_job_ids: &[String],
     ) -> RepoResult<Vec<StopJob>> {
-        let rows = reported_jobs(self.pools.read(), running_job_ids).await?;
+        let rows = jobs_by_ids(self.pools.read(), running_job_ids).await?;
         stop_list(&rows, worker_id, running_job_ids)
     }
 
