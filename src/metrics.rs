@@ -118,7 +118,7 @@ async fn refresh_from_database(state: &AppState) -> crate::repo::RepoResult<()> 
     for status in WorkerStatus::ALL {
         let n = workers
             .iter()
-            .filter(|(w, _)| w.status(now) == *status)
+            .filter(|(w, _)| crate::lifecycle::worker::status(w, now) == *status)
             .count();
         metrics::gauge!(WORKERS, "status" => status.as_str()).set(n as f64);
     }

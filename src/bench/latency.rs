@@ -4,7 +4,7 @@
 use super::agents::{create, SimAgent};
 use super::target::Target;
 use super::{percentile, BenchArgs, Figure};
-use crate::repo::JobInsertParams;
+use crate::model::JobInsertParams;
 use std::time::Instant;
 
 /// The state the latency is measured in.

@@ -11,7 +11,7 @@ use super::target::fresh_postgres;
 use super::{BenchArgs, Figure};
 use crate::config::{millis, ServeConfig};
 use crate::repo::Repo;
-use crate::scheduler::placement::PLACEMENT_BATCH;
+use crate::scheduler::placer::PLACEMENT_BATCH;
 use crate::scheduler::sweepers::{
     CooldownSweeper, HeartbeatSweeper, Sweeper, TimeoutSweeper, UnstartedSweeper,
 };

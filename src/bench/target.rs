@@ -1,7 +1,8 @@
 //! The server under measurement: `gantry serve` as a child process on 127.0.0.1 and a fresh
 //! database, so its memory is its own and the bench's clients do not share its runtime.
 
-use crate::repo::{Policy, Repo};
+use crate::lifecycle::Policy;
+use crate::repo::Repo;
 use anyhow::{bail, Context};
 use std::process::Stdio;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 use super::html::{self, esc, Tab};
 use super::PageResult;
 use crate::clock::now_ms;
-use crate::repo::JobListParams;
+use crate::model::JobListParams;
 use crate::routes::error::ApiError;
 use crate::routes::validate;
 use crate::state::AppState;

@@ -5,7 +5,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::AppJson;
 use super::validate;
 use crate::clock::now_ms;
-use crate::repo::JobFinishParams;
+use crate::model::JobFinishParams;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;

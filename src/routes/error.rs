@@ -98,6 +98,12 @@ impl From<RepoError> for ApiError {
     }
 }
 
+impl From<crate::model::CorruptRow> for ApiError {
+    fn from(e: crate::model::CorruptRow) -> Self {
+        RepoError::from(e).into()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -5,7 +5,7 @@ use super::extract::{AppJson, AppQuery};
 use super::validate;
 use crate::clock::now_ms;
 use crate::config::millis;
-use crate::repo::JobListParams;
+use crate::model::JobListParams;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -82,7 +82,7 @@ pub async fn load_status(state: &AppState, id: &str) -> ApiResult<JobStatusRespo
         .await?
         .iter()
         .map(|h| h.to_api())
-        .collect::<Result<_, _>>()?;
+        .collect();
     Ok(JobStatusResponse {
         job: job.to_api()?,
         history,

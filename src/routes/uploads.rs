@@ -6,7 +6,7 @@ use super::auth::require_client_or_worker;
 use super::error::{ApiError, ApiResult};
 use super::validate::check_filename;
 use crate::clock::now_ms;
-use crate::repo::UploadInsertParams;
+use crate::model::UploadInsertParams;
 use crate::state::AppState;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};

@@ -2,7 +2,7 @@
 //! before anything is written.
 
 use super::error::{ApiError, ApiResult};
-use crate::repo::{cores_to_milli, JobInsertParams};
+use crate::model::{cores_to_milli, JobInsertParams};
 use gantry_api::{CreateJobRequest, RunAt};
 
 /// CPU a job reserves when it names none.

@@ -6,7 +6,7 @@ use super::extract::AppJson;
 use super::validate;
 use crate::clock::now_ms;
 use crate::config::millis;
-use crate::repo::{cores_to_milli, WorkerHeartbeatParams, WorkerRegisterParams};
+use crate::model::{cores_to_milli, WorkerHeartbeatParams, WorkerRegisterParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -95,7 +95,11 @@ pub async fn register(
     Ok(Json(RegisterWorkerResponse {
         worker_id: id,
         token,
-        worker: worker.to_api(now_ms(), Vec::new())?,
+        worker: worker.to_api(
+            crate::lifecycle::worker::status(&worker, now_ms()),
+            now_ms(),
+            Vec::new(),
+        )?,
         heartbeat_timeout_ms: Some(millis(state.config.heartbeat_timeout)),
     }))
 }
@@ -153,10 +157,7 @@ pub async fn heartbeat(
         tracing::info!(worker = %id, "worker is back online");
     }
     state.scheduler.trigger();
-    let status = outcome
-        .worker
-        .as_ref()
-        .map_or(WorkerStatus::Offline, |w| w.status(now_ms()));
+    let status = crate::lifecycle::worker::status(&outcome.worker, now_ms());
     Ok(Json(HeartbeatResponse {
         status,
         stop_jobs: outcome.stop_jobs,
@@ -171,7 +172,7 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<WorkersListRe
     let mut summary = WorkerSummary::default();
     let mut workers = Vec::new();
     for (record, job_ids) in state.repo.worker_list().await? {
-        let worker = record.to_api(now, job_ids)?;
+        let worker = record.to_api(crate::lifecycle::worker::status(&record, now), now, job_ids)?;
         match worker.status {
             WorkerStatus::Idle => summary.idle += 1,
             WorkerStatus::Busy => summary.busy += 1,

@@ -1,0 +1,2 @@
+SELECT * FROM jobs
+WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)) ORDER BY id FOR UPDATE
