@@ -3,11 +3,9 @@
 //! be delivered exactly once, end COMPLETED on its first attempt, and the history table must
 //! show that no worker was ever reserved past its capacity or parallelism.
 
-mod common;
-
-use common::builders::{job, result, worker, T0};
-use common::TestDb;
-use gantry::repo::{Policy, Repo};
+use crate::common::builders::{job, result, worker, T0};
+use crate::common::TestDb;
+use gantry::repo::{Dialect, Policy, Repo};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
@@ -41,7 +39,7 @@ type Row = (String, Option<String>, String, Option<String>);
 async fn history_rows(db: &TestDb) -> Vec<Row> {
     const SQL: &str =
         "SELECT job_id, from_status, to_status, worker_id FROM job_history ORDER BY id";
-    if db.backend == "sqlite" {
+    if db.dialect == Dialect::Sqlite {
         let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
         let rows = sqlx::query_as(SQL).fetch_all(&pool).await.unwrap();
         pool.close().await;
@@ -174,8 +172,8 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
         delivered.extend(runner.await.expect("worker loop panicked"));
     }
     eprintln!(
-        "[{}] {JOBS} jobs through {WORKERS} workers and {PLACERS} placers in {:?}",
-        db.backend,
+        "[{:?}] {JOBS} jobs through {WORKERS} workers and {PLACERS} placers in {:?}",
+        db.dialect,
         started.elapsed()
     );
 
@@ -234,8 +232,8 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
         );
     }
     let peaks = replay(&rows, &sizes);
-    eprintln!("[{}] peak reservations per worker: {peaks:?}", db.backend);
+    eprintln!("[{:?}] peak reservations per worker: {peaks:?}", db.dialect);
     assert_eq!(peaks.len(), WORKERS, "every worker took part");
 }
 
-on_both_databases!(concurrent_claims_never_double_deliver_or_over_reserve);
+crate::common::on_both_databases!(concurrent_claims_never_double_deliver_or_over_reserve);

@@ -1,11 +1,8 @@
 //! Restart: the server process is killed with SIGKILL mid-flight and started again on the same
 //! database. Nothing is lost, nothing runs twice, and running jobs stay with their workers.
 
-mod common;
-
-use common::process::{free_port, ServerProcess};
-use common::server::fast_config;
-use common::{eventually, SimWorker, TestDb, TestServer};
+use crate::common::process::{free_port, ServerProcess};
+use crate::common::{eventually, SimWorker, TestDb, TestServer};
 use gantry_api::{Job, JobStatus};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -19,7 +16,7 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
-    let server = TestServer::attach(base.clone(), fast_config(&db)).await;
+    let server = TestServer::attach(base.clone()).await;
     let w1 = SimWorker::register(&server, "w1", 4.0, 4096, 4).await;
     let w2 = SimWorker::register(&server, "w2", 4.0, 4096, 4).await;
     let mut ids = Vec::new();
@@ -69,7 +66,7 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
         "the server is dead"
     );
     let _process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
-    let server = TestServer::attach(base, fast_config(&db)).await;
+    let server = TestServer::attach(base).await;
 
     for job in &before {
         let after = server.status(&job.id).await.job;
@@ -135,7 +132,7 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
 async fn sigterm_answers_long_polls_and_exits_cleanly(db: TestDb) {
     let port = free_port();
     let mut process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
-    let server = TestServer::attach(format!("http://127.0.0.1:{port}"), fast_config(&db)).await;
+    let server = TestServer::attach(format!("http://127.0.0.1:{port}")).await;
     let worker = SimWorker::register(&server, "w1", 1.0, 512, 1).await;
     let poll = worker.poll(1, 30_000);
     let term = async {
@@ -161,7 +158,7 @@ async fn an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers
     let flags = ["--heartbeat-timeout", "1s", "--sweep-interval", "100ms"];
     let port = free_port();
     let mut first = ServerProcess::spawn(&db, port, &flags);
-    let server = TestServer::attach(first.base.clone(), fast_config(&db)).await;
+    let server = TestServer::attach(first.base.clone()).await;
     let worker = SimWorker::register(&server, "w1", 2.0, 2048, 1).await;
     let job = server.create(json!({"command": "long"})).await;
     let held = worker.take_one().await;
@@ -190,7 +187,7 @@ async fn an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers
     assert_eq!(worker.finish(&held, 0).await.0, StatusCode::OK);
 }
 
-on_both_databases!(
+crate::common::on_both_databases!(
     an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers,
     sigkill_loses_nothing_and_duplicates_nothing,
     sigterm_answers_long_polls_and_exits_cleanly,

@@ -436,7 +436,7 @@ async fn expired_deadlines_time_out_or_retry_and_release(db: TestDb) {
     );
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     start_is_fenced_by_worker_and_attempt_and_idempotent,
     a_success_completes_releases_and_refuses_any_second_result,
     a_failure_retries_after_a_backoff_then_fails,

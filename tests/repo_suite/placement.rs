@@ -5,12 +5,7 @@ use super::*;
 async fn job_insert_queues_or_defers_and_honours_idempotency_keys(db: TestDb) {
     let repo = db.repo(policy()).await;
     let r = &*repo;
-    let expected = if db.backend == "sqlite" {
-        Dialect::Sqlite
-    } else {
-        Dialect::Postgres
-    };
-    assert_eq!(r.dialect(), expected);
+    assert_eq!(r.dialect(), db.dialect);
     r.ping().await.unwrap();
     assert_eq!(
         r.migrate().await.unwrap(),
@@ -398,7 +393,7 @@ async fn jobs_waiting_for_a_busy_big_worker_do_not_starve_smaller_ones(db: TestD
     assert_eq!(state(r, "big-1").await, JobStatus::Queued);
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     jobs_waiting_for_a_busy_big_worker_do_not_starve_smaller_ones,
     job_insert_queues_or_defers_and_honours_idempotency_keys,
     a_job_fitting_no_online_worker_is_blocked_until_one_registers,

@@ -216,7 +216,7 @@ async fn state_counts_come_from_the_tables(db: TestDb) {
     );
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     uploads_are_stored_and_read_back,
     job_list_filters_and_pages_newest_first,
     workers_are_listed_found_by_token_and_read,

@@ -456,7 +456,7 @@ async fn unstarted_assignments_are_requeued(db: TestDb) {
     );
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     unstarted_assignments_are_requeued,
     a_draining_worker_gets_no_new_job_until_it_registers_again,
     heartbeat_records_metrics_and_lists_jobs_to_stop,

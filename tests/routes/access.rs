@@ -220,7 +220,7 @@ async fn without_a_token_only_loopback_host_names_are_served(db: TestDb) {
     server.stop().await;
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     without_a_token_only_loopback_host_names_are_served,
     uploads_round_trip_with_safe_names,
     tokens_guard_every_route,

@@ -149,7 +149,7 @@ async fn worker_batches_answer_per_item(db: TestDb) {
     server.stop().await;
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     create_batch_is_all_or_nothing_and_keeps_order,
     worker_batches_answer_per_item,
 );

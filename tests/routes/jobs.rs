@@ -253,7 +253,7 @@ async fn list_pages_newest_first_and_filters(db: TestDb) {
     server.stop().await;
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     create_refuses_bad_input_and_changes_nothing,
     create_accepts_legacy_and_full_bodies,
     status_list_and_cancel_check_their_ids,

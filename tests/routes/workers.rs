@@ -151,4 +151,4 @@ async fn worker_routes_check_their_input(db: TestDb) {
     server.stop().await;
 }
 
-crate::on_both_databases!(worker_routes_check_their_input,);
+crate::common::on_both_databases!(worker_routes_check_their_input,);

@@ -13,9 +13,11 @@
 mod agent;
 mod procs;
 
+use crate::common::optional::{skip_or_fail, Part};
+use crate::common::process::free_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
-use procs::{free_port, target_dir, wait_http, which, Proc};
+use procs::{target_dir, wait_http, which, Proc};
 use serde_json::json;
 use std::panic::AssertUnwindSafe;
 use std::process::Command;
@@ -110,10 +112,7 @@ async fn dashboard_in_a_real_browser() {
         which(&["chromedriver"]),
     ) else {
         let why = "no chromium/chromedriver: run scripts/install-browser-deps.sh";
-        if std::env::var("GANTRY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("{why} (GANTRY_REQUIRE_BROWSER=1)");
-        }
-        eprintln!("SKIPPED (browser): {why}");
+        skip_or_fail(Part::Browser, why);
         return;
     };
     let dir = tempfile::tempdir().unwrap();
