@@ -3,6 +3,9 @@
 
 mod attempts;
 mod batches;
+mod cancels_and_deadlines;
+mod heartbeats;
+mod insert_and_block;
 mod leases;
 mod placement;
 mod reads;
