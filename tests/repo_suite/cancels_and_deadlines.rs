@@ -132,7 +132,12 @@ async fn expired_deadlines_time_out_or_retry_and_release(db: TestDb) {
     assert_eq!(state(r, "long").await, JobStatus::Running);
     assert_eq!(reserved(r, "w").await, (500, 256, 1));
     assert_eq!(get_worker(r, "w").await.consecutive_failures, 2);
+    timed_out_attempts_are_stopped_and_fenced(r).await;
+}
 
+/// After the test above: the worker is told to stop both timed-out attempts, their results are
+/// refused, and a second sweep finds nothing.
+async fn timed_out_attempts_are_stopped_and_fenced(r: &dyn Repo) {
     let reported: Vec<String> = ["final", "retry", "long"].map(String::from).to_vec();
     assert_eq!(
         r.worker_stop_list("w", &reported).await.unwrap(),

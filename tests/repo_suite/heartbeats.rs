@@ -62,7 +62,12 @@ async fn heartbeat_records_metrics_and_lists_jobs_to_stop(db: TestDb) {
             .unwrap(),
         []
     );
+    a_broken_executor_makes_a_worker_unhealthy_until_it_mends(r).await;
+}
 
+/// After the test above: w1 reports a broken executor, gets no new job although it has
+/// room, and gets one again once it reports its executor mended.
+async fn a_broken_executor_makes_a_worker_unhealthy_until_it_mends(r: &dyn Repo) {
     let mut broken = heartbeat("w1", T0 + 30, &["own"]);
     broken.executor_ok = false;
     broken.ram_total_mb = 3000;
@@ -170,7 +175,13 @@ async fn silent_workers_go_offline_and_their_jobs_are_requeued(db: TestDb) {
         },
         "a heartbeat at the cut-off is not silence"
     );
+    a_silent_worker_goes_offline_and_its_jobs_are_requeued(r).await;
+    the_requeued_jobs_go_to_a_live_worker(r).await;
+    a_sweep_takes_at_most_its_limit(r).await;
+}
 
+/// After the test above: w1 fell silent holding a running and an assigned job.
+async fn a_silent_worker_goes_offline_and_its_jobs_are_requeued(r: &dyn Repo) {
     let swept = r
         .worker_expire_heartbeats(T0 + 50, T0 + 40_000, 10)
         .await
@@ -208,7 +219,10 @@ async fn silent_workers_go_offline_and_their_jobs_are_requeued(db: TestDb) {
             "RUNNING>QUEUED"
         ]
     );
+}
 
+/// w1's requeued jobs go to w2, and the offline w1 is not swept again.
+async fn the_requeued_jobs_go_to_a_live_worker(r: &dyn Repo) {
     let out = r.job_place(T0 + 40_001, 10).await.unwrap();
     assert_eq!(
         triples(&out.placed),
@@ -233,7 +247,10 @@ async fn silent_workers_go_offline_and_their_jobs_are_requeued(db: TestDb) {
         },
         "an offline worker is not swept again"
     );
+}
 
+/// Three silent workers, a limit of two: two are swept.
+async fn a_sweep_takes_at_most_its_limit(r: &dyn Repo) {
     for id in ["s1", "s2", "s3"] {
         worker(id).at(T0 + 200).register(r).await;
     }
