@@ -1,8 +1,7 @@
 //! The benchmark keeps working: `gantry bench --quick --json` on SQLite and PostgreSQL prints
 //! every figure with a sane value (the full run is a documented command, see BENCHMARKS.md).
 
-mod common;
-
+use crate::common::optional::Part;
 use serde_json::Value;
 use std::process::Command;
 
@@ -45,7 +44,7 @@ fn check(figures: &[Value], backend: &str) {
         "soak_table",
     ];
     // The Docker figure skips loudly without Docker; where Docker is required it must be there.
-    if std::env::var("GANTRY_REQUIRE_DOCKER").as_deref() == Ok("1") {
+    if Part::Docker.required() {
         wanted.extend([
             "docker_gantry_ms",
             "docker_bare_ms",
@@ -76,7 +75,7 @@ fn check(figures: &[Value], backend: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_quick_benchmark_runs_on_both_databases() {
     check(&bench(&[]), "sqlite");
-    if let Some(db) = common::TestDb::postgres().await {
+    if let Some(db) = crate::common::TestDb::postgres().await {
         // The bench makes its own databases on that server.
         check(&bench(&["--database-url", &db.url]), "postgres");
     }

@@ -1,9 +1,7 @@
 //! The OpenAPI document covers every REST route: the routes are read from the router's source,
 //! so adding a route without documenting it fails here.
 
-mod common;
-
-use common::{TestDb, TestServer};
+use crate::common::{TestDb, TestServer};
 use serde_json::Value;
 use std::path::Path;
 

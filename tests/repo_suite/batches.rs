@@ -173,7 +173,7 @@ async fn finish_many_counts_failures_toward_cooldown_in_order(db: TestDb) {
     assert_eq!(reserved(r, "w1").await, (0, 0, 0));
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     insert_many_keeps_order_keys_and_blocking,
     start_many_is_fenced_per_item_and_idempotent,
     finish_many_moves_each_job_on_and_releases_once,

@@ -51,7 +51,26 @@ async fn job_list_filters_and_pages_newest_first(db: TestDb) {
     r.job_finish(result("w1", "job-01", 1, T0 + 13))
         .await
         .unwrap();
+    job_list_pages_newest_first(r).await;
+    job_list_filters_by_status(r).await;
+    job_list_filters_by_worker_text_and_time(r).await;
+}
 
+/// A list request for everything `f` selects.
+fn all(f: JobListParams) -> JobListParams {
+    JobListParams { limit: 100, ..f }
+}
+
+/// A list request for every job in one of `statuses`.
+fn by_status(statuses: &[JobStatus]) -> JobListParams {
+    all(JobListParams {
+        statuses: statuses.to_vec(),
+        ..Default::default()
+    })
+}
+
+/// Pages of three, newest first, over the seven jobs of the test above.
+async fn job_list_pages_newest_first(r: &dyn Repo) {
     let list = |p: JobListParams| async move { r.job_list(p).await.unwrap() };
     let page = |before: Option<&str>| JobListParams {
         before_id: before.map(String::from),
@@ -65,14 +84,11 @@ async fn job_list_filters_and_pages_newest_first(db: TestDb) {
     );
     assert_eq!(ids(&list(page(Some("job-02"))).await), ["job-01"]);
     assert!(list(page(Some("job-01"))).await.is_empty());
+}
 
-    let all = |f: JobListParams| JobListParams { limit: 100, ..f };
-    let by_status = |s: &[JobStatus]| {
-        all(JobListParams {
-            statuses: s.to_vec(),
-            ..Default::default()
-        })
-    };
+/// Status filters, including the unhappy endings (this cancels job-05 and job-04).
+async fn job_list_filters_by_status(r: &dyn Repo) {
+    let list = |p: JobListParams| async move { r.job_list(p).await.unwrap() };
     assert_eq!(
         ids(&list(by_status(&[JobStatus::Queued])).await),
         ["job-07", "job-06", "job-05", "job-04"]
@@ -99,6 +115,11 @@ async fn job_list_filters_and_pages_newest_first(db: TestDb) {
         ids(&list(by_status(&[JobStatus::Cancelled, JobStatus::Completed])).await),
         ["job-05", "job-04", "job-01"]
     );
+}
+
+/// Filters by worker, by text in the id or command, by creation time, and with a limit.
+async fn job_list_filters_by_worker_text_and_time(r: &dyn Repo) {
+    let list = |p: JobListParams| async move { r.job_list(p).await.unwrap() };
     let on = |w: &str| {
         all(JobListParams {
             worker_id: Some(w.into()),
@@ -216,7 +237,7 @@ async fn state_counts_come_from_the_tables(db: TestDb) {
     );
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     uploads_are_stored_and_read_back,
     job_list_filters_and_pages_newest_first,
     workers_are_listed_found_by_token_and_read,

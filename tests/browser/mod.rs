@@ -13,11 +13,14 @@
 mod agent;
 mod procs;
 
+use crate::common::optional::{skip_or_fail, Part};
+use crate::common::process::free_port;
 use fantoccini::{Client, ClientBuilder, Locator};
 use futures::FutureExt;
-use procs::{free_port, target_dir, wait_http, which, Proc};
+use procs::{target_dir, wait_http, which, Proc};
 use serde_json::json;
 use std::panic::AssertUnwindSafe;
+use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -110,17 +113,29 @@ async fn dashboard_in_a_real_browser() {
         which(&["chromedriver"]),
     ) else {
         let why = "no chromium/chromedriver: run scripts/install-browser-deps.sh";
-        if std::env::var("GANTRY_REQUIRE_BROWSER").is_ok_and(|v| v == "1") {
-            panic!("{why} (GANTRY_REQUIRE_BROWSER=1)");
-        }
-        eprintln!("SKIPPED (browser): {why}");
+        skip_or_fail(Part::Browser, why);
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     let logs = target_dir().join("browser-test-logs");
     std::fs::create_dir_all(&logs).unwrap();
+    let (mut server, base) = start_server(dir.path(), &logs).await;
+    let _agent = start_agent(&base, dir.path(), &logs);
+    let (chromedriver, c) = start_browser(&chromium, &driver, &logs).await;
 
-    // The real server binary, with an API token so the login page is part of the walk.
+    // Close the browser even when the walk fails, so no Chromium is left behind.
+    let outcome = AssertUnwindSafe(walk(&c, &base)).catch_unwind().await;
+    let _ = c.close().await;
+    drop(chromedriver);
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+    server.assert_running();
+}
+
+/// The real server binary on a SQLite file in `dir`, with an API token so the login page is
+/// part of the walk; returns it, ready, and its base URL.
+async fn start_server(dir: &Path, logs: &Path) -> (Proc, String) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_gantry"));
@@ -128,7 +143,7 @@ async fn dashboard_in_a_real_browser() {
         .env("GANTRY_BIND", format!("127.0.0.1:{port}"))
         .env(
             "DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("g.db").display()),
+            format!("sqlite://{}", dir.join("g.db").display()),
         )
         .env("GANTRY_API_TOKEN", TOKEN)
         .env("HEARTBEAT_TIMEOUT", "10s")
@@ -136,27 +151,34 @@ async fn dashboard_in_a_real_browser() {
         .env_remove("GANTRY_WORKER_TOKEN");
     let mut server = Proc::spawn("gantry serve", cmd, &logs.join("server.log"));
     wait_http(&format!("{base}/readyz"), PATIENCE, &mut server).await;
+    (server, base)
+}
 
-    // The agent: the real one when named, else the simulated one.
-    let _agent: Box<dyn std::any::Any> = match std::env::var_os("GANTRY_WORKER_BIN") {
+/// The agent: the real one when `GANTRY_WORKER_BIN` names it, else the simulated one; it
+/// stops when the returned guard is dropped.
+fn start_agent(base: &str, dir: &Path, logs: &Path) -> Box<dyn std::any::Any> {
+    match std::env::var_os("GANTRY_WORKER_BIN") {
         Some(bin) => {
             let mut cmd = Command::new(bin);
-            cmd.env("GANTRY_URL", &base)
+            cmd.env("GANTRY_URL", base)
                 .env("WORKER_ID", WORKER)
                 .env("ENABLE_DOCKER", "false")
                 .env("HEARTBEAT_INTERVAL", "1s")
                 .env("JOB_POLL_INTERVAL", "1s")
-                .env("GANTRY_WORK_DIR", dir.path().join("work"));
+                .env("GANTRY_WORK_DIR", dir.join("work"));
             eprintln!("agent: gantry-worker");
             Box::new(Proc::spawn("gantry-worker", cmd, &logs.join("worker.log")))
         }
         None => {
             eprintln!("agent: simulated (set GANTRY_WORKER_BIN to use gantry-worker)");
-            let task = tokio::spawn(agent::run(base.clone(), WORKER.into()));
+            let task = tokio::spawn(agent::run(base.to_string(), WORKER.into()));
             Box::new(AbortOnDrop(task))
         }
-    };
+    }
+}
 
+/// chromedriver, ready, and a WebDriver session on headless `chromium` through it.
+async fn start_browser(chromium: &Path, driver: &Path, logs: &Path) -> (Proc, Client) {
     let driver_port = free_port();
     let mut cmd = Command::new(driver);
     cmd.arg(format!("--port={driver_port}"));
@@ -176,15 +198,7 @@ async fn dashboard_in_a_real_browser() {
         .connect(&driver_url)
         .await
         .expect("a WebDriver session");
-
-    // Close the browser even when the walk fails, so no Chromium is left behind.
-    let outcome = AssertUnwindSafe(walk(&c, &base)).catch_unwind().await;
-    let _ = c.close().await;
-    drop(chromedriver);
-    if let Err(panic) = outcome {
-        std::panic::resume_unwind(panic);
-    }
-    server.assert_running();
+    (chromedriver, c)
 }
 
 /// The walk through the dashboard.

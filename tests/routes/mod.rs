@@ -1,16 +1,13 @@
 //! Every route, its happy path and its refusals: bad input gets a clear 4xx in the error
 //! shape of SPEC.md and changes nothing. On both databases.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod access;
 mod batches;
 mod jobs;
 mod workers;
 
-use common::server::fast_config;
-use common::{SimWorker, TestDb, TestServer};
+use crate::common::server::fast_config;
+use crate::common::{SimWorker, TestDb, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 

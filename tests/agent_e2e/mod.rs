@@ -3,16 +3,13 @@
 //! `scripts/build-test-image.sh`). The seed's six scenarios, the sandbox, and the process
 //! executor. Docker tests skip loudly without an engine, and fail with GANTRY_REQUIRE_DOCKER=1.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod resilience;
 mod sandbox;
 mod scenarios;
 
-use common::process::{free_port, AgentProcess, ServerProcess};
-use common::server::fast_config;
-use common::{eventually, TestDb, TestServer};
+use crate::common::optional::{skip_or_fail, Part};
+use crate::common::process::{free_port, AgentProcess, ServerProcess};
+use crate::common::{eventually, TestDb, TestServer};
 use gantry_api::{Job, JobStatus, WorkerStatus};
 use serde_json::{json, Value};
 use std::process::Command;
@@ -52,10 +49,7 @@ fn docker_ready() -> bool {
         } else {
             "no Docker engine answers"
         };
-        if std::env::var("GANTRY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") {
-            panic!("{why} (GANTRY_REQUIRE_DOCKER=1)");
-        }
-        eprintln!("SKIPPED (Docker): {why}");
+        skip_or_fail(Part::Docker, why);
     }
     image
 }
@@ -72,7 +66,7 @@ impl Cluster {
         let db = TestDb::sqlite().await;
         let port = free_port();
         let process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
-        let server = TestServer::attach(process.base.clone(), fast_config(&db)).await;
+        let server = TestServer::attach(process.base.clone()).await;
         Cluster {
             server,
             _process: process,

@@ -1,20 +1,20 @@
 //! The repository suite: every `Repo` method, every job transition and every refusal, run
 //! against both SQLite and PostgreSQL. Time is a parameter, so nothing here sleeps.
 
-#[path = "../common/mod.rs"]
-mod common;
-
 mod attempts;
 mod batches;
+mod cancels_and_deadlines;
+mod heartbeats;
+mod insert_and_block;
 mod leases;
 mod placement;
 mod reads;
 mod workers;
 
-use common::builders::*;
-use common::TestDb;
+use crate::common::builders::*;
+use crate::common::TestDb;
 use gantry::repo::{
-    Dialect, JobListParams, Placement, Policy, Repo, RepoError, SweepCounts, UploadInsertParams,
+    JobListParams, Placement, Policy, Repo, RepoError, SweepCounts, UploadInsertParams,
 };
 use gantry_api::{JobStatus, StopJob, StopReason, WorkerStatus};
 
