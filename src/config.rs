@@ -86,8 +86,8 @@ impl Default for ServeConfig {
     /// The defaults of the flags, as `gantry serve` with no flag and no environment would run.
     fn default() -> Self {
         // The environment is ignored here: a default must not depend on where it is asked.
-        let command = ServeConfig::augment_args(Command::new("gantry-serve"))
-            .mut_args(|arg| arg.env(None));
+        let command =
+            ServeConfig::augment_args(Command::new("gantry-serve")).mut_args(|arg| arg.env(None));
         let matches = command
             .try_get_matches_from(["gantry-serve"])
             .expect("the defaults parse");

@@ -5,7 +5,8 @@
 
 use crate::common::builders::{job, result, worker, T0};
 use crate::common::TestDb;
-use gantry::repo::{Dialect, Policy, Repo};
+use gantry::lifecycle::Policy;
+use gantry::repo::{Dialect, Repo};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
@@ -230,7 +231,7 @@ async fn every_job_completed_and_every_worker_released(
     }
     for (w, held) in repo.worker_list().await.unwrap() {
         assert_eq!(
-            (w.reserved_cpu_milli, w.reserved_ram_mb, w.running_jobs),
+            (w.reserved_cpu_milli, w.reserved_ram_mb, w.held_jobs),
             (0, 0, 0),
             "{} released everything",
             w.id

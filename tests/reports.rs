@@ -3,7 +3,8 @@
 
 use crate::common::builders::{failure, job, result, worker};
 use crate::common::{TestDb, TestServer};
-use gantry::repo::{Policy, Repo};
+use gantry::lifecycle::Policy;
+use gantry::repo::Repo;
 use gantry_api::{Percentiles, ReportGroup};
 use std::sync::Arc;
 

@@ -14,7 +14,11 @@ pub async fn load(state: &AppState) -> Result<Vec<Worker>, ApiError> {
     let now = now_ms();
     let mut workers = Vec::new();
     for (record, job_ids) in state.repo.worker_list().await? {
-        workers.push(record.to_api(crate::lifecycle::worker::status(&record, now), now, job_ids)?);
+        workers.push(record.to_api(
+            crate::lifecycle::worker::status(&record, now),
+            now,
+            job_ids,
+        )?);
     }
     Ok(workers)
 }

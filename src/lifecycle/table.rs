@@ -135,7 +135,11 @@ pub const WORKER_RULES: [WorkerRule; 6] = [
         from: &[Idle, Busy],
         to: &[Busy, Idle],
         when: "placement reserves a job on it; a result, cancel or loss releases one",
-        applied: Applied::Sql(&["worker_reserve_many", "worker_release", "worker_release_many"]),
+        applied: Applied::Sql(&[
+            "worker_reserve_many",
+            "worker_release",
+            "worker_release_many",
+        ]),
     },
     WorkerRule {
         name: "cooldown",

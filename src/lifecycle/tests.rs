@@ -151,12 +151,20 @@ fn every_transition_a_function_makes_is_in_the_table() {
     seen.push(("lose", job::lose(&mut job(0), 9_000, &p, "gone")));
     let mut assigned = job(0);
     assigned.status = JobStatus::Assigned;
-    seen.push(("lose", job::lose_unstarted(&mut assigned.clone(), 9_000, &p)));
+    seen.push((
+        "lose",
+        job::lose_unstarted(&mut assigned.clone(), 9_000, &p),
+    ));
     seen.push(("cancel", job::cancel(&mut job(0), 9_000).unwrap()));
     let started = job::start(&mut assigned, "w", 1, 9_000).unwrap().unwrap();
     seen.push(("start", started));
     for (name, t) in seen {
-        assert!(job_allows(t.from, t.to), "{name}: {:?} -> {:?}", t.from, t.to);
+        assert!(
+            job_allows(t.from, t.to),
+            "{name}: {:?} -> {:?}",
+            t.from,
+            t.to
+        );
         let rule = job_rule(name).unwrap();
         let retry = job_rule("retry").unwrap();
         assert!(
@@ -174,14 +182,25 @@ fn every_transition_a_function_makes_is_in_the_table() {
 fn only_the_holder_of_the_current_attempt_may_act() {
     let mut j = job(0);
     j.status = JobStatus::Assigned;
-    assert_eq!(job::start(&mut j.clone(), "other", 1, 5).unwrap_err().code, "not_holder");
-    assert_eq!(job::start(&mut j.clone(), "w", 2, 5).unwrap_err().code, "stale_attempt");
+    assert_eq!(
+        job::start(&mut j.clone(), "other", 1, 5).unwrap_err().code,
+        "not_holder"
+    );
+    assert_eq!(
+        job::start(&mut j.clone(), "w", 2, 5).unwrap_err().code,
+        "stale_attempt"
+    );
     assert!(job::start(&mut j, "w", 1, 5).unwrap().is_some());
     assert!(job::start(&mut j, "w", 1, 6).unwrap().is_none(), "a repeat");
     assert_eq!(j.started_at, Some(5));
     let mut done = job(0);
     job::finish(&mut done, &result(0), &policy()).unwrap();
-    assert_eq!(job::finish(&mut done, &result(0), &policy()).unwrap_err().code, "wrong_state");
+    assert_eq!(
+        job::finish(&mut done, &result(0), &policy())
+            .unwrap_err()
+            .code,
+        "wrong_state"
+    );
     assert_eq!(job::cancel(&mut done, 9).unwrap_err().code, "wrong_state");
     assert_eq!(not_holder(&done, "w", 1).code, "wrong_state");
 }
@@ -251,7 +270,10 @@ fn failures_in_a_row_start_a_cooldown_and_a_success_resets_them() {
         record_outcome(n, until, WorkerOutcome::Success, &p, 200),
         (0, Some(60_100))
     );
-    assert_eq!(record_outcome(2, None, WorkerOutcome::Neutral, &p, 0), (2, None));
+    assert_eq!(
+        record_outcome(2, None, WorkerOutcome::Neutral, &p, 0),
+        (2, None)
+    );
     use WorkerOutcome::*;
     assert_eq!(batch_outcomes(&[Success, Failure]), (true, &[Failure][..]));
     let all = [Failure, Success, Failure];

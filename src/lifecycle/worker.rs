@@ -36,7 +36,12 @@ pub fn is_unhealthy(executor_ok: bool, cooldown_until: Option<i64>, now: i64) ->
 }
 
 /// True when an online worker may be given a new job at `now`: healthy and not draining.
-pub fn accepts_work(draining: bool, executor_ok: bool, cooldown_until: Option<i64>, now: i64) -> bool {
+pub fn accepts_work(
+    draining: bool,
+    executor_ok: bool,
+    cooldown_until: Option<i64>,
+    now: i64,
+) -> bool {
     !draining && !is_unhealthy(executor_ok, cooldown_until, now)
 }
 

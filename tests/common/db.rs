@@ -2,7 +2,8 @@
 //! test cluster that `scripts/test-postgres.sh` starts, dropped again when the test ends.
 
 use super::optional::{skip_or_fail, Part};
-use gantry::repo::{connect, Dialect, Policy, Repo};
+use gantry::lifecycle::Policy;
+use gantry::repo::{connect, Dialect, Repo};
 use sqlx::Connection;
 use std::path::Path;
 use std::process::Command;

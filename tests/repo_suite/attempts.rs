@@ -20,7 +20,7 @@ async fn start_is_fenced_by_worker_and_attempt_and_idempotent(db: TestDb) {
     assert_eq!(state(r, "j").await, JobStatus::Assigned);
 
     let started = r.job_start("w1", "j", 1, T0 + 20).await.unwrap();
-    assert_eq!(started.status, "RUNNING");
+    assert_eq!(started.status, JobStatus::Running);
     assert_eq!(
         (
             started.started_at,
@@ -30,7 +30,7 @@ async fn start_is_fenced_by_worker_and_attempt_and_idempotent(db: TestDb) {
         (Some(T0 + 20), Some(T0 + 5_020), Some(T0 + 20))
     );
     let again = r.job_start("w1", "j", 1, T0 + 30).await.unwrap();
-    assert_eq!(again.status, "RUNNING");
+    assert_eq!(again.status, JobStatus::Running);
     assert_eq!(
         (again.started_at, again.deadline_at),
         (Some(T0 + 20), Some(T0 + 5_020))
@@ -79,7 +79,7 @@ async fn a_success_completes_releases_and_refuses_any_second_result(db: TestDb) 
     ok.stdout = Some("hello".into());
     ok.duration_ms = Some(9);
     let done = r.job_finish(ok).await.unwrap();
-    assert_eq!(done.status, "COMPLETED");
+    assert_eq!(done.status, JobStatus::Completed);
     assert_eq!(
         (done.exit_code, done.stdout.as_deref(), done.duration_ms),
         (Some(0), Some("hello"), Some(9))
@@ -132,7 +132,7 @@ async fn a_failure_retries_after_a_backoff_then_fails(db: TestDb) {
         .job_finish(failure("w", "j", 1, T0 + 20, 3))
         .await
         .unwrap();
-    assert_eq!(failed.status, "PENDING");
+    assert_eq!(failed.status, JobStatus::Pending);
     assert_eq!((failed.failed_attempts, failed.infra_retries), (1, 0));
     assert!(
         (T0 + 20 + 800..=T0 + 20 + 1_200).contains(&failed.run_at),
@@ -163,7 +163,7 @@ async fn a_failure_retries_after_a_backoff_then_fails(db: TestDb) {
         .job_finish(failure("w", "j", 2, failed.run_at + 5, 4))
         .await
         .unwrap();
-    assert_eq!(end.status, "FAILED");
+    assert_eq!(end.status, JobStatus::Failed);
     assert_eq!(
         (end.failed_attempts, end.attempts, end.exit_code),
         (2, 2, Some(4))
@@ -203,7 +203,7 @@ async fn a_reported_timeout_or_oom_ends_the_job_without_retries(db: TestDb) {
     let mut timed_out = failure("w", "slow", 1, T0 + 20, 137);
     timed_out.timed_out = true;
     let slow = r.job_finish(timed_out).await.unwrap();
-    assert_eq!(slow.status, "TIMED_OUT");
+    assert_eq!(slow.status, JobStatus::TimedOut);
     assert_eq!((slow.failed_attempts, slow.finished_at), (1, Some(T0 + 20)));
 
     let mut oom = failure("w", "fat", 1, T0 + 21, 137);
@@ -233,7 +233,11 @@ async fn an_infrastructure_error_uses_the_infrastructure_budget(db: TestDb) {
         lost.infrastructure_error = true;
         lost.error = Some("container could not start".into());
         let j = r.job_finish(lost).await.unwrap();
-        assert_eq!(j.status, "QUEUED", "requeued at once, attempt {attempt}");
+        assert_eq!(
+            j.status,
+            JobStatus::Queued,
+            "requeued at once, attempt {attempt}"
+        );
         assert_eq!((j.infra_retries, j.failed_attempts), (attempt, 0));
         assert_eq!((j.run_at, j.queued_at), (now + 1, Some(now + 1)));
         assert_eq!(reserved(r, "w").await, (0, 0, 0));
@@ -243,7 +247,7 @@ async fn an_infrastructure_error_uses_the_infrastructure_budget(db: TestDb) {
     lost.infrastructure_error = true;
     lost.error = Some("container could not start".into());
     let j = r.job_finish(lost).await.unwrap();
-    assert_eq!(j.status, "FAILED");
+    assert_eq!(j.status, JobStatus::Failed);
     assert_eq!((j.infra_retries, j.failed_attempts), (3, 0));
     assert_eq!(
         j.reason.as_deref(),

@@ -70,8 +70,8 @@ async fn start_many_is_fenced_per_item_and_idempotent(db: TestDb) {
         matches!(&outcomes[1], Err(RepoError::Conflict { code, .. }) if *code == "stale_attempt")
     );
     assert!(matches!(&outcomes[2], Err(RepoError::NotFound { .. })));
-    assert_eq!(outcomes[3].as_ref().unwrap().status, "RUNNING");
-    assert_eq!(outcomes[4].as_ref().unwrap().status, "RUNNING");
+    assert_eq!(outcomes[3].as_ref().unwrap().status, JobStatus::Running);
+    assert_eq!(outcomes[4].as_ref().unwrap().status, JobStatus::Running);
     assert_eq!(
         state(r, "j2").await,
         JobStatus::Assigned,
@@ -119,8 +119,8 @@ async fn finish_many_moves_each_job_on_and_releases_once(db: TestDb) {
         ])
         .await
         .unwrap();
-    assert_eq!(outcomes[0].as_ref().unwrap().status, "COMPLETED");
-    assert_eq!(outcomes[1].as_ref().unwrap().status, "PENDING");
+    assert_eq!(outcomes[0].as_ref().unwrap().status, JobStatus::Completed);
+    assert_eq!(outcomes[1].as_ref().unwrap().status, JobStatus::Pending);
     assert!(
         matches!(&outcomes[2], Err(RepoError::Conflict { code, .. }) if *code == "wrong_state")
     );

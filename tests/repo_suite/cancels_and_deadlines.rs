@@ -21,11 +21,11 @@ async fn cancel_is_state_aware(db: TestDb) {
     );
     assert_eq!(q.reason.as_deref(), Some("cancelled by a client"));
     let p = r.job_cancel("pending", T0 + 21).await.unwrap();
-    assert_eq!(p.status, "CANCELLED");
+    assert_eq!(p.status, JobStatus::Cancelled);
     assert_eq!(r.job_next_due().await.unwrap(), None);
 
     let a = r.job_cancel("assigned", T0 + 22).await.unwrap();
-    assert_eq!(a.status, "CANCELLED");
+    assert_eq!(a.status, JobStatus::Cancelled);
     assert_eq!(reserved(r, "w").await, (600, 200, 1));
     let run = r.job_cancel("running", T0 + 23).await.unwrap();
     assert_eq!((run.status.as_str(), run.deadline_at), ("CANCELLED", None));

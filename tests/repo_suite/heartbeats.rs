@@ -2,6 +2,7 @@
 //! going offline, and assignments never started.
 
 use super::*;
+use gantry::lifecycle::worker::status as worker_status;
 
 async fn heartbeat_records_metrics_and_lists_jobs_to_stop(db: TestDb) {
     let repo = db.repo(policy()).await;
@@ -51,7 +52,7 @@ async fn heartbeat_records_metrics_and_lists_jobs_to_stop(db: TestDb) {
         (12.5, 1000, 2048)
     );
     assert_eq!(w.last_heartbeat_at, T0 + 20);
-    assert_eq!(w.status(T0 + 20), WorkerStatus::Busy);
+    assert_eq!(worker_status(&w, T0 + 20), WorkerStatus::Busy);
 
     let owned: Vec<String> = reported.map(String::from).to_vec();
     assert_eq!(r.worker_stop_list("w1", &owned).await.unwrap(), expected);
@@ -74,7 +75,7 @@ async fn a_broken_executor_makes_a_worker_unhealthy_until_it_mends(r: &dyn Repo)
     r.worker_heartbeat(broken).await.unwrap();
     let w1 = get_worker(r, "w1").await;
     assert_eq!((w1.executor_ok, w1.ram_total_mb), (0, 3000));
-    assert_eq!(w1.status(T0 + 30), WorkerStatus::Unhealthy);
+    assert_eq!(worker_status(&w1, T0 + 30), WorkerStatus::Unhealthy);
     job("next").size(100, 10).at(T0 + 31).insert(r).await;
     assert!(
         r.job_place(T0 + 32, 10).await.unwrap().placed.is_empty(),
@@ -84,7 +85,7 @@ async fn a_broken_executor_makes_a_worker_unhealthy_until_it_mends(r: &dyn Repo)
         .await
         .unwrap();
     assert_eq!(
-        get_worker(r, "w1").await.status(T0 + 40),
+        worker_status(&get_worker(r, "w1").await, T0 + 40),
         WorkerStatus::Busy
     );
     let p = place(r, "next", T0 + 41).await;
@@ -121,14 +122,14 @@ async fn heartbeat_requeues_running_jobs_the_agent_lost_and_notices_a_return(db:
     assert_eq!((out.lost_jobs, out.came_back), (1, false));
     assert!(out.stop_jobs.is_empty());
     let lost = get_job(r, "long-ago").await;
-    assert_eq!(lost.status, "QUEUED");
+    assert_eq!(lost.status, JobStatus::Queued);
     assert_eq!((lost.infra_retries, lost.failed_attempts), (1, 0));
     assert_eq!(state(r, "just-now").await, JobStatus::Running);
     assert_eq!(state(r, "unstarted").await, JobStatus::Assigned);
     assert_eq!(reserved(r, "w").await, (300, 60, 2));
     let h = history(r, "long-ago").await;
-    assert_eq!(h.last().unwrap().to_status, "QUEUED");
-    assert_eq!(h.last().unwrap().from_status.as_deref(), Some("RUNNING"));
+    assert_eq!(h.last().unwrap().to_status, JobStatus::Queued);
+    assert_eq!(h.last().unwrap().from_status, Some(JobStatus::Running));
     assert!(h
         .last()
         .unwrap()
@@ -150,7 +151,7 @@ async fn heartbeat_requeues_running_jobs_the_agent_lost_and_notices_a_return(db:
     assert_eq!(back.stop_jobs, [stop("just-now", StopReason::Reassigned)]);
     let w = get_worker(r, "w").await;
     assert_eq!(w.offline_since, None);
-    assert_eq!(w.status(T0 + 41_000), WorkerStatus::Idle);
+    assert_eq!(worker_status(&w, T0 + 41_000), WorkerStatus::Idle);
     let again = r
         .worker_heartbeat(heartbeat("w", T0 + 42_000, &[]))
         .await
@@ -194,16 +195,16 @@ async fn a_silent_worker_goes_offline_and_its_jobs_are_requeued(r: &dyn Repo) {
         }
     );
     let w1 = get_worker(r, "w1").await;
-    assert_eq!(w1.status(T0 + 40_000), WorkerStatus::Offline);
+    assert_eq!(worker_status(&w1, T0 + 40_000), WorkerStatus::Offline);
     assert_eq!(w1.offline_since, Some(T0 + 40_000));
     assert_eq!(reserved(r, "w1").await, (0, 0, 0));
     assert_eq!(
-        get_worker(r, "w2").await.status(T0 + 40_000),
+        worker_status(&get_worker(r, "w2").await, T0 + 40_000),
         WorkerStatus::Idle
     );
     for id in ["running", "assigned"] {
         let j = get_job(r, id).await;
-        assert_eq!(j.status, "QUEUED", "{id}");
+        assert_eq!(j.status, JobStatus::Queued, "{id}");
         assert_eq!(
             (j.attempts, j.infra_retries, j.failed_attempts),
             (1, 1, 0),
@@ -298,7 +299,7 @@ async fn unstarted_assignments_are_requeued(db: TestDb) {
         }
     );
     let j = get_job(r, "stuck").await;
-    assert_eq!(j.status, "QUEUED");
+    assert_eq!(j.status, JobStatus::Queued);
     assert_eq!((j.attempts, j.infra_retries, j.failed_attempts), (1, 1, 0));
     assert_eq!((j.queued_at, j.delivered_at), (Some(T0 + 100), None));
     assert_eq!(state(r, "started").await, JobStatus::Running);

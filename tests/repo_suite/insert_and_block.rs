@@ -16,7 +16,7 @@ async fn job_insert_queues_or_defers_and_honours_idempotency_keys(db: TestDb) {
     worker("w1").register(r).await;
 
     let a = job("a").env("K", "V").insert(r).await;
-    assert_eq!(a.status, "QUEUED");
+    assert_eq!(a.status, JobStatus::Queued);
     assert_eq!((a.queued_at, a.run_at, a.created_at), (Some(T0), T0, T0));
     assert_eq!((a.blocked, a.reason.as_deref()), (0, None));
     assert_eq!((a.attempts, a.worker_id.as_deref()), (0, None));
@@ -26,7 +26,7 @@ async fn job_insert_queues_or_defers_and_honours_idempotency_keys(db: TestDb) {
     );
 
     let b = job("b").run_at(T0 + 5_000).insert(r).await;
-    assert_eq!(b.status, "PENDING");
+    assert_eq!(b.status, JobStatus::Pending);
     assert_eq!((b.queued_at, b.run_at), (None, T0 + 5_000));
     assert_eq!(r.job_next_due().await.unwrap(), Some(T0 + 5_000));
 

@@ -13,9 +13,9 @@ mod workers;
 
 use crate::common::builders::*;
 use crate::common::TestDb;
-use gantry::repo::{
-    JobListParams, Placement, Policy, Repo, RepoError, SweepCounts, UploadInsertParams,
-};
+use gantry::lifecycle::Policy;
+use gantry::model::{Assignment, JobListParams, SweepCounts, UploadInsertParams};
+use gantry::repo::{Repo, RepoError};
 use gantry_api::{JobStatus, StopJob, StopReason, WorkerStatus};
 
 /// Short, readable numbers: 1 s backoff base, two infrastructure retries, cooldown after three
@@ -31,7 +31,7 @@ fn policy() -> Policy {
 }
 
 /// Places at `now` and returns the placement of `job_id`, which must have been placed.
-async fn place(r: &dyn Repo, job_id: &str, now: i64) -> Placement {
+async fn place(r: &dyn Repo, job_id: &str, now: i64) -> Assignment {
     let out = r.job_place(now, 100).await.expect("job_place");
     out.placed
         .into_iter()
@@ -40,7 +40,7 @@ async fn place(r: &dyn Repo, job_id: &str, now: i64) -> Placement {
 }
 
 /// Places and starts `job_id` at `now`.
-async fn place_and_start(r: &dyn Repo, job_id: &str, now: i64) -> Placement {
+async fn place_and_start(r: &dyn Repo, job_id: &str, now: i64) -> Assignment {
     let p = place(r, job_id, now).await;
     r.job_start(&p.worker_id, job_id, p.attempt, now)
         .await
@@ -49,7 +49,7 @@ async fn place_and_start(r: &dyn Repo, job_id: &str, now: i64) -> Placement {
 }
 
 /// Placements as (job, worker, attempt) for compact comparisons.
-fn triples(placed: &[Placement]) -> Vec<(&str, &str, i64)> {
+fn triples(placed: &[Assignment]) -> Vec<(&str, &str, i64)> {
     placed
         .iter()
         .map(|p| (p.job_id.as_str(), p.worker_id.as_str(), p.attempt))
@@ -63,6 +63,6 @@ fn stop(job_id: &str, reason: StopReason) -> StopJob {
     }
 }
 
-fn ids(jobs: &[gantry::repo::JobRecord]) -> Vec<&str> {
+fn ids(jobs: &[gantry::model::JobRecord]) -> Vec<&str> {
     jobs.iter().map(|j| j.id.as_str()).collect()
 }

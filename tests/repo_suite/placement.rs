@@ -18,7 +18,7 @@ async fn placement_prefers_the_tighter_worker(db: TestDb) {
     assert_eq!(reserved(r, "small").await, (1000, 512, 1));
     assert_eq!(reserved(r, "big").await, (4000, 512, 1));
     let j = get_job(r, "fits-both").await;
-    assert_eq!(j.status, "ASSIGNED");
+    assert_eq!(j.status, JobStatus::Assigned);
     assert_eq!(
         (j.worker_id.as_deref(), j.assigned_at, j.attempts),
         (Some("small"), Some(T0 + 2), 1)
@@ -172,7 +172,7 @@ async fn deliver_hands_out_each_assignment_once(db: TestDb) {
     assert!(first.iter().all(|j| j.delivered_at == Some(T0 + 12)));
     assert!(first
         .iter()
-        .all(|j| j.status == "ASSIGNED" && j.attempts == 1));
+        .all(|j| j.status == JobStatus::Assigned && j.attempts == 1));
     let second = r.job_deliver("w", 10, T0 + 13).await.unwrap();
     assert_eq!(ids(&second), ["j2"]);
     assert!(r.job_deliver("w", 10, T0 + 14).await.unwrap().is_empty());

@@ -1,6 +1,7 @@
 //! Reads: uploads, job lists, worker lists and counts.
 
 use super::*;
+use gantry::lifecycle::worker::status as worker_status;
 
 async fn uploads_are_stored_and_read_back(db: TestDb) {
     let repo = db.repo(policy()).await;
@@ -168,7 +169,7 @@ async fn workers_are_listed_found_by_token_and_read(db: TestDb) {
         (w.executor_ok, w.consecutive_failures, w.offline_since),
         (1, 0, None)
     );
-    assert_eq!(w.status(T0), WorkerStatus::Idle);
+    assert_eq!(worker_status(&w, T0), WorkerStatus::Idle);
     worker("a-worker").register(r).await;
     assert_eq!(
         r.worker_by_token_hash("hash-b").await.unwrap().as_deref(),
@@ -190,8 +191,10 @@ async fn workers_are_listed_found_by_token_and_read(db: TestDb) {
         [("a-worker", expected_a), ("b-worker", 1 - expected_a)]
     );
     let holder = get_worker(r, &p.worker_id).await;
-    assert_eq!(holder.status(T0 + 1), WorkerStatus::Busy);
-    let api = holder.to_api(T0 + 1, vec!["j".into()]).unwrap();
+    assert_eq!(worker_status(&holder, T0 + 1), WorkerStatus::Busy);
+    let api = holder
+        .to_api(worker_status(&holder, T0 + 1), T0 + 1, vec!["j".into()])
+        .unwrap();
     assert_eq!((api.reserved_cpu, api.reserved_ram_mb), (0.5, 256));
 }
 

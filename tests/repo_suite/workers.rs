@@ -1,6 +1,7 @@
 //! A worker's standing: cooldowns after repeated failures, draining, registering again.
 
 use super::*;
+use gantry::lifecycle::worker::status as worker_status;
 
 async fn repeated_failures_cool_a_worker_down(db: TestDb) {
     let repo = db.repo(policy()).await;
@@ -23,7 +24,7 @@ async fn repeated_failures_cool_a_worker_down(db: TestDb) {
     let cool_end = T0 + 301 + 60_000;
     let w = get_worker(r, "w").await;
     assert_eq!(w.cooldown_until, Some(cool_end));
-    assert_eq!(w.status(T0 + 400), WorkerStatus::Unhealthy);
+    assert_eq!(worker_status(&w, T0 + 400), WorkerStatus::Unhealthy);
 
     job("next").at(T0 + 400).insert(r).await;
     let out = r.job_place(T0 + 401, 10).await.unwrap();
@@ -47,7 +48,7 @@ async fn repeated_failures_cool_a_worker_down(db: TestDb) {
     assert_eq!(r.worker_end_cooldowns(cool_end).await.unwrap().changed, 1);
     let w = get_worker(r, "w").await;
     assert_eq!((w.cooldown_until, w.consecutive_failures), (None, 0));
-    assert_eq!(w.status(cool_end), WorkerStatus::Idle);
+    assert_eq!(worker_status(&w, cool_end), WorkerStatus::Idle);
     let p = place(r, "next", cool_end + 1).await;
     assert_eq!(p.worker_id, "w");
 }
@@ -93,12 +94,12 @@ async fn registering_again_requeues_held_jobs(db: TestDb) {
     );
     assert_eq!((w.registered_at, w.last_heartbeat_at), (T0 + 100, T0 + 100));
     assert_eq!(
-        (w.reserved_cpu_milli, w.reserved_ram_mb, w.running_jobs),
+        (w.reserved_cpu_milli, w.reserved_ram_mb, w.held_jobs),
         (0, 0, 0)
     );
     for id in ["assigned", "running"] {
         let j = get_job(r, id).await;
-        assert_eq!(j.status, "QUEUED", "{id}");
+        assert_eq!(j.status, JobStatus::Queued, "{id}");
         assert_eq!(
             (j.attempts, j.infra_retries, j.failed_attempts),
             (1, 1, 0),

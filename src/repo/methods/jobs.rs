@@ -72,7 +72,10 @@ impl JobRepo for SqlRepo {
 
     async fn job_list(&self, p: JobListParams) -> RepoResult<Vec<JobRecord>> {
         let mut query = list_query(&p);
-        Ok(query.build_query_as().fetch_all(self.backend.read()).await?)
+        Ok(query
+            .build_query_as()
+            .fetch_all(self.backend.read())
+            .await?)
     }
 
     async fn job_deliver(&self, worker_id: &str, max: i64, now: i64) -> RepoResult<Vec<JobRecord>> {

@@ -36,10 +36,7 @@ impl ReportRepo for SqlRepo {
             .fetch_all(self.backend.read())
             .await?;
         let mut stats = Vec::new();
-        for sql in [
-            sql::REPORT_QUEUE_WAIT,
-            sql::REPORT_RUN_TIME,
-        ] {
+        for sql in [sql::REPORT_QUEUE_WAIT, sql::REPORT_RUN_TIME] {
             let rows: Vec<Stats> = sqlx::query_as(sql)
                 .bind(from)
                 .bind(to)

@@ -60,5 +60,10 @@ fn every_sql_file_is_a_listed_statement() {
         statement(stem);
         files += 1;
     }
-    assert_eq!(files, ALL.len(), "{} lists a statement twice", dir.display());
+    assert_eq!(
+        files,
+        ALL.len(),
+        "{} lists a statement twice",
+        dir.display()
+    );
 }
