@@ -10,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 /// The server's shared state: handles only, no job or worker data.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
+    /// Every read and write of jobs, workers and uploads.
     pub repo: Arc<dyn Repo>,
-    /// Settings.
+    /// The settings the server was started with.
     pub config: Arc<ServeConfig>,
     /// Long-poll wake-ups.
     pub waiters: Arc<Waiters>,

@@ -198,6 +198,13 @@ pub fn check_filename(field: &str, name: &str) -> ApiResult<String> {
     Ok(name.to_string())
 }
 
+/// Checks the name of an uploaded file. Browsers may send a path: only its last part is kept,
+/// and it must then be a plain name.
+pub fn uploaded_filename(field: &str, raw_name: &str) -> ApiResult<String> {
+    let base = raw_name.rsplit(['/', '\\']).next().unwrap_or_default();
+    check_filename(field, base)
+}
+
 /// Epoch milliseconds, or an RFC 3339 text.
 pub fn parse_time(field: &str, value: &RunAt) -> ApiResult<i64> {
     match value {
