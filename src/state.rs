@@ -14,7 +14,7 @@ pub struct AppState {
     pub repo: Arc<dyn Repo>,
     /// The settings the server was started with.
     pub config: Arc<ServeConfig>,
-    /// Long-poll wake-ups.
+    /// Wakes a worker's long poll when there is news for it (a placement, a cancel).
     pub waiters: Arc<Waiters>,
     /// Asks the scheduler for a placement pass.
     pub scheduler: SchedulerHandle,

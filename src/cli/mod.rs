@@ -31,10 +31,10 @@ pub enum Command {
     Serve(ServeConfig),
     /// Submit a job: `gantry submit [OPTIONS] -- CMD...`.
     Submit {
-        /// The job.
+        /// What to run, and with what resources.
         #[command(flatten)]
         job: SubmitArgs,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -42,7 +42,7 @@ pub enum Command {
     Status {
         /// The job's id.
         id: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -50,7 +50,7 @@ pub enum Command {
     Logs {
         /// The job's id.
         id: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -58,7 +58,7 @@ pub enum Command {
     Cancel {
         /// The job's id.
         id: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -70,13 +70,13 @@ pub enum Command {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
     /// List the workers.
     Workers {
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -88,7 +88,7 @@ pub enum Command {
         /// hour, day, worker, status, image or all.
         #[arg(long, default_value = "all")]
         group_by: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },

@@ -17,7 +17,7 @@ pub const LOCAL_WORKER_ID: &str = "local";
 /// `gantry up` settings: the server's, plus how the local agent runs jobs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpConfig {
-    /// The server.
+    /// The server's settings, as `gantry serve` takes them.
     #[command(flatten)]
     pub serve: ServeConfig,
 
