@@ -2,11 +2,11 @@
 //! for clients and agents that move many small jobs. The single routes stay as they are.
 
 use super::auth::require_worker;
-use super::error::{ApiError, ApiResult};
-use super::extract::AppJson;
-use super::validate;
 use crate::clock::now_ms;
 use crate::config::millis;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::AppJson;
+use crate::http::validate;
 use crate::model::{JobFinishParams, JobRecord};
 use crate::repo::RepoResult;
 use crate::state::AppState;

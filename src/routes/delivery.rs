@@ -1,10 +1,10 @@
 //! The routes a worker uses for its jobs: get-job (long poll), start, submit-result.
 
 use super::auth::require_worker;
-use super::error::{ApiError, ApiResult};
-use super::extract::AppJson;
-use super::validate;
 use crate::clock::now_ms;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::AppJson;
+use crate::http::validate;
 use crate::model::JobFinishParams;
 use crate::state::AppState;
 use axum::extract::State;

@@ -37,6 +37,43 @@ pub fn job_insert(
     now: i64,
     default_timeout_ms: i64,
 ) -> ApiResult<JobInsertParams> {
+    check_command_and_image(&req)?;
+    let (cpu_milli, ram) = resources(&req)?;
+    let (timeout_ms, max_retries, priority) = run_limits(&req, default_timeout_ms)?;
+    let run_at = match &req.run_at {
+        None => now,
+        Some(run_at) => parse_time("runAt", run_at)?,
+    };
+    if let Some(key) = &req.idempotency_key {
+        if key.is_empty() || key.len() > MAX_NAME_BYTES {
+            return Err(ApiError::invalid(
+                "idempotencyKey",
+                format!("idempotencyKey must be 1 to {MAX_NAME_BYTES} bytes"),
+            ));
+        }
+    }
+    check_env(&req)?;
+    let (file_url, filename) = input_file(&req)?;
+    Ok(JobInsertParams {
+        id,
+        command: req.command,
+        image: req.image,
+        file_url,
+        filename,
+        env: req.env,
+        required_cpu_milli: cpu_milli,
+        required_ram_mb: ram,
+        timeout_ms,
+        max_retries,
+        priority,
+        network: req.network.unwrap_or(false),
+        run_at,
+        idempotency_key: req.idempotency_key,
+        now,
+    })
+}
+
+fn check_command_and_image(req: &CreateJobRequest) -> ApiResult<()> {
     let command = req.command.trim();
     if command.is_empty() {
         return Err(ApiError::invalid("command", "command must not be empty"));
@@ -55,6 +92,11 @@ pub fn job_insert(
             ));
         }
     }
+    Ok(())
+}
+
+/// The CPU (in millicores) and memory (MiB) the job reserves.
+fn resources(req: &CreateJobRequest) -> ApiResult<(i64, i64)> {
     let cpu = req.required_cpu.unwrap_or(DEFAULT_JOB_CPU);
     if !cpu.is_finite() || cpu <= 0.0 || cpu > MAX_JOB_CPU {
         return Err(ApiError::invalid(
@@ -72,6 +114,11 @@ pub fn job_insert(
             ),
         ));
     }
+    Ok((cpu_milli, ram))
+}
+
+/// The timeout, retries and priority the job runs with.
+fn run_limits(req: &CreateJobRequest, default_timeout_ms: i64) -> ApiResult<(i64, i64, i64)> {
     let timeout_ms = req.timeout_ms.unwrap_or(default_timeout_ms);
     if !(1..=MAX_JOB_TIMEOUT_MS).contains(&timeout_ms) {
         return Err(ApiError::invalid(
@@ -93,19 +140,11 @@ pub fn job_insert(
             format!("priority must be between -{MAX_PRIORITY} and {MAX_PRIORITY}, got {priority}"),
         ));
     }
-    let run_at = match &req.run_at {
-        None => now,
-        Some(run_at) => parse_time("runAt", run_at)?,
-    };
-    if let Some(key) = &req.idempotency_key {
-        if key.is_empty() || key.len() > MAX_NAME_BYTES {
-            return Err(ApiError::invalid(
-                "idempotencyKey",
-                format!("idempotencyKey must be 1 to {MAX_NAME_BYTES} bytes"),
-            ));
-        }
-    }
-    check_env(&req)?;
+    Ok((timeout_ms, max_retries, priority))
+}
+
+/// The job's input file: its URL on this server and the name it gets in the job's folder.
+fn input_file(req: &CreateJobRequest) -> ApiResult<(Option<String>, Option<String>)> {
     let file_url = req.file_url.as_deref().map(check_file_url).transpose()?;
     let filename = match (&req.filename, &file_url) {
         (Some(name), _) => Some(check_filename("filename", name)?),
@@ -117,23 +156,7 @@ pub fn job_insert(
             .transpose()?,
         (None, None) => None,
     };
-    Ok(JobInsertParams {
-        id,
-        command: req.command,
-        image: req.image,
-        file_url,
-        filename,
-        env: req.env,
-        required_cpu_milli: cpu_milli,
-        required_ram_mb: ram,
-        timeout_ms,
-        max_retries,
-        priority,
-        network: req.network.unwrap_or(false),
-        run_at,
-        idempotency_key: req.idempotency_key,
-        now,
-    })
+    Ok((file_url, filename))
 }
 
 fn check_env(req: &CreateJobRequest) -> ApiResult<()> {
@@ -196,6 +219,13 @@ pub fn check_filename(field: &str, name: &str) -> ApiResult<String> {
         ));
     }
     Ok(name.to_string())
+}
+
+/// Checks the name of an uploaded file. Browsers may send a path: only its last part is kept,
+/// and it must then be a plain name.
+pub fn uploaded_filename(field: &str, raw_name: &str) -> ApiResult<String> {
+    let base = raw_name.rsplit(['/', '\\']).next().unwrap_or_default();
+    check_filename(field, base)
 }
 
 /// Epoch milliseconds, or an RFC 3339 text.

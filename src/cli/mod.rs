@@ -1,10 +1,15 @@
-//! The `gantry` command line.
+//! The `gantry` command line: the binary's own code, not library API. The user commands talk
+//! to a server over REST ([`client`]); `serve`, `up`, `migrate` and `bench` call the library.
 
-use crate::commands::submit::SubmitArgs;
-use crate::commands::{jobs, report, submit, workers, ServerArgs};
-use crate::config::{ServeConfig, DEFAULT_DATABASE_URL};
-use crate::up::UpConfig;
+mod client;
+mod commands;
+mod up;
+
 use clap::{Parser, Subcommand};
+use commands::submit::SubmitArgs;
+use commands::{jobs, report, submit, workers, ServerArgs};
+use gantry::config::{ServeConfig, DEFAULT_DATABASE_URL};
+use up::UpConfig;
 
 /// gantry: a database-backed job execution service.
 #[derive(Debug, Parser)]
@@ -26,10 +31,10 @@ pub enum Command {
     Serve(ServeConfig),
     /// Submit a job: `gantry submit [OPTIONS] -- CMD...`.
     Submit {
-        /// The job.
+        /// What to run, and with what resources.
         #[command(flatten)]
         job: SubmitArgs,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -37,7 +42,7 @@ pub enum Command {
     Status {
         /// The job's id.
         id: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -45,7 +50,7 @@ pub enum Command {
     Logs {
         /// The job's id.
         id: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -53,7 +58,7 @@ pub enum Command {
     Cancel {
         /// The job's id.
         id: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
@@ -65,30 +70,30 @@ pub enum Command {
         /// How many.
         #[arg(long, default_value_t = 50)]
         limit: i64,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
     /// List the workers.
     Workers {
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
     /// Summarise the job history: counts, success rate, queue wait and run time.
     Report {
         /// How far back (e.g. 1h, 24h, 7d).
-        #[arg(long, default_value = "24h", value_parser = crate::config::parse_duration)]
+        #[arg(long, default_value = "24h", value_parser = gantry::config::parse_duration)]
         since: std::time::Duration,
         /// hour, day, worker, status, image or all.
         #[arg(long, default_value = "all")]
         group_by: String,
-        /// The server.
+        /// Where the server is, its token, and the output format.
         #[command(flatten)]
         server: ServerArgs,
     },
     /// Measure throughput and assignment latency of a real server (see BENCHMARKS.md).
-    Bench(crate::bench::BenchArgs),
+    Bench(gantry::bench::BenchArgs),
     /// Apply database migrations and exit.
     Migrate {
         /// Database URL: sqlite://PATH or postgres://...
@@ -128,17 +133,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 async fn run_service(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Bench(args) => crate::bench::bench(args).await,
-        Command::Up(config) => crate::up::up(config, crate::server::shutdown_on_signals()).await,
+        Command::Bench(args) => gantry::bench::bench(args).await,
+        Command::Up(config) => up::up(config, gantry::server::shutdown_on_signals()).await,
         Command::Serve(config) => {
-            crate::server::serve(config, crate::server::shutdown_on_signals()).await
+            gantry::server::serve(config, gantry::server::shutdown_on_signals()).await
         }
         Command::Migrate { database_url } => {
-            let repo = crate::repo::connect(&database_url, Default::default()).await?;
+            let repo = gantry::repo::connect(&database_url, Default::default()).await?;
             let applied = repo.migrate().await?;
             println!(
                 "applied {applied} migration(s) to {}",
-                crate::server::redact(&database_url)
+                gantry::server::redact(&database_url)
             );
             Ok(())
         }

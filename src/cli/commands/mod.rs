@@ -6,7 +6,7 @@ pub mod submit;
 pub mod table;
 pub mod workers;
 
-use crate::client::Client;
+use crate::cli::client::Client;
 
 /// Where the server is and how to reach it, shared by every user command.
 #[derive(Debug, Clone, clap::Args)]

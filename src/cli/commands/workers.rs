@@ -2,7 +2,7 @@
 
 use super::table::Table;
 use super::{format_time, print_json, ServerArgs};
-use crate::client::ClientError;
+use crate::cli::client::ClientError;
 use gantry_api::WorkersListResponse;
 
 /// Prints every worker with its status, capacity, reservations and jobs.

@@ -1,9 +1,9 @@
 //! `gantry up`: the whole service on one machine, like `nomad agent -dev`: the server on
 //! SQLite plus one local worker agent, in one process.
 
-use crate::config::ServeConfig;
 use anyhow::Context;
 use clap::Parser;
+use gantry::config::ServeConfig;
 use gantry_worker::executor::docker::{DockerExecutor, DockerSettings};
 use gantry_worker::executor::Executor;
 use std::path::Path;
@@ -17,7 +17,7 @@ pub const LOCAL_WORKER_ID: &str = "local";
 /// `gantry up` settings: the server's, plus how the local agent runs jobs.
 #[derive(Debug, Clone, clap::Args)]
 pub struct UpConfig {
-    /// The server.
+    /// The server's settings, as `gantry serve` takes them.
     #[command(flatten)]
     pub serve: ServeConfig,
 
@@ -45,7 +45,7 @@ pub async fn up(config: UpConfig, shutdown: CancellationToken) -> anyhow::Result
     agent.enable_docker = use_docker;
 
     let server_stop = CancellationToken::new();
-    let server = tokio::spawn(crate::server::run(
+    let server = tokio::spawn(gantry::server::run(
         config.serve.clone(),
         listener,
         server_stop.clone(),
@@ -54,7 +54,7 @@ pub async fn up(config: UpConfig, shutdown: CancellationToken) -> anyhow::Result
     println!("  dashboard: {url}/");
     println!(
         "  database:  {}",
-        crate::server::redact(&config.serve.database_url)
+        gantry::server::redact(&config.serve.database_url)
     );
     println!("  jobs run:  {how}");
     println!("  try:       curl -s -XPOST {url}/api/execute?wait=true -H 'content-type: application/json' -d '{{\"command\":\"echo hello from gantry\"}}'");

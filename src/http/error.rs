@@ -9,7 +9,7 @@ use gantry_api::{ErrorBody, ErrorDetail};
 /// An error answer. Server faults are logged and answered without internals.
 #[derive(Debug)]
 pub struct ApiError {
-    /// HTTP status.
+    /// The answer's status; 5xx answers say nothing internal.
     pub status: StatusCode,
     /// Stable machine-readable code.
     pub code: &'static str,

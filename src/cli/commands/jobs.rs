@@ -2,7 +2,7 @@
 
 use super::table::{truncate, Table};
 use super::{format_time, print_json, ServerArgs};
-use crate::client::ClientError;
+use crate::cli::client::ClientError;
 use gantry_api::{Job, JobStatusResponse, JobsListResponse};
 use serde_json::json;
 

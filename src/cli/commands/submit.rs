@@ -1,8 +1,8 @@
 //! `gantry submit`: create a job, optionally with an input file, and optionally wait for it.
 
 use super::{print_json, ServerArgs};
-use crate::client::ClientError;
-use crate::config::{millis, parse_duration};
+use crate::cli::client::ClientError;
+use gantry::config::{millis, parse_duration};
 use gantry_api::{CreateJobRequest, Job, JobStatus, JobStatusResponse, UploadResponse};
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -2,9 +2,9 @@
 
 use super::table::Table;
 use super::{format_time, print_json, ServerArgs};
-use crate::client::ClientError;
-use crate::clock::now_ms;
-use crate::config::millis;
+use crate::cli::client::ClientError;
+use gantry::clock::now_ms;
+use gantry::config::millis;
 use gantry_api::{Percentiles, ReportSummary};
 use std::time::Duration;
 
