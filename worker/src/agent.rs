@@ -7,8 +7,8 @@ use crate::executor::docker::{DockerExecutor, DockerSettings};
 use crate::executor::process::ProcessExecutor;
 use crate::executor::Executor;
 use crate::fence::Fence;
+use crate::host::HostSampler;
 use crate::job::{JobTable, StopCause};
-use crate::metrics::MetricsSampler;
 use anyhow::Context;
 use gantry_api::{GetJobRequest, HeartbeatRequest, RegisterWorkerRequest};
 use rand::Rng;
@@ -48,8 +48,8 @@ pub(crate) struct Agent {
     pub(crate) jobs: JobTable,
     /// Woken when a job ends and frees a slot.
     pub(crate) slot_freed: Notify,
-    /// Samples CPU and memory.
-    metrics: Mutex<MetricsSampler>,
+    /// Samples the host's CPU and memory for registration and heartbeats.
+    host: Mutex<HostSampler>,
     /// Fired at the very end of shutdown: calls still retrying are abandoned.
     pub(crate) give_up: CancellationToken,
     /// Whether the server accepts `max: 0` polls (asked only to learn which jobs to stop);
@@ -103,7 +103,7 @@ pub async fn run_with_executor(
         register_lock: tokio::sync::Mutex::new(()),
         jobs: JobTable::default(),
         slot_freed: Notify::new(),
-        metrics: Mutex::new(MetricsSampler::new()),
+        host: Mutex::new(HostSampler::new()),
         give_up: CancellationToken::new(),
         stop_polls: AtomicBool::new(true),
         fence: Fence::new(),
@@ -157,15 +157,15 @@ impl Agent {
     /// Registers (again), retrying until the server answers or `give_up` fires.
     async fn register(&self, give_up: &CancellationToken) -> Result<(), ClientError> {
         let _guard = self.register_lock.lock().await;
-        let metrics = self.metrics.lock().expect("metrics lock").sample();
+        let load = self.host.lock().expect("host sampler lock").sample();
         let current = self.worker_id();
         let body = RegisterWorkerRequest {
             worker_id: (!current.is_empty()).then_some(current),
             hostname: self.config.hostname.clone().unwrap_or_default(),
-            cpu_cores: metrics.cpu_cores as f64,
-            ram_total_mb: metrics.ram_total_mb,
-            ram_free_mb: metrics.ram_free_mb,
-            cpu_usage: metrics.cpu_usage,
+            cpu_cores: load.cpu_cores as f64,
+            ram_total_mb: load.ram_total_mb,
+            ram_free_mb: load.ram_free_mb,
+            cpu_usage: load.cpu_usage,
             max_parallel_jobs: self.config.parallelism() as i64,
             labels: self.config.labels.iter().cloned().collect(),
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
@@ -199,12 +199,12 @@ impl Agent {
                 _ = stop.cancelled() => return,
             }
             let executor_ok = self.executor.healthy().await;
-            let metrics = self.metrics.lock().expect("metrics lock").sample();
+            let load = self.host.lock().expect("host sampler lock").sample();
             let body = HeartbeatRequest {
                 worker_id: self.worker_id(),
-                cpu_usage: metrics.cpu_usage,
-                ram_free_mb: metrics.ram_free_mb,
-                ram_total_mb: metrics.ram_total_mb,
+                cpu_usage: load.cpu_usage,
+                ram_free_mb: load.ram_free_mb,
+                ram_total_mb: load.ram_total_mb,
                 running_job_ids: self.jobs.running_ids(),
                 executor_ok: Some(executor_ok),
                 draining: Some(self.draining.load(Ordering::Relaxed)),

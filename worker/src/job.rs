@@ -186,7 +186,7 @@ impl Agent {
         };
         let retry = Retry::times(START_TRIES, &self.give_up);
         match self.client.start_job(&start, &retry).await {
-            Ok(()) => {}
+            Ok(_) => {}
             Err(e) if e.is_conflict() => {
                 tracing::info!(
                     job_id = job.id,
@@ -323,7 +323,7 @@ impl Agent {
     async fn submit(&self, result: SubmitResultRequest) {
         let retry = Retry::forever(&self.give_up);
         match self.client.submit_result(&result, &retry).await {
-            Ok(()) => tracing::debug!(job_id = result.job_id, "result accepted"),
+            Ok(_) => tracing::debug!(job_id = result.job_id, "result accepted"),
             Err(e) if e.is_conflict() => tracing::info!(
                 job_id = result.job_id,
                 attempt = result.attempt,

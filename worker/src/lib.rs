@@ -9,8 +9,8 @@ pub mod client;
 pub mod config;
 pub mod executor;
 mod fence;
+pub mod host;
 mod job;
-pub mod metrics;
 pub mod workspace;
 
 pub use agent::run;
