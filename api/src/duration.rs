@@ -26,7 +26,10 @@ mod tests {
         assert_eq!(parse_duration(" 2m ").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("2m30s").unwrap(), Duration::from_secs(150));
         let err = parse_duration("soon").unwrap_err();
-        assert!(err.contains("`soon` is not a duration (try 10s, 500ms or 2m)"), "{err}");
+        assert!(
+            err.contains("`soon` is not a duration (try 10s, 500ms or 2m)"),
+            "{err}"
+        );
         assert!(parse_duration("-5").is_err());
     }
 }
