@@ -1,6 +1,7 @@
 //! The agent's main loop: register, then a heartbeat task on its own timer and a poll loop
 //! that long-polls for jobs while slots are free; on shutdown, a bounded drain.
 
+use crate::attempt::{AttemptDefaults, Attempts};
 use crate::client::{ClientError, Retry, ServerClient};
 use crate::config::Config;
 use crate::executor::docker::{DockerExecutor, DockerSettings};
@@ -8,12 +9,13 @@ use crate::executor::process::ProcessExecutor;
 use crate::executor::Executor;
 use crate::fence::Fence;
 use crate::host::HostSampler;
-use crate::job::{JobTable, StopCause};
+use crate::job_table::{JobTable, StopCause};
+use crate::worker_id::WorkerId;
 use anyhow::Context;
 use gantry_api::{GetJobRequest, HeartbeatRequest, RegisterWorkerRequest};
 use rand::Rng;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::task::JoinSet;
@@ -32,26 +34,28 @@ const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(15);
 /// How often the fence checks the server's silence.
 const FENCE_CHECK: Duration = Duration::from_millis(100);
 
-/// Everything the agent's tasks share.
+/// Everything the agent's loops share.
 pub(crate) struct Agent {
     /// Validated configuration.
-    pub(crate) config: Config,
-    /// The server client.
-    pub(crate) client: ServerClient,
-    /// Runs the attempts.
-    pub(crate) executor: Arc<dyn Executor>,
-    /// The id the server knows this worker by (changes only when the server assigns one).
-    worker_id: RwLock<String>,
+    config: Config,
+    /// Shared with the attempts, which report through it too.
+    client: Arc<ServerClient>,
+    /// Asked for its health before every heartbeat; the attempts run on it.
+    executor: Arc<dyn Executor>,
+    /// The id the server knows this worker by, shared with the attempts.
+    worker_id: Arc<WorkerId>,
     /// Serialises re-registrations.
     register_lock: tokio::sync::Mutex<()>,
     /// The jobs on this worker and the attempts already seen.
-    pub(crate) jobs: JobTable,
+    jobs: Arc<JobTable>,
     /// Woken when a job ends and frees a slot.
-    pub(crate) slot_freed: Notify,
+    slot_freed: Arc<Notify>,
     /// Samples the host's CPU and memory for registration and heartbeats.
     host: Mutex<HostSampler>,
     /// Fired at the very end of shutdown: calls still retrying are abandoned.
-    pub(crate) give_up: CancellationToken,
+    give_up: CancellationToken,
+    /// Runs each delivered job.
+    attempts: Arc<Attempts>,
     /// Whether the server accepts `max: 0` polls (asked only to learn which jobs to stop);
     /// cleared when it refuses one, after which a full worker does not poll at all.
     stop_polls: AtomicBool,
@@ -93,23 +97,7 @@ pub async fn run_with_executor(
     executor: Arc<dyn Executor>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let config = config.validate().map_err(anyhow::Error::msg)?;
-    let client = ServerClient::new(&config.server_url, config.worker_token.clone())?;
-    let agent = Arc::new(Agent {
-        worker_id: RwLock::new(config.worker_id.clone().unwrap_or_default()),
-        config,
-        client,
-        executor,
-        register_lock: tokio::sync::Mutex::new(()),
-        jobs: JobTable::default(),
-        slot_freed: Notify::new(),
-        host: Mutex::new(HostSampler::new()),
-        give_up: CancellationToken::new(),
-        stop_polls: AtomicBool::new(true),
-        fence: Fence::new(),
-        draining: AtomicBool::new(false),
-        beat_now: Notify::new(),
-    });
+    let agent = Arc::new(Agent::new(config, executor)?);
     tracing::info!(
         server = agent.config.server_url,
         executor = agent.executor.kind(),
@@ -127,7 +115,7 @@ pub async fn run_with_executor(
         }
         Err(e) => return Err(e).context("registration refused"),
     }
-    let orphans = agent.executor.cleanup_orphans(&agent.worker_id()).await;
+    let orphans = agent.executor.cleanup_orphans(&agent.worker_id.get()).await;
     if orphans > 0 {
         tracing::info!(orphans, "removed containers left by an earlier run");
     }
@@ -149,16 +137,49 @@ pub async fn run_with_executor(
 }
 
 impl Agent {
-    /// The current worker id.
-    pub(crate) fn worker_id(&self) -> String {
-        self.worker_id.read().expect("worker id lock").clone()
+    /// An agent for `config` (validated here) running its jobs on `executor`.
+    fn new(config: Config, executor: Arc<dyn Executor>) -> anyhow::Result<Agent> {
+        let config = config.validate().map_err(anyhow::Error::msg)?;
+        let client = Arc::new(ServerClient::new(
+            &config.server_url,
+            config.worker_token.clone(),
+        )?);
+        let worker_id = Arc::new(WorkerId::new(config.worker_id.clone().unwrap_or_default()));
+        let jobs = Arc::new(JobTable::default());
+        let slot_freed = Arc::new(Notify::new());
+        let give_up = CancellationToken::new();
+        let attempts = Arc::new(Attempts {
+            client: client.clone(),
+            executor: executor.clone(),
+            defaults: AttemptDefaults::from_config(&config),
+            worker_id: worker_id.clone(),
+            give_up: give_up.clone(),
+            jobs: jobs.clone(),
+            slot_freed: slot_freed.clone(),
+        });
+        Ok(Agent {
+            config,
+            client,
+            executor,
+            worker_id,
+            register_lock: tokio::sync::Mutex::new(()),
+            jobs,
+            slot_freed,
+            host: Mutex::new(HostSampler::new()),
+            give_up,
+            attempts,
+            stop_polls: AtomicBool::new(true),
+            fence: Fence::new(),
+            draining: AtomicBool::new(false),
+            beat_now: Notify::new(),
+        })
     }
 
     /// Registers (again), retrying until the server answers or `give_up` fires.
     async fn register(&self, give_up: &CancellationToken) -> Result<(), ClientError> {
         let _guard = self.register_lock.lock().await;
         let load = self.host.lock().expect("host sampler lock").sample();
-        let current = self.worker_id();
+        let current = self.worker_id.get();
         let body = RegisterWorkerRequest {
             worker_id: (!current.is_empty()).then_some(current),
             hostname: self.config.hostname.clone().unwrap_or_default(),
@@ -178,7 +199,7 @@ impl Agent {
         tracing::info!(worker_id = resp.worker_id, "registered");
         self.fence.set_server_timeout(resp.heartbeat_timeout_ms);
         self.fence.contact();
-        *self.worker_id.write().expect("worker id lock") = resp.worker_id;
+        self.worker_id.set(resp.worker_id);
         Ok(())
     }
 
@@ -201,7 +222,7 @@ impl Agent {
             let executor_ok = self.executor.healthy().await;
             let load = self.host.lock().expect("host sampler lock").sample();
             let body = HeartbeatRequest {
-                worker_id: self.worker_id(),
+                worker_id: self.worker_id.get(),
                 cpu_usage: load.cpu_usage,
                 ram_free_mb: load.ram_free_mb,
                 ram_total_mb: load.ram_total_mb,
@@ -255,7 +276,7 @@ impl Agent {
             while tasks.try_join_next().is_some() {}
             let free = slots.saturating_sub(self.jobs.len());
             let body = GetJobRequest {
-                worker_id: self.worker_id(),
+                worker_id: self.worker_id.get(),
                 max: Some(free as i64),
                 wait_ms: Some(wait_ms),
                 running_job_ids: Some(self.jobs.running_ids()),
@@ -293,7 +314,7 @@ impl Agent {
                     self.jobs.stop(&resp.stop_jobs);
                     for job in resp.jobs {
                         if let Some((job, cancel)) = self.jobs.admit(job) {
-                            tasks.spawn(self.clone().run_job(job, cancel));
+                            tasks.spawn(self.attempts.clone().run_job(job, cancel));
                         }
                     }
                 }
