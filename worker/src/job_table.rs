@@ -36,7 +36,7 @@ struct Running {
 /// operations, never across an await.
 #[derive(Debug, Default)]
 pub(crate) struct JobTable {
-    /// Guarded state.
+    /// The running jobs and the seen attempts, changed together under one lock.
     inner: Mutex<TableInner>,
 }
 
