@@ -1,5 +1,9 @@
-//! The agent's main loop: register, then a heartbeat task on its own timer and a poll loop
-//! that long-polls for jobs while slots are free; on shutdown, a bounded drain.
+//! The agent: register, then a heartbeat task on its own timer (`heartbeat.rs`) and a poll
+//! loop that long-polls for jobs while slots are free (`poll.rs`); on shutdown, a bounded
+//! drain.
+
+mod heartbeat;
+mod poll;
 
 use crate::attempt::{AttemptDefaults, Attempts};
 use crate::client::{ClientError, Retry, ServerClient};
@@ -12,8 +16,7 @@ use crate::host::HostSampler;
 use crate::job_table::{JobTable, StopCause};
 use crate::worker_id::WorkerId;
 use anyhow::Context;
-use gantry_api::{GetJobRequest, HeartbeatRequest, RegisterWorkerRequest};
-use rand::Rng;
+use gantry_api::RegisterWorkerRequest;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -21,18 +24,10 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-/// Tries of one heartbeat before waiting for the next tick.
-const HEARTBEAT_TRIES: u32 = 3;
-/// Tries of one get-job call before pausing the poll loop.
-const POLL_TRIES: u32 = 3;
-/// Pause after a failed poll.
-const POLL_ERROR_PAUSE: Duration = Duration::from_secs(2);
-/// Shortest time between two polls made only to learn which jobs to stop (no free slot).
-const STOP_POLL_MIN_GAP: Duration = Duration::from_secs(1);
 /// Time given to cancelled jobs to stop and report after the drain timeout.
 const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(15);
-/// How often the fence checks the server's silence.
-const FENCE_CHECK: Duration = Duration::from_millis(100);
+/// Time given to tasks to notice `give_up` before they are aborted.
+const GIVE_UP_GRACE: Duration = Duration::from_secs(2);
 
 /// Everything the agent's loops share.
 pub(crate) struct Agent {
@@ -211,130 +206,6 @@ impl Agent {
         }
     }
 
-    /// Sends heartbeats on a jittered timer until `stop` fires; never waits on job work.
-    async fn heartbeat_loop(self: Arc<Self>, stop: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(jittered(self.config.heartbeat_interval)) => {}
-                _ = self.beat_now.notified() => {}
-                _ = stop.cancelled() => return,
-            }
-            let executor_ok = self.executor.healthy().await;
-            let load = self.host.lock().expect("host sampler lock").sample();
-            let body = HeartbeatRequest {
-                worker_id: self.worker_id.get(),
-                cpu_usage: load.cpu_usage,
-                ram_free_mb: load.ram_free_mb,
-                ram_total_mb: load.ram_total_mb,
-                running_job_ids: self.jobs.running_ids(),
-                executor_ok: Some(executor_ok),
-                draining: Some(self.draining.load(Ordering::Relaxed)),
-            };
-            match self
-                .client
-                .heartbeat(&body, &Retry::times(HEARTBEAT_TRIES, &stop))
-                .await
-            {
-                Ok(resp) => {
-                    self.fence.contact();
-                    self.jobs.stop(&resp.stop_jobs);
-                }
-                Err(e) if e.is_unknown_worker() => self.reregister(&stop).await,
-                Err(ClientError::Abandoned) => return,
-                Err(e) => tracing::warn!(error = %e, "heartbeat failed"),
-            }
-        }
-    }
-
-    /// Stops every running job once the server has been silent for most of its heartbeat
-    /// timeout: by then it is about to give them to other workers.
-    async fn fence_loop(self: Arc<Self>, stop: CancellationToken) {
-        loop {
-            tokio::select! {
-                _ = tokio::time::sleep(FENCE_CHECK) => {}
-                _ = stop.cancelled() => return,
-            }
-            if let Some(silent) = self.fence.trip() {
-                let stopped = self.jobs.stop_all(StopCause::LostServer);
-                if stopped > 0 {
-                    tracing::warn!(
-                        ?silent,
-                        stopped,
-                        "no answer from the server: stopping the running jobs before it gives \
-                         them to other workers"
-                    );
-                }
-            }
-        }
-    }
-
-    /// Long-polls for jobs and launches them, until `shutdown` fires.
-    async fn poll_loop(self: &Arc<Self>, tasks: &mut JoinSet<()>, shutdown: &CancellationToken) {
-        let slots = self.config.parallelism();
-        let wait_ms = self.config.job_poll_interval.as_millis() as i64;
-        while !shutdown.is_cancelled() {
-            while tasks.try_join_next().is_some() {}
-            let free = slots.saturating_sub(self.jobs.len());
-            let body = GetJobRequest {
-                worker_id: self.worker_id.get(),
-                max: Some(free as i64),
-                wait_ms: Some(wait_ms),
-                running_job_ids: Some(self.jobs.running_ids()),
-            };
-            let retry = Retry::times(POLL_TRIES, shutdown);
-            if free == 0 && !self.stop_polls.load(Ordering::Relaxed) {
-                tokio::select! {
-                    _ = self.slot_freed.notified() => continue,
-                    _ = shutdown.cancelled() => break,
-                }
-            }
-            let result = if free == 0 {
-                // No slot: only ask which jobs to stop (so cancels arrive fast), and drop the
-                // question the moment a slot frees. Dropping is safe: max 0 delivers no job.
-                tokio::select! {
-                    r = async {
-                        let (r, _) = tokio::join!(
-                            self.client.get_job(&body, &retry),
-                            tokio::time::sleep(STOP_POLL_MIN_GAP)
-                        );
-                        r
-                    } => r,
-                    _ = self.slot_freed.notified() => continue,
-                    _ = shutdown.cancelled() => break,
-                }
-            } else {
-                tokio::select! {
-                    r = self.client.get_job(&body, &retry) => r,
-                    _ = shutdown.cancelled() => break,
-                }
-            };
-            match result {
-                Ok(resp) => {
-                    self.fence.contact();
-                    self.jobs.stop(&resp.stop_jobs);
-                    for job in resp.jobs {
-                        if let Some((job, cancel)) = self.jobs.admit(job) {
-                            tasks.spawn(self.attempts.clone().run_job(job, cancel));
-                        }
-                    }
-                }
-                Err(e) if e.is_unknown_worker() => self.reregister(shutdown).await,
-                Err(ClientError::Refused { status: 400, .. }) if free == 0 => {
-                    tracing::info!("server refuses max=0 polls: stop instructions come with heartbeats only while all slots are busy");
-                    self.stop_polls.store(false, Ordering::Relaxed);
-                }
-                Err(ClientError::Abandoned) => break,
-                Err(e) => {
-                    tracing::warn!(error = %e, "polling for jobs failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(POLL_ERROR_PAUSE) => {}
-                        _ = shutdown.cancelled() => break,
-                    }
-                }
-            }
-        }
-    }
-
     /// Lets running jobs finish up to the drain timeout, then hands the rest back to the
     /// server as infrastructure errors ("worker shutting down").
     async fn drain(&self, tasks: &mut JoinSet<()>) {
@@ -358,7 +229,7 @@ impl Agent {
             return;
         }
         self.give_up.cancel();
-        if !join_all_within(tasks, Duration::from_secs(2)).await {
+        if !join_all_within(tasks, GIVE_UP_GRACE).await {
             tasks.abort_all();
         }
     }
@@ -369,25 +240,4 @@ async fn join_all_within(tasks: &mut JoinSet<()>, limit: Duration) -> bool {
     tokio::time::timeout(limit, async { while tasks.join_next().await.is_some() {} })
         .await
         .is_ok()
-}
-
-/// `base` moved by a random ±10%.
-fn jittered(base: Duration) -> Duration {
-    base.mul_f64(rand::rng().random_range(0.9..=1.1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jitter_stays_within_ten_percent() {
-        for _ in 0..100 {
-            let d = jittered(Duration::from_secs(10));
-            assert!(
-                d >= Duration::from_secs(9) && d <= Duration::from_secs(11),
-                "{d:?}"
-            );
-        }
-    }
 }
