@@ -1,4 +1,5 @@
-//! Host metrics for registration and heartbeats, sampled with sysinfo.
+//! The host's CPU and memory load, sampled with sysinfo and reported at registration and in
+//! every heartbeat.
 
 use sysinfo::{CpuRefreshKind, MemoryRefreshKind, RefreshKind, System};
 
@@ -20,19 +21,19 @@ pub struct HostMetrics {
 
 /// Samples the host; keeps the previous CPU reading so usage is measured between samples.
 #[derive(Debug)]
-pub struct MetricsSampler {
+pub struct HostSampler {
     /// sysinfo's view of the system, refreshed on each sample.
     system: Option<System>,
 }
 
-impl MetricsSampler {
+impl HostSampler {
     /// A sampler; the first CPU reading is taken now so the next sample has a baseline.
-    pub fn new() -> MetricsSampler {
+    pub fn new() -> HostSampler {
         let kind = RefreshKind::nothing()
             .with_cpu(CpuRefreshKind::nothing().with_usage())
             .with_memory(MemoryRefreshKind::nothing().with_ram());
         let system = System::new_with_specifics(kind).ok();
-        MetricsSampler { system }
+        HostSampler { system }
     }
 
     /// Takes a sample. On a platform sysinfo does not support, reports the core count only.
@@ -62,9 +63,9 @@ impl MetricsSampler {
     }
 }
 
-impl Default for MetricsSampler {
+impl Default for HostSampler {
     fn default() -> Self {
-        MetricsSampler::new()
+        HostSampler::new()
     }
 }
 
@@ -74,7 +75,7 @@ mod tests {
 
     #[test]
     fn samples_are_plausible() {
-        let mut sampler = MetricsSampler::new();
+        let mut sampler = HostSampler::new();
         std::thread::sleep(sysinfo::MINIMUM_CPU_UPDATE_INTERVAL);
         let m = sampler.sample();
         assert!(m.cpu_cores >= 1);
