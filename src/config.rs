@@ -4,6 +4,7 @@
 
 use crate::lifecycle::Policy;
 use clap::{Args, Command, FromArgMatches};
+use gantry_api::parse_duration;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -142,16 +143,6 @@ impl ServeConfig {
     }
 }
 
-/// Parses `10s`, `500ms`, `1h`, `2m30s` or bare milliseconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(Duration::from_millis(ms));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration (try 10s, 500ms or 2m): {e}"))
-}
-
 /// A duration in whole milliseconds, saturating.
 pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -160,16 +151,6 @@ pub fn millis(d: Duration) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_units_or_bare_milliseconds() {
-        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
-        assert!(parse_duration("soon")
-            .unwrap_err()
-            .contains("not a duration"));
-    }
 
     #[test]
     fn defaults_are_the_flags_defaults() {

@@ -31,5 +31,9 @@ mod tests {
             "{err}"
         );
         assert!(parse_duration("-5").is_err());
+        // The server's flags' own cases.
+        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
+        assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
     }
 }

@@ -52,7 +52,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub soak_windows: usize,
     /// Length of one soak window.
-    #[arg(long, default_value = "60s", value_parser = crate::config::parse_duration)]
+    #[arg(long, default_value = "60s", value_parser = gantry_api::parse_duration)]
     pub soak_window: std::time::Duration,
     /// Which figures to run (all by default): throughput, latency, sweep, memory, docker, soak.
     #[arg(

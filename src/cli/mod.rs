@@ -83,7 +83,7 @@ pub enum Command {
     /// Summarise the job history: counts, success rate, queue wait and run time.
     Report {
         /// How far back (e.g. 1h, 24h, 7d).
-        #[arg(long, default_value = "24h", value_parser = gantry::config::parse_duration)]
+        #[arg(long, default_value = "24h", value_parser = gantry_api::parse_duration)]
         since: std::time::Duration,
         /// hour, day, worker, status, image or all.
         #[arg(long, default_value = "all")]

@@ -2,7 +2,8 @@
 
 use super::{print_json, ServerArgs};
 use crate::cli::client::ClientError;
-use gantry::config::{millis, parse_duration};
+use gantry::config::millis;
+use gantry_api::parse_duration;
 use gantry_api::{CreateJobRequest, Job, JobStatus, JobStatusResponse, UploadResponse};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
