@@ -18,6 +18,8 @@ pub enum ClientError {
         code: String,
         /// The error message from the body.
         message: String,
+        /// The request field the server blamed, when it named one.
+        field: Option<String>,
     },
     /// The server could not be reached, after the last try.
     #[error("server unreachable: {0}")]
@@ -72,11 +74,13 @@ fn refusal_from_body(status: u16, text: &str) -> ClientError {
             status,
             code: body.error.code,
             message: body.error.message,
+            field: body.error.field,
         },
         Err(_) => ClientError::Refused {
             status,
             code: format!("http_{status}"),
             message: text.chars().take(RAW_MESSAGE_CHARS).collect(),
+            field: None,
         },
     }
 }
@@ -95,6 +99,7 @@ mod tests {
             status,
             code: code.into(),
             message: String::new(),
+            field: None,
         }
     }
 
@@ -135,6 +140,7 @@ mod tests {
                 status,
                 code,
                 message,
+                ..
             } => {
                 assert_eq!((status, code.as_str()), (502, "http_502"));
                 assert_eq!(message.chars().count(), RAW_MESSAGE_CHARS);
