@@ -21,7 +21,7 @@ pub struct WorkerCapacity {
     pub reserved_ram_mb: i64,
     /// Jobs it holds, ASSIGNED or RUNNING.
     pub held_jobs: i64,
-    /// Parallelism limit.
+    /// The most jobs it holds at once.
     pub max_parallel_jobs: i64,
     /// 1 while it shuts down.
     pub draining: i64,
@@ -46,7 +46,7 @@ impl WorkerCapacity {
 /// A worker's room for one more job, as placement sees it during a pass.
 #[derive(Debug, Clone)]
 pub struct Slot {
-    /// Worker id.
+    /// The worker this room is on.
     pub worker_id: String,
     /// Capacity, millicores.
     pub cpu_milli: i64,

@@ -109,7 +109,7 @@ pub const JOB_RULES: [JobRule; 10] = [
 /// One kind of change of a worker's (derived) state.
 #[derive(Debug, Clone, Copy)]
 pub struct WorkerRule {
-    /// Its name.
+    /// Its name, as the table prints it.
     pub name: &'static str,
     /// The states it leaves; empty for a first registration.
     pub from: &'static [WorkerStatus],

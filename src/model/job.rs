@@ -124,7 +124,7 @@ impl JobRecord {
 /// One row of `job_history`: one change of a job's state.
 #[derive(Debug, Clone)]
 pub struct HistoryRecord {
-    /// Ordering key.
+    /// Ordering key: rows of one job read in this order are its timeline.
     pub id: i64,
     /// The job that changed.
     pub job_id: String,

@@ -19,7 +19,7 @@ pub struct HeartbeatOutcome {
 /// Counts of one scheduler pass, for logs and tests.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SweepCounts {
-    /// Rows examined.
+    /// Rows the pass looked at.
     pub examined: u64,
     /// Jobs or workers changed.
     pub changed: u64,

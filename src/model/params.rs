@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 pub struct JobInsertParams {
     /// The new job's id (a UUIDv7).
     pub id: String,
-    /// Shell command.
+    /// Shell command, run with `sh -c`.
     pub command: String,
     /// Container image; the worker's default when absent.
     pub image: Option<String>,
@@ -17,7 +17,7 @@ pub struct JobInsertParams {
     pub file_url: Option<String>,
     /// The input file's name.
     pub filename: Option<String>,
-    /// Environment variables.
+    /// Environment variables of the command.
     pub env: BTreeMap<String, String>,
     /// CPU to reserve, millicores.
     pub required_cpu_milli: i64,
@@ -31,7 +31,7 @@ pub struct JobInsertParams {
     pub priority: i64,
     /// Whether the job asks for network.
     pub network: bool,
-    /// Earliest start.
+    /// Earliest start: QUEUED from then on, PENDING before.
     pub run_at: i64,
     /// The client's idempotency key.
     pub idempotency_key: Option<String>,
@@ -54,7 +54,7 @@ pub struct JobListParams {
     pub search: Option<String>,
     /// Only jobs with an id below this one (the previous page's last id).
     pub before_id: Option<String>,
-    /// Page size.
+    /// Most jobs on the page.
     pub limit: i64,
 }
 
@@ -63,7 +63,7 @@ pub struct JobListParams {
 pub struct WorkerRegisterParams {
     /// The worker's id.
     pub id: String,
-    /// Host name.
+    /// Host name the agent reported.
     pub hostname: String,
     /// CPU offered, millicores.
     pub cpu_milli: i64,
@@ -77,7 +77,7 @@ pub struct WorkerRegisterParams {
     pub max_parallel_jobs: i64,
     /// Labels as a JSON object.
     pub labels_json: String,
-    /// Agent version.
+    /// Agent version, for the fleet listing.
     pub version: Option<String>,
     /// `docker` or `process`.
     pub executor: Option<String>,
@@ -90,7 +90,7 @@ pub struct WorkerRegisterParams {
 /// A heartbeat's metrics and the jobs the agent reports running.
 #[derive(Debug, Clone)]
 pub struct WorkerHeartbeatParams {
-    /// The worker.
+    /// The worker that heartbeats.
     pub id: String,
     /// CPU usage, 0-100.
     pub cpu_usage: f64,
@@ -113,17 +113,17 @@ pub struct WorkerHeartbeatParams {
 /// How an attempt ended, as its worker reported it.
 #[derive(Debug, Clone, Default)]
 pub struct JobFinishParams {
-    /// The reporting worker.
+    /// The worker reporting; it must hold the attempt.
     pub worker_id: String,
-    /// The job.
+    /// The job the result is for.
     pub job_id: String,
     /// The attempt the result belongs to.
     pub attempt: i64,
     /// Exit code, when the command ran.
     pub exit_code: Option<i64>,
-    /// Captured stdout.
+    /// Captured stdout (the server keeps its tail).
     pub stdout: Option<String>,
-    /// Captured stderr.
+    /// Captured stderr (the server keeps its tail).
     pub stderr: Option<String>,
     /// Run time as the worker measured it.
     pub duration_ms: Option<i64>,
@@ -139,7 +139,7 @@ pub struct JobFinishParams {
     pub now: i64,
 }
 
-/// A stored upload.
+/// An input file to store.
 #[derive(Debug, Clone)]
 pub struct UploadInsertParams {
     /// Upload id (a UUID).
@@ -148,7 +148,7 @@ pub struct UploadInsertParams {
     pub filename: String,
     /// Hex SHA-256 of the bytes.
     pub sha256: String,
-    /// The bytes.
+    /// The file's content.
     pub content: Vec<u8>,
     /// The time of the upload.
     pub now: i64,

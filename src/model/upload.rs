@@ -11,7 +11,7 @@ pub struct UploadRecord {
     pub size: i64,
     /// Hex SHA-256 of the bytes, served as the ETag.
     pub sha256: String,
-    /// The bytes.
+    /// The file's content.
     pub content: Vec<u8>,
     /// Upload time (epoch ms).
     pub created_at: i64,

@@ -30,7 +30,7 @@ pub struct WorkerRecord {
     pub held_jobs: i64,
     /// Labels as a JSON object.
     pub labels: String,
-    /// Agent version.
+    /// Agent version, for the fleet listing.
     pub version: Option<String>,
     /// `docker` or `process`.
     pub executor: Option<String>,

@@ -19,7 +19,7 @@ use std::time::Duration;
 /// The sqlx database the shared method bodies are compiled for here.
 type Db = sqlx::Postgres;
 
-/// A write transaction.
+/// A write transaction on this dialect, as the shared method bodies take it.
 type Tx = sqlx::Transaction<'static, Db>;
 
 /// Connections in the pool.
@@ -59,7 +59,7 @@ impl Backend {
         &self.pool
     }
 
-    /// A write transaction.
+    /// A write transaction from the pool.
     async fn write(&self) -> sqlx::Result<Tx> {
         self.pool.begin().await
     }

@@ -22,7 +22,7 @@ use std::time::Duration;
 /// The sqlx database the shared method bodies are compiled for here.
 type Db = sqlx::Sqlite;
 
-/// A write transaction.
+/// A write transaction on this dialect, as the shared method bodies take it.
 type Tx = sqlx::Transaction<'static, Db>;
 
 /// Read-only connections kept beside the writer.
