@@ -2,8 +2,8 @@
 //! before anything is written.
 
 use super::error::{ApiError, ApiResult};
-use crate::model::{cores_to_milli, JobInsertParams};
-use gantry_api::{CreateJobRequest, RunAt};
+use crate::model::{cores_to_milli, JobFinishParams, JobInsertParams};
+use gantry_api::{CreateJobRequest, RunAt, SubmitResultRequest};
 
 /// CPU a job reserves when it names none.
 pub const DEFAULT_JOB_CPU: f64 = 0.25;
@@ -278,6 +278,41 @@ pub fn worker_id(field: &str, id: &str) -> ApiResult<String> {
         ));
     }
     Ok(id.to_string())
+}
+
+/// An attempt number as a worker sends it back: 1 or more.
+pub fn attempt(attempt: i64) -> ApiResult<i64> {
+    if attempt < 1 {
+        return Err(ApiError::invalid("attempt", "attempt starts at 1"));
+    }
+    Ok(attempt)
+}
+
+/// Checks a worker's result for an attempt and turns it into finish parameters for
+/// `worker_id` (already checked, and the caller's) at `now`.
+pub fn job_finish(worker_id: &str, r: SubmitResultRequest, now: i64) -> ApiResult<JobFinishParams> {
+    let job_id = job_id("jobId", &r.job_id)?;
+    let attempt = attempt(r.attempt)?;
+    if r.duration_ms.is_some_and(|d| d < 0) {
+        return Err(ApiError::invalid(
+            "durationMs",
+            "durationMs must not be negative",
+        ));
+    }
+    Ok(JobFinishParams {
+        worker_id: worker_id.to_string(),
+        job_id,
+        attempt,
+        exit_code: r.exit_code,
+        stdout: r.stdout,
+        stderr: r.stderr,
+        duration_ms: r.duration_ms,
+        error: r.error,
+        timed_out: r.timed_out,
+        oom_killed: r.oom_killed,
+        infrastructure_error: r.infrastructure_error,
+        now,
+    })
 }
 
 #[cfg(test)]

@@ -36,11 +36,12 @@ impl ReportRepo for SqlRepo {
             .fetch_all(self.backend.read())
             .await?;
         let mut stats = Vec::new();
-        for sql in [sql::REPORT_QUEUE_WAIT, sql::REPORT_RUN_TIME] {
-            let rows: Vec<Stats> = sqlx::query_as(sql)
+        for duration in ["queue_wait", "run"] {
+            let rows: Vec<Stats> = sqlx::query_as(sql::REPORT_DURATIONS)
                 .bind(from)
                 .bind(to)
                 .bind(group_by)
+                .bind(duration)
                 .fetch_all(self.backend.read())
                 .await?;
             let by_group: HashMap<String, Percentiles> = rows

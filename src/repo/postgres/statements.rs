@@ -138,11 +138,8 @@ statements! {
     /// Jobs ended in the window per group: total, per final state, retries.
     REPORT_COUNTS => "report_counts.sql",
 
-    /// Queue-wait percentiles per group.
-    REPORT_QUEUE_WAIT => "report_queue_wait.sql",
-
-    /// Run-time percentiles per group, over the attempts that started.
-    REPORT_RUN_TIME => "report_run_time.sql",
+    /// Percentiles of one duration (queue wait or run time) per group.
+    REPORT_DURATIONS => "report_durations.sql",
 
     /// One upload.
     UPLOAD_GET => "upload_get.sql",
