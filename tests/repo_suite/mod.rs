@@ -9,6 +9,7 @@ mod insert_and_block;
 mod leases;
 mod placement;
 mod reads;
+mod rules;
 mod workers;
 
 use crate::common::builders::*;
