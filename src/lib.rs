@@ -4,7 +4,6 @@
 //! CPU and memory ([`scheduler`]), and speaks the REST API of [`routes`]. `main.rs` only
 //! parses the command line ([`cli`]) and calls into here.
 
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod clock;
