@@ -4,12 +4,12 @@ use anyhow::{bail, Context};
 use gantry_api::{GetJobResponse, Job, RegisterWorkerRequest};
 use serde_json::json;
 
-/// A simulated agent.
+/// An agent that speaks the worker protocol over HTTP and executes nothing.
 #[derive(Clone)]
 pub struct SimAgent {
     http: reqwest::Client,
     base: String,
-    /// Its worker id.
+    /// The worker id it registered with and sends on every call.
     pub id: String,
 }
 

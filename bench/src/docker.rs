@@ -26,7 +26,7 @@ const RUNS: usize = 20;
 const STATUS_POLL: Duration = Duration::from_millis(5);
 /// The longest one run may take before the bench gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
-/// The worker id of the agent.
+/// The agent's worker id, to find it in the worker list.
 const AGENT_ID: &str = "bench-docker";
 
 /// The three figures, or none when Docker is not usable here (and not required).

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 /// The state the latency is measured in.
 pub struct Variant {
-    /// Its name in the output.
+    /// Its setting in the output: `idle`, `N queued` or `N agents`.
     pub name: String,
     /// Jobs queued that fit no agent.
     pub queued: usize,

@@ -42,7 +42,6 @@ impl Mode {
         }
     }
 
-    /// The figure's name.
     fn figure(self) -> &'static str {
         match self {
             Mode::Single => "throughput",
