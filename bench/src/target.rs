@@ -54,7 +54,7 @@ impl Target {
             .local_addr()?
             .port();
         let base = format!("http://127.0.0.1:{port}");
-        let child = tokio::process::Command::new(&launch.gantry)
+        let mut child = tokio::process::Command::new(&launch.gantry)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--database-url", &url])
             // Simulated agents send no heartbeats: none may go offline during a figure.
@@ -74,33 +74,20 @@ impl Target {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()?;
-        let mut target = Target {
+        wait_ready(&mut child, &http, &base).await?;
+        // Only once the server has opened and migrated the database: opening a fresh SQLite
+        // file while the server sets it up can make the server's own open fail as locked.
+        let repo = gantry::repo::connect(&url, Policy::default()).await?;
+        Ok(Target {
             base,
             backend,
-            repo: gantry::repo::connect(&url, Policy::default()).await?,
+            repo,
             http,
             database_url: url,
             admin: postgres.map(str::to_string),
             child,
             _dir: dir,
-        };
-        target.wait_ready().await?;
-        Ok(target)
-    }
-
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::time::Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("the server exited at start: {status}");
-            }
-            let ready = self.http.get(format!("{}/readyz", self.base)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        bail!("the server was not ready within 30 s")
+        })
     }
 
     /// The server's resident memory, in MiB (Linux `/proc`).
@@ -131,6 +118,26 @@ impl Target {
             }
         }
     }
+}
+
+/// Waits until the server at `base` answers `/readyz`; fails if it exits first or takes 30 s.
+async fn wait_ready(
+    child: &mut tokio::process::Child,
+    http: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            bail!("the server exited at start: {status}");
+        }
+        let ready = http.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("the server was not ready within 30 s")
 }
 
 /// Drops the bench's database once its server has gone.
