@@ -5,7 +5,6 @@
 //! [`dashboard`], both composed by [`server::app`] from what [`http`] shares. The `gantry`
 //! binary's command line lives beside its `main.rs`, not here.
 
-pub mod bench;
 pub mod clock;
 pub mod config;
 pub mod dashboard;

@@ -5,7 +5,6 @@
 mod common;
 
 mod agent_e2e;
-mod bench_smoke;
 mod browser;
 mod claim_race;
 mod cli;

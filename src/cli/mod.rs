@@ -1,5 +1,5 @@
 //! The `gantry` command line: the binary's own code, not library API. The user commands talk
-//! to a server over REST ([`client`]); `serve`, `up`, `migrate` and `bench` call the library.
+//! to a server over REST ([`client`]); `serve`, `up` and `migrate` call the library; `bench` runs `gantry-bench`.
 
 mod client;
 mod commands;
@@ -92,8 +92,14 @@ pub enum Command {
         #[command(flatten)]
         server: ServerArgs,
     },
-    /// Measure throughput and assignment latency of a real server (see BENCHMARKS.md).
-    Bench(gantry::bench::BenchArgs),
+    /// Measure throughput and assignment latency of a real server (see BENCHMARKS.md): runs
+    /// the `gantry-bench` binary with these arguments.
+    #[command(disable_help_flag = true)]
+    Bench {
+        /// `gantry-bench`'s arguments, passed on as they are (`gantry bench --help` lists them).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Apply database migrations and exit.
     Migrate {
         /// Database URL: sqlite://PATH or postgres://...
@@ -120,6 +126,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             group_by,
             server,
         } => report::report(&server, since, &group_by).await,
+        Command::Bench { args } => return bench(&args).await,
         other => return run_service(other).await.map(|()| 0),
     };
     match outcome {
@@ -133,7 +140,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 
 async fn run_service(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Bench(args) => gantry::bench::bench(args).await,
         Command::Up(config) => up::up(config, gantry::server::shutdown_on_signals()).await,
         Command::Serve(config) => {
             gantry::server::serve(config, gantry::server::shutdown_on_signals()).await
@@ -149,4 +155,31 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         }
         _ => unreachable!("user commands are handled by run"),
     }
+}
+
+/// `gantry bench ARGS`: runs `gantry-bench ARGS` (beside this executable, else from `PATH`)
+/// with `GANTRY_BIN` naming this executable as the server to measure; its exit code.
+async fn bench(args: &[String]) -> anyhow::Result<i32> {
+    let exe = std::env::current_exe()?;
+    let beside = exe.with_file_name("gantry-bench");
+    let bin = if beside.is_file() {
+        beside
+    } else {
+        "gantry-bench".into()
+    };
+    let mut command = tokio::process::Command::new(&bin);
+    command.args(args);
+    if std::env::var_os("GANTRY_BIN").is_none() {
+        command.env("GANTRY_BIN", &exe);
+    }
+    let status = match command.status().await {
+        Ok(status) => status,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => anyhow::bail!(
+            "`gantry bench` runs gantry-bench, which is neither beside {} nor on PATH: build it \
+             with `cargo build --release -p gantry-bench`",
+            exe.display()
+        ),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("run {}", bin.display()))),
+    };
+    Ok(status.code().unwrap_or(1))
 }

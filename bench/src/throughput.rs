@@ -3,9 +3,9 @@
 //! Singly (one call per create, start and result) or in batches (create-batch, a poll taking
 //! many jobs, start-batch, submit-result-batch).
 
-use super::agents::{create, create_batch, SimAgent};
-use super::target::Target;
-use super::Figure;
+use crate::agents::{create, create_batch, SimAgent};
+use crate::target::Target;
+use crate::Figure;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -42,7 +42,6 @@ impl Mode {
         }
     }
 
-    /// The figure's name.
     fn figure(self) -> &'static str {
         match self {
             Mode::Single => "throughput",

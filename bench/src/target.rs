@@ -1,12 +1,23 @@
 //! The server under measurement: `gantry serve` as a child process on 127.0.0.1 and a fresh
 //! database, so its memory is its own and the bench's clients do not share its runtime.
 
-use crate::lifecycle::Policy;
-use crate::repo::Repo;
+use crate::postgres;
 use anyhow::{bail, Context};
+use gantry::lifecycle::Policy;
+use gantry::repo::Repo;
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
+
+/// How every figure's server is started: the same binary on the same kind of database.
+#[derive(Debug, Clone)]
+pub struct Launch {
+    /// The `gantry` binary, run as `gantry serve`.
+    pub gantry: PathBuf,
+    /// The PostgreSQL server's admin URL (a fresh database per server), or none for SQLite.
+    pub postgres: Option<String>,
+}
 
 /// A running server and how to reach it.
 pub struct Target {
@@ -18,19 +29,22 @@ pub struct Target {
     pub repo: Arc<dyn Repo>,
     /// The HTTP client the agents and clients share.
     pub http: reqwest::Client,
-    /// The server's database URL.
+    /// The server's database URL, for the queries the figures make around the API.
     pub database_url: String,
     /// The PostgreSQL server's admin URL, to drop the fresh database at the end.
     admin: Option<String>,
+    /// `gantry serve`, killed if the target is dropped without `stop`.
     child: tokio::process::Child,
+    /// SQLite: the folder of the database file, removed with the target.
     _dir: Option<tempfile::TempDir>,
 }
 
 impl Target {
     /// Starts a server on a fresh SQLite file, or a fresh database on the PostgreSQL server.
-    pub async fn start(postgres: Option<&str>) -> anyhow::Result<Target> {
+    pub async fn start(launch: &Launch) -> anyhow::Result<Target> {
+        let postgres = launch.postgres.as_deref();
         let (url, backend, dir) = match postgres {
-            Some(admin) => (fresh_postgres(admin).await?, "postgres", None),
+            Some(admin) => (postgres::create_database(admin).await?, "postgres", None),
             None => {
                 let dir = tempfile::tempdir()?;
                 let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -41,7 +55,7 @@ impl Target {
             .local_addr()?
             .port();
         let base = format!("http://127.0.0.1:{port}");
-        let child = tokio::process::Command::new(std::env::current_exe()?)
+        let mut child = tokio::process::Command::new(&launch.gantry)
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--database-url", &url])
             // Simulated agents send no heartbeats: none may go offline during a figure.
@@ -57,37 +71,24 @@ impl Target {
             .stdout(Stdio::null())
             .kill_on_drop(true)
             .spawn()
-            .context("start `gantry serve`")?;
+            .with_context(|| format!("start `{} serve`", launch.gantry.display()))?;
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()?;
-        let mut target = Target {
+        wait_ready(&mut child, &http, &base).await?;
+        // Only once the server has opened and migrated the database: opening a fresh SQLite
+        // file while the server sets it up can make the server's own open fail as locked.
+        let repo = gantry::repo::connect(&url, Policy::default()).await?;
+        Ok(Target {
             base,
             backend,
-            repo: crate::repo::connect(&url, Policy::default()).await?,
+            repo,
             http,
             database_url: url,
             admin: postgres.map(str::to_string),
             child,
             _dir: dir,
-        };
-        target.wait_ready().await?;
-        Ok(target)
-    }
-
-    async fn wait_ready(&mut self) -> anyhow::Result<()> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        while tokio::time::Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait()? {
-                bail!("the server exited at start: {status}");
-            }
-            let ready = self.http.get(format!("{}/readyz", self.base)).send().await;
-            if ready.is_ok_and(|r| r.status().is_success()) {
-                return Ok(());
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        bail!("the server was not ready within 30 s")
+        })
     }
 
     /// The server's resident memory, in MiB (Linux `/proc`).
@@ -120,25 +121,27 @@ impl Target {
     }
 }
 
-/// Drops the bench's database once its server has gone.
-async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
-    let name = url.rsplit('/').next().context("a database URL")?;
-    let pool = sqlx::PgPool::connect(admin).await?;
-    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        .execute(&pool)
-        .await?;
-    pool.close().await;
-    Ok(())
+/// Waits until the server at `base` answers `/readyz`; fails if it exits first or takes 30 s.
+async fn wait_ready(
+    child: &mut tokio::process::Child,
+    http: &reqwest::Client,
+    base: &str,
+) -> anyhow::Result<()> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while tokio::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait()? {
+            bail!("the server exited at start: {status}");
+        }
+        let ready = http.get(format!("{base}/readyz")).send().await;
+        if ready.is_ok_and(|r| r.status().is_success()) {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bail!("the server was not ready within 30 s")
 }
 
-/// A fresh database on the PostgreSQL server at `admin`; its URL.
-pub(super) async fn fresh_postgres(admin: &str) -> anyhow::Result<String> {
-    let name = format!("gantry_bench_{}", uuid::Uuid::new_v4().simple());
-    let pool = sqlx::PgPool::connect(admin).await?;
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&pool)
-        .await?;
-    pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-    Ok(format!("{base}/{name}"))
+/// Drops the bench's database once its server has gone.
+async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
+    postgres::drop_database(admin, postgres::database_name(url)?).await
 }

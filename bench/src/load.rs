@@ -1,8 +1,8 @@
 //! Steady load for the memory and soak figures: batch agents that run whatever they are
 //! given until told to stop, counting what they finished.
 
-use super::agents::SimAgent;
-use super::target::Target;
+use crate::agents::SimAgent;
+use crate::target::Target;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 

@@ -1,15 +1,16 @@
 //! Figure 5: Docker overhead: the same `true` job run through gantry (a real server, a real
 //! `gantry-worker` with the Docker executor, one container per job) and as a bare
 //! `docker run --rm`, alternately in the same run so machine noise hits both alike; the ratio
-//! of the median times. Budget: within 1.2x.
+//! of the median times (its budget is in BENCHMARKS.md).
 //!
 //! Without a Docker engine, the local test image or the agent binary this figure is skipped
 //! loudly on stderr (the other figures still run), unless `GANTRY_REQUIRE_DOCKER=1`. To see
 //! where a job's time goes: `GANTRY_BENCH_STEPS=1` prints each job's steps from its history,
 //! `GANTRY_BENCH_AGENT_LOG` sets the agent's `RUST_LOG` (its log is printed if the run fails).
 
-use super::target::Target;
-use super::{percentile, BenchArgs, Figure};
+use crate::stats::median;
+use crate::target::{Launch, Target};
+use crate::{binaries, BenchArgs, Figure};
 use anyhow::{bail, Context};
 use gantry_api::{Job, JobStatusResponse, WorkerStatus, WorkersListResponse};
 use serde_json::json;
@@ -25,11 +26,11 @@ const RUNS: usize = 20;
 const STATUS_POLL: Duration = Duration::from_millis(5);
 /// The longest one run may take before the bench gives up.
 const RUN_LIMIT: Duration = Duration::from_secs(60);
-/// The worker id of the agent.
+/// The agent's worker id, to find it in the worker list.
 const AGENT_ID: &str = "bench-docker";
 
 /// The three figures, or none when Docker is not usable here (and not required).
-pub async fn run(args: &BenchArgs) -> anyhow::Result<Vec<Figure>> {
+pub async fn run(args: &BenchArgs, launch: &Launch) -> anyhow::Result<Vec<Figure>> {
     let agent_bin = match ready().await {
         Ok(bin) => bin,
         Err(why) if std::env::var("GANTRY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
@@ -41,7 +42,7 @@ pub async fn run(args: &BenchArgs) -> anyhow::Result<Vec<Figure>> {
         }
     };
     let runs = if args.quick { 2 } else { RUNS };
-    let target = Target::start(args.database_url.as_deref()).await?;
+    let target = Target::start(launch).await?;
     let backend = target.backend;
     let result = measure(&target, &agent_bin, runs).await;
     target.stop().await;
@@ -232,7 +233,7 @@ async fn ready() -> Result<PathBuf, String> {
             "the image {IMAGE} is missing (run scripts/build-test-image.sh)"
         ));
     }
-    let bin = agent_bin();
+    let bin = binaries::worker();
     if !bin.exists() {
         return Err(format!(
             "{} is missing (build it with `cargo build --release -p gantry-worker`, or set \
@@ -241,20 +242,4 @@ async fn ready() -> Result<PathBuf, String> {
         ));
     }
     Ok(bin)
-}
-
-/// The `gantry-worker` binary: `GANTRY_WORKER_BIN`, else next to this executable.
-fn agent_bin() -> PathBuf {
-    if let Some(path) = std::env::var_os("GANTRY_WORKER_BIN") {
-        return PathBuf::from(path);
-    }
-    std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().map(|dir| dir.join("gantry-worker")))
-        .unwrap_or_else(|| PathBuf::from("gantry-worker"))
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    percentile(&values, 50.0)
 }

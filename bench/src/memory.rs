@@ -1,10 +1,10 @@
 //! Figure 4: the server's resident memory idle, with many jobs queued, and after they all
 //! finished. gantry keeps no job or worker state in memory, so the readings should be close.
 
-use super::agents::create_batch;
-use super::load::Agents;
-use super::target::Target;
-use super::Figure;
+use crate::agents::create_batch;
+use crate::load::Agents;
+use crate::target::Target;
+use crate::Figure;
 use std::time::Duration;
 
 /// Jobs per create-batch call.

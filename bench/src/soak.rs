@@ -2,10 +2,10 @@
 //! jobs/s per window, the last window against the first, and the table sizes at the end
 //! (on PostgreSQL with live and dead tuples, to see that autovacuum keeps up).
 
-use super::agents::create_batch;
-use super::load::Agents;
-use super::target::Target;
-use super::Figure;
+use crate::agents::create_batch;
+use crate::load::Agents;
+use crate::target::Target;
+use crate::Figure;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,15 +1,16 @@
 //! Figure 2: assignment latency: an idle agent long-polls; a job is created; the time from the
 //! create call's return to the agent holding the job (0 when the poll answered first).
 
-use super::agents::{create, SimAgent};
-use super::target::Target;
-use super::{percentile, BenchArgs, Figure};
-use crate::model::JobInsertParams;
+use crate::agents::{create, SimAgent};
+use crate::stats::percentile;
+use crate::target::Target;
+use crate::{BenchArgs, Figure};
+use gantry::model::JobInsertParams;
 use std::time::Instant;
 
 /// The state the latency is measured in.
 pub struct Variant {
-    /// Its name in the output.
+    /// Its setting in the output: `idle`, `N queued` or `N agents`.
     pub name: String,
     /// Jobs queued that fit no agent.
     pub queued: usize,
@@ -47,7 +48,7 @@ pub async fn run(
     samples: usize,
 ) -> anyhow::Result<Vec<Figure>> {
     for i in 0..variant.queued {
-        let now = crate::clock::now_ms();
+        let now = gantry::clock::now_ms();
         target
             .repo
             .job_insert(JobInsertParams {
