@@ -9,6 +9,7 @@
 mod error;
 pub mod postgres;
 pub mod sqlite;
+mod statements;
 mod traits;
 
 pub use error::{RepoError, RepoResult};

@@ -101,24 +101,12 @@ async fn expired_deadlines_time_out_or_retry_and_release(db: TestDb) {
         .job_expire_deadlines(T0 + 1_009, T0 + 1_009, 10)
         .await
         .unwrap();
-    assert_eq!(
-        none,
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        }
-    );
+    assert_eq!(none, counts(0, 0));
     let swept = r
         .job_expire_deadlines(T0 + 1_011, T0 + 6_000, 10)
         .await
         .unwrap();
-    assert_eq!(
-        swept,
-        SweepCounts {
-            examined: 2,
-            changed: 2
-        }
-    );
+    assert_eq!(swept, counts(2, 2));
 
     let f = get_job(r, "final").await;
     assert_eq!(
@@ -158,13 +146,7 @@ async fn timed_out_attempts_are_stopped_and_fenced(r: &dyn Repo) {
         .job_expire_deadlines(T0 + 9_000, T0 + 9_000, 10)
         .await
         .unwrap();
-    assert_eq!(
-        again,
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        }
-    );
+    assert_eq!(again, counts(0, 0));
     assert_eq!(
         transitions(r, "final").await,
         [

@@ -170,10 +170,7 @@ async fn silent_workers_go_offline_and_their_jobs_are_requeued(db: TestDb) {
     worker("w2").at(T0 + 100).register(r).await;
     assert_eq!(
         r.worker_expire_heartbeats(T0, T0 + 100, 10).await.unwrap(),
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        },
+        counts(0, 0),
         "a heartbeat at the cut-off is not silence"
     );
     a_silent_worker_goes_offline_and_its_jobs_are_requeued(r).await;
@@ -187,13 +184,7 @@ async fn a_silent_worker_goes_offline_and_its_jobs_are_requeued(r: &dyn Repo) {
         .worker_expire_heartbeats(T0 + 50, T0 + 40_000, 10)
         .await
         .unwrap();
-    assert_eq!(
-        swept,
-        SweepCounts {
-            examined: 1,
-            changed: 1
-        }
-    );
+    assert_eq!(swept, counts(1, 1));
     let w1 = get_worker(r, "w1").await;
     assert_eq!(worker_status(&w1, T0 + 40_000), WorkerStatus::Offline);
     assert_eq!(w1.offline_since, Some(T0 + 40_000));
@@ -242,10 +233,7 @@ async fn the_requeued_jobs_go_to_a_live_worker(r: &dyn Repo) {
         r.worker_expire_heartbeats(T0 + 50, T0 + 40_002, 10)
             .await
             .unwrap(),
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        },
+        counts(0, 0),
         "an offline worker is not swept again"
     );
 }
@@ -259,13 +247,7 @@ async fn a_sweep_takes_at_most_its_limit(r: &dyn Repo) {
         .worker_expire_heartbeats(T0 + 300, T0 + 50_000, 2)
         .await
         .unwrap();
-    assert_eq!(
-        limited,
-        SweepCounts {
-            examined: 2,
-            changed: 2
-        }
-    );
+    assert_eq!(limited, counts(2, 2));
 }
 
 async fn unstarted_assignments_are_requeued(db: TestDb) {
@@ -280,24 +262,12 @@ async fn unstarted_assignments_are_requeued(db: TestDb) {
     r.job_place(T0 + 50, 10).await.unwrap();
 
     let none = r.job_requeue_unstarted(T0 + 9, T0 + 100, 10).await.unwrap();
-    assert_eq!(
-        none,
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        }
-    );
+    assert_eq!(none, counts(0, 0));
     let swept = r
         .job_requeue_unstarted(T0 + 10, T0 + 100, 10)
         .await
         .unwrap();
-    assert_eq!(
-        swept,
-        SweepCounts {
-            examined: 1,
-            changed: 1
-        }
-    );
+    assert_eq!(swept, counts(1, 1));
     let j = get_job(r, "stuck").await;
     assert_eq!(j.status, JobStatus::Queued);
     assert_eq!((j.attempts, j.infra_retries, j.failed_attempts), (1, 1, 0));

@@ -120,13 +120,7 @@ async fn placement_blocks_a_job_whose_only_fitting_worker_went_offline(db: TestD
         .worker_expire_heartbeats(T0 + 10_000, T0 + 20_000, 10)
         .await
         .unwrap();
-    assert_eq!(
-        swept,
-        SweepCounts {
-            examined: 1,
-            changed: 1
-        }
-    );
+    assert_eq!(swept, counts(1, 1));
     let out = r.job_place(T0 + 20_001, 10).await.unwrap();
     assert!(out.placed.is_empty());
     assert_eq!(out.blocked, 1);

@@ -31,6 +31,11 @@ fn policy() -> Policy {
     }
 }
 
+/// A pass's counts: rows looked at, rows changed.
+fn counts(examined: u64, changed: u64) -> SweepCounts {
+    SweepCounts { examined, changed }
+}
+
 /// Places at `now` and returns the placement of `job_id`, which must have been placed.
 async fn place(r: &dyn Repo, job_id: &str, now: i64) -> Assignment {
     let out = r.job_place(now, 100).await.expect("job_place");

@@ -33,10 +33,7 @@ async fn repeated_failures_cool_a_worker_down(db: TestDb) {
     assert_eq!((next.status.as_str(), next.blocked), ("QUEUED", 0));
     assert_eq!(
         r.worker_end_cooldowns(cool_end - 1).await.unwrap(),
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        }
+        counts(0, 0)
     );
     assert!(r
         .job_place(cool_end - 1, 10)
