@@ -35,8 +35,9 @@ scripts/install-browser-deps.sh || {
   if [ "${GANTRY_REQUIRE_BROWSER:-0}" = 1 ]; then exit 1; fi
 }
 
-# End-to-end tests start the real agent binary.
-cargo build -p gantry-worker
+# End-to-end tests start the real agent binary; the bench's smoke test starts the real server
+# binary (beside gantry-bench in target/debug).
+cargo build -p gantry -p gantry-worker
 export GANTRY_WORKER_BIN="$PWD/target/debug/gantry-worker"
 
 cargo test --workspace "$@"

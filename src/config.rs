@@ -1,10 +1,10 @@
-//! Server configuration: every setting a flag and an environment variable.
+//! Server configuration: every setting a flag and an environment variable, and every default
+//! defined once, in the flag's clap attribute ([`ServeConfig::default`] and
+//! [`Policy::default`] are read from there).
 
-use crate::repo::lifecycle::{
-    DEFAULT_COOLDOWN_AFTER_FAILURES, DEFAULT_RETRY_BACKOFF_CAP_MS, DEFAULT_RETRY_BACKOFF_MS,
-    DEFAULT_WORKER_COOLDOWN_MS,
-};
-use crate::repo::Policy;
+use crate::lifecycle::Policy;
+use clap::{Args, Command, FromArgMatches};
+use gantry_api::parse_duration;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub struct ServeConfig {
     pub worker_cooldown: Duration,
 
     /// Failed attempts in a row on one worker that start its cooldown.
-    #[arg(long, env = "COOLDOWN_AFTER_FAILURES", default_value_t = DEFAULT_COOLDOWN_AFTER_FAILURES,
+    #[arg(long, env = "COOLDOWN_AFTER_FAILURES", default_value = "3",
           value_parser = clap::value_parser!(i64).range(1..))]
     pub cooldown_after_failures: i64,
 
@@ -53,7 +53,7 @@ pub struct ServeConfig {
 
     /// Infrastructure losses (worker gone, executor error) a job survives; they do not use up
     /// its maxRetries.
-    #[arg(long, env = "INFRA_RETRY_BUDGET", default_value_t = crate::repo::lifecycle::DEFAULT_INFRA_RETRY_BUDGET,
+    #[arg(long, env = "INFRA_RETRY_BUDGET", default_value = "5",
           value_parser = clap::value_parser!(i64).range(0..))]
     pub infra_retry_budget: i64,
 
@@ -84,24 +84,22 @@ pub struct ServeConfig {
 }
 
 impl Default for ServeConfig {
+    /// The defaults of the flags, as `gantry serve` with no flag and no environment would run.
     fn default() -> Self {
-        ServeConfig {
-            bind: DEFAULT_BIND.parse().expect("valid default"),
-            database_url: DEFAULT_DATABASE_URL.into(),
-            heartbeat_timeout: Duration::from_secs(30),
-            sweep_interval: Duration::from_secs(5),
-            worker_cooldown: Duration::from_millis(DEFAULT_WORKER_COOLDOWN_MS as u64),
-            cooldown_after_failures: DEFAULT_COOLDOWN_AFTER_FAILURES,
-            retry_backoff: Duration::from_millis(DEFAULT_RETRY_BACKOFF_MS as u64),
-            retry_backoff_cap: Duration::from_millis(DEFAULT_RETRY_BACKOFF_CAP_MS as u64),
-            infra_retry_budget: crate::repo::lifecycle::DEFAULT_INFRA_RETRY_BUDGET,
-            job_timeout_grace: Duration::from_secs(5),
-            default_job_timeout: Duration::from_secs(3600),
-            api_token: None,
-            worker_token: None,
-            insecure_no_auth: false,
-            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
-        }
+        // The environment is ignored here: a default must not depend on where it is asked.
+        let command =
+            ServeConfig::augment_args(Command::new("gantry-serve")).mut_args(|arg| arg.env(None));
+        let matches = command
+            .try_get_matches_from(["gantry-serve"])
+            .expect("the defaults parse");
+        ServeConfig::from_arg_matches(&matches).expect("the defaults parse")
+    }
+}
+
+impl Default for Policy {
+    /// The retry and cooldown rules of a server with default settings.
+    fn default() -> Self {
+        ServeConfig::default().policy()
     }
 }
 
@@ -145,16 +143,6 @@ impl ServeConfig {
     }
 }
 
-/// Parses `10s`, `500ms`, `1h`, `2m30s` or bare milliseconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(Duration::from_millis(ms));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration (try 10s, 500ms or 2m): {e}"))
-}
-
 /// A duration in whole milliseconds, saturating.
 pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
@@ -165,13 +153,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn durations_take_units_or_bare_milliseconds() {
-        assert_eq!(parse_duration("250").unwrap(), Duration::from_millis(250));
-        assert_eq!(parse_duration("2s").unwrap(), Duration::from_secs(2));
-        assert_eq!(parse_duration("200ms").unwrap(), Duration::from_millis(200));
-        assert!(parse_duration("soon")
-            .unwrap_err()
-            .contains("not a duration"));
+    fn defaults_are_the_flags_defaults() {
+        let c = ServeConfig::default();
+        assert_eq!(c.heartbeat_timeout, Duration::from_secs(30));
+        assert_eq!(c.sweep_interval, Duration::from_secs(5));
+        assert_eq!(c.bind.to_string(), DEFAULT_BIND);
+        let p = Policy::default();
+        assert_eq!(p.retry_backoff_ms, 10_000);
+        assert_eq!(p.retry_backoff_cap_ms, 600_000);
+        assert_eq!(p.infra_retry_budget, 5);
+        assert_eq!(p.cooldown_after_failures, 3);
+        assert_eq!(p.worker_cooldown_ms, 60_000);
     }
 
     #[test]

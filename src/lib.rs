@@ -1,22 +1,21 @@
 //! gantry: a database-backed job execution service.
 //!
 //! The server keeps every job and worker in SQL tables ([`repo`]), places jobs on workers by
-//! CPU and memory ([`scheduler`]), and speaks the REST API of [`routes`]. `main.rs` only
-//! parses the command line ([`cli`]) and calls into here.
+//! CPU and memory ([`scheduler`]), speaks the REST API of [`routes`] and serves the
+//! [`dashboard`], both composed by [`server::app`] from what [`http`] shares. The `gantry`
+//! binary's command line lives beside its `main.rs`, not here.
 
-pub mod bench;
-pub mod cli;
-pub mod client;
 pub mod clock;
-pub mod commands;
 pub mod config;
 pub mod dashboard;
+pub mod http;
+pub mod lifecycle;
 pub mod logging;
 pub mod metrics;
+pub mod model;
 pub mod repo;
 pub mod routes;
 pub mod scheduler;
 pub mod server;
 pub mod state;
-pub mod up;
 pub mod waiters;

@@ -1,10 +1,12 @@
 //! The `gantry` binary: parse the command line, set up logging, run.
 
+mod cli;
+
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     gantry::logging::init();
-    let code = gantry::cli::run(gantry::cli::Cli::parse()).await?;
+    let code = cli::run(cli::Cli::parse()).await?;
     std::process::exit(code);
 }

@@ -1,4 +1,5 @@
-//! Prometheus metrics at `/metrics`.
+//! The Prometheus metrics: their names, the histogram buckets, the process's recorder and the
+//! functions that record timings. `GET /metrics` (in `routes::metrics`) renders them.
 //!
 //! Counts that live in the database (jobs by state, jobs finished by final state, workers by
 //! state) are read from it at scrape time, so they are right after a restart and the same on
@@ -6,11 +7,6 @@
 //! by this process as they happen.
 
 use crate::clock::now_ms;
-use crate::state::AppState;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use gantry_api::{JobStatus, WorkerStatus};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
@@ -48,23 +44,6 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-/// Records an HTTP request's duration under its route pattern (never the raw path, so ids do
-/// not explode the label set).
-pub async fn track_http(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().to_string();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
-    let response = next.run(request).await;
-    metrics::histogram!(HTTP_REQUESTS, "method" => method, "route" => route,
-        "status" => response.status().as_u16().to_string())
-    .record(started.elapsed().as_secs_f64());
-    response
-}
-
 /// Records how long a job waited between QUEUED and delivery.
 pub fn observe_delivery(queued_at: Option<i64>) {
     if let Some(queued_at) = queued_at {
@@ -84,43 +63,4 @@ pub fn observe_run_time(duration_ms: Option<i64>) {
 pub fn observe_sweep(service: &'static str, started: Instant) {
     metrics::histogram!(SWEEP_DURATION, "service" => service)
         .record(started.elapsed().as_secs_f64());
-}
-
-/// `GET /metrics`: the Prometheus text format.
-pub async fn render(State(state): State<AppState>) -> Response {
-    if let Err(e) = refresh_from_database(&state).await {
-        tracing::warn!("metrics: could not read counts from the database: {e}");
-    }
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        handle().render(),
-    )
-        .into_response()
-}
-
-async fn refresh_from_database(state: &AppState) -> crate::repo::RepoResult<()> {
-    let counts = state.repo.job_counts_by_status().await?;
-    for status in JobStatus::ALL {
-        let n = counts
-            .iter()
-            .find(|(s, _)| s == status.as_str())
-            .map_or(0, |(_, n)| *n);
-        metrics::gauge!(JOBS, "status" => status.as_str()).set(n as f64);
-    }
-    for (status, n) in state.repo.job_finished_counts().await? {
-        metrics::counter!(JOBS_FINISHED, "status" => status).absolute(n as u64);
-    }
-    let now = now_ms();
-    let workers = state.repo.worker_list().await?;
-    for status in WorkerStatus::ALL {
-        let n = workers
-            .iter()
-            .filter(|(w, _)| w.status(now) == *status)
-            .count();
-        metrics::gauge!(WORKERS, "status" => status.as_str()).set(n as f64);
-    }
-    Ok(())
 }

@@ -1,18 +1,42 @@
-//! `gantry serve`: open the database, migrate, start the scheduler, serve HTTP until shutdown.
+//! `gantry serve`: open the database, migrate, start the scheduler, serve HTTP until shutdown;
+//! and [`app`], the whole HTTP application.
 
 use crate::config::ServeConfig;
-use crate::routes::app;
+use crate::http::auth::require_loopback_host;
+use crate::http::error::ApiError;
+use crate::routes::metrics::track_http;
 use crate::scheduler::{Scheduler, SchedulerHandle};
 use crate::state::AppState;
 use crate::waiters::Waiters;
 use anyhow::Context;
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::Router;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
 
 /// How long shutdown waits for in-flight requests and scheduler passes.
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
+
+/// The whole HTTP application: the REST API and the dashboard, behind the loopback-host guard,
+/// timed per route, traced, and answering unknown paths with the API's 404.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .merge(crate::routes::router(&state))
+        .merge(crate::dashboard::router(state.clone()))
+        // A route layer: it runs after routing, so it sees the matched route pattern.
+        .route_layer(from_fn(track_http))
+        .fallback(not_found)
+        .layer(from_fn_with_state(state.clone(), require_loopback_host))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no_route", "no such route; see the README for the API")
+}
 
 /// Checks the settings, binds the address, and serves until `shutdown` fires.
 pub async fn serve(config: ServeConfig, shutdown: CancellationToken) -> anyhow::Result<()> {

@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 /// The server's shared state: handles only, no job or worker data.
 #[derive(Clone)]
 pub struct AppState {
-    /// The database.
+    /// Every read and write of jobs, workers and uploads.
     pub repo: Arc<dyn Repo>,
-    /// Settings.
+    /// The settings the server was started with.
     pub config: Arc<ServeConfig>,
-    /// Long-poll wake-ups.
+    /// Wakes a worker's long poll when there is news for it (a placement, a cancel).
     pub waiters: Arc<Waiters>,
     /// Asks the scheduler for a placement pass.
     pub scheduler: SchedulerHandle,

@@ -3,11 +3,10 @@
 //! be delivered exactly once, end COMPLETED on its first attempt, and the history table must
 //! show that no worker was ever reserved past its capacity or parallelism.
 
-mod common;
-
-use common::builders::{job, result, worker, T0};
-use common::TestDb;
-use gantry::repo::{Policy, Repo};
+use crate::common::builders::{job, result, worker, T0};
+use crate::common::TestDb;
+use gantry::lifecycle::Policy;
+use gantry::repo::{Dialect, Repo};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
@@ -41,7 +40,7 @@ type Row = (String, Option<String>, String, Option<String>);
 async fn history_rows(db: &TestDb) -> Vec<Row> {
     const SQL: &str =
         "SELECT job_id, from_status, to_status, worker_id FROM job_history ORDER BY id";
-    if db.backend == "sqlite" {
+    if db.dialect == Dialect::Sqlite {
         let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
         let rows = sqlx::query_as(SQL).fetch_all(&pool).await.unwrap();
         pool.close().await;
@@ -96,12 +95,40 @@ fn replay(rows: &[Row], sizes: &HashMap<String, (i64, i64)>) -> HashMap<String, 
 
 async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
     let repo: Arc<dyn Repo> = db.repo(Policy::default()).await;
+    let (worker_ids, sizes) = seed(&repo).await;
+    let started = Instant::now();
+    let (finished, delivered) = race(&repo, &worker_ids).await;
+    eprintln!(
+        "[{:?}] {JOBS} jobs through {WORKERS} workers and {PLACERS} placers in {:?}",
+        db.dialect,
+        started.elapsed()
+    );
+
+    assert_eq!(
+        finished, JOBS,
+        "not every job finished within {RACE_DEADLINE:?}"
+    );
+    let unique: HashSet<&(String, i64)> = delivered.iter().collect();
+    assert_eq!(
+        unique.len(),
+        delivered.len(),
+        "a (job, attempt) was delivered twice"
+    );
+    assert_eq!(delivered.len(), JOBS);
+    assert!(delivered.iter().all(|(_, attempt)| *attempt == 1));
+    every_job_completed_and_every_worker_released(&repo, &sizes).await;
+    the_history_shows_no_over_reservation(&db, &sizes).await;
+}
+
+/// Registers the workers and inserts the jobs, sized at random from a fixed seed; returns the
+/// worker ids and each job's (cpu, ram).
+async fn seed(repo: &Arc<dyn Repo>) -> (Vec<String>, HashMap<String, (i64, i64)>) {
     let worker_ids: Vec<String> = (0..WORKERS).map(|i| format!("w{i}")).collect();
     for id in &worker_ids {
         worker(id)
             .capacity(WORKER_CPU_MILLI, WORKER_RAM_MB)
             .parallel(WORKER_PARALLEL)
-            .register(&*repo)
+            .register(&**repo)
             .await;
     }
     let mut rng = StdRng::seed_from_u64(0x6761_6e74);
@@ -113,15 +140,19 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
             .size(cpu, ram)
             .priority(rng.random_range(0..3))
             .at(T0 + i as i64)
-            .insert(&*repo)
+            .insert(&**repo)
             .await;
         sizes.insert(id, (cpu, ram));
     }
+    (worker_ids, sizes)
+}
 
+/// Runs the placers and the workers at once until every job finished or the deadline passed;
+/// returns how many finished and every (job, attempt) delivered.
+async fn race(repo: &Arc<dyn Repo>, worker_ids: &[String]) -> (usize, Vec<(String, i64)>) {
     let clock = Arc::new(AtomicI64::new(T0 + 10_000));
     let finished = Arc::new(AtomicUsize::new(0));
     let deadline = Instant::now() + RACE_DEADLINE;
-    let started = Instant::now();
     let mut placers = Vec::new();
     for _ in 0..PLACERS {
         let (repo, clock, finished) = (repo.clone(), clock.clone(), finished.clone());
@@ -136,35 +167,11 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
         }));
     }
     let mut runners = Vec::new();
-    for id in worker_ids.clone() {
+    for id in worker_ids.iter().cloned() {
         let (repo, clock, finished) = (repo.clone(), clock.clone(), finished.clone());
-        runners.push(tokio::spawn(async move {
-            let tick = || clock.fetch_add(1, Ordering::SeqCst);
-            let mut delivered = Vec::new();
-            while finished.load(Ordering::SeqCst) < JOBS && Instant::now() < deadline {
-                let jobs = repo
-                    .job_deliver(&id, WORKER_PARALLEL, tick())
-                    .await
-                    .expect("job_deliver");
-                if jobs.is_empty() {
-                    tokio::time::sleep(IDLE_PAUSE).await;
-                    continue;
-                }
-                for j in &jobs {
-                    delivered.push((j.id.clone(), j.attempts));
-                    repo.job_start(&id, &j.id, j.attempts, tick())
-                        .await
-                        .expect("job_start");
-                }
-                for j in &jobs {
-                    repo.job_finish(result(&id, &j.id, j.attempts, tick()))
-                        .await
-                        .expect("job_finish");
-                    finished.fetch_add(1, Ordering::SeqCst);
-                }
-            }
-            delivered
-        }));
+        runners.push(tokio::spawn(run_worker(
+            repo, id, clock, finished, deadline,
+        )));
     }
     for placer in placers {
         placer.await.expect("placer panicked");
@@ -173,26 +180,50 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
     for runner in runners {
         delivered.extend(runner.await.expect("worker loop panicked"));
     }
-    eprintln!(
-        "[{}] {JOBS} jobs through {WORKERS} workers and {PLACERS} placers in {:?}",
-        db.backend,
-        started.elapsed()
-    );
+    (finished.load(Ordering::SeqCst), delivered)
+}
 
-    assert_eq!(
-        finished.load(Ordering::SeqCst),
-        JOBS,
-        "not every job finished within {RACE_DEADLINE:?}"
-    );
-    let unique: HashSet<&(String, i64)> = delivered.iter().collect();
-    assert_eq!(
-        unique.len(),
-        delivered.len(),
-        "a (job, attempt) was delivered twice"
-    );
-    assert_eq!(delivered.len(), JOBS);
-    assert!(delivered.iter().all(|(_, attempt)| *attempt == 1));
+/// One worker's loop: deliver, start and finish whatever comes, until every job finished or
+/// the deadline passed; returns what it was delivered.
+async fn run_worker(
+    repo: Arc<dyn Repo>,
+    id: String,
+    clock: Arc<AtomicI64>,
+    finished: Arc<AtomicUsize>,
+    deadline: Instant,
+) -> Vec<(String, i64)> {
+    let tick = || clock.fetch_add(1, Ordering::SeqCst);
+    let mut delivered = Vec::new();
+    while finished.load(Ordering::SeqCst) < JOBS && Instant::now() < deadline {
+        let jobs = repo
+            .job_deliver(&id, WORKER_PARALLEL, tick())
+            .await
+            .expect("job_deliver");
+        if jobs.is_empty() {
+            tokio::time::sleep(IDLE_PAUSE).await;
+            continue;
+        }
+        for j in &jobs {
+            delivered.push((j.id.clone(), j.attempts));
+            repo.job_start(&id, &j.id, j.attempts, tick())
+                .await
+                .expect("job_start");
+        }
+        for j in &jobs {
+            repo.job_finish(result(&id, &j.id, j.attempts, tick()))
+                .await
+                .expect("job_finish");
+            finished.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+    delivered
+}
 
+/// Every job COMPLETED on its first attempt, and no worker holds anything.
+async fn every_job_completed_and_every_worker_released(
+    repo: &Arc<dyn Repo>,
+    sizes: &HashMap<String, (i64, i64)>,
+) {
     for id in sizes.keys() {
         let j = repo.job_get(id).await.unwrap().expect("job exists");
         assert_eq!((j.status.as_str(), j.attempts), ("COMPLETED", 1), "{id}");
@@ -200,15 +231,19 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
     }
     for (w, held) in repo.worker_list().await.unwrap() {
         assert_eq!(
-            (w.reserved_cpu_milli, w.reserved_ram_mb, w.running_jobs),
+            (w.reserved_cpu_milli, w.reserved_ram_mb, w.held_jobs),
             (0, 0, 0),
             "{} released everything",
             w.id
         );
         assert!(held.is_empty());
     }
+}
 
-    let rows = history_rows(&db).await;
+/// Each job went through the four steps once, and replaying the history never reserves a
+/// worker past its capacity or parallelism (`replay` asserts that).
+async fn the_history_shows_no_over_reservation(db: &TestDb, sizes: &HashMap<String, (i64, i64)>) {
+    let rows = history_rows(db).await;
     assert_eq!(
         rows.len(),
         4 * JOBS,
@@ -233,9 +268,9 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
             "{job_id}"
         );
     }
-    let peaks = replay(&rows, &sizes);
-    eprintln!("[{}] peak reservations per worker: {peaks:?}", db.backend);
+    let peaks = replay(&rows, sizes);
+    eprintln!("[{:?}] peak reservations per worker: {peaks:?}", db.dialect);
     assert_eq!(peaks.len(), WORKERS, "every worker took part");
 }
 
-on_both_databases!(concurrent_claims_never_double_deliver_or_over_reserve);
+crate::common::on_both_databases!(concurrent_claims_never_double_deliver_or_over_reserve);

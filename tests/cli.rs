@@ -1,9 +1,7 @@
 //! The `gantry` CLI against a real server: tables for people, JSON for scripts, and exit codes
 //! scripts can use (`submit --wait` exits with the job's exit code).
 
-mod common;
-
-use common::{SimWorker, TestDb, TestServer};
+use crate::common::{SimWorker, TestDb, TestServer};
 use serde_json::Value;
 use tokio::process::Command;
 
@@ -121,7 +119,7 @@ async fn submit_wait_exits_with_the_jobs_exit_code(db: TestDb) {
     server.stop().await;
 }
 
-on_both_databases!(
+crate::common::on_both_databases!(
     submit_list_status_logs_cancel,
     submit_wait_exits_with_the_jobs_exit_code
 );

@@ -2,10 +2,8 @@
 //! bad input changes nothing, `wait=true` returns the ended job, pages escape every user
 //! value, forms work without JavaScript, and an API token guards the pages.
 
-mod common;
-
-use common::server::fast_config;
-use common::{SimWorker, TestDb, TestServer};
+use crate::common::server::fast_config;
+use crate::common::{SimWorker, TestDb, TestServer};
 use gantry_api::{Job, JobStatus};
 use reqwest::multipart::{Form, Part};
 use reqwest::{header, redirect, StatusCode};
@@ -362,7 +360,7 @@ async fn api_token_guards_the_dashboard(db: TestDb) {
     server.stop().await;
 }
 
-on_both_databases!(
+crate::common::on_both_databases!(
     execute_refuses_bad_input_and_creates_nothing,
     execute_uploads_the_file_and_creates_the_job,
     execute_wait_returns_the_completed_job,

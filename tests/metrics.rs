@@ -1,9 +1,10 @@
 //! `/metrics` in the Prometheus text format: counts from the database, timings from the
-//! process. One test per binary, run on each database in turn: the recorder is process-wide.
+//! process. The recorder is process-wide, so other tests' servers add to the timings (which are
+//! only checked for presence); the counts are set from the scraped server's database at scrape
+//! time, and this is the only test that scrapes, so they are this test's own. One test runs on
+//! each database in turn for that reason.
 
-mod common;
-
-use common::{SimWorker, TestDb, TestServer};
+use crate::common::{SimWorker, TestDb, TestServer};
 use serde_json::json;
 
 async fn scrape(server: &TestServer) -> String {

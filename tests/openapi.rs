@@ -1,17 +1,16 @@
 //! The OpenAPI document covers every REST route: the routes are read from the router's source,
 //! so adding a route without documenting it fails here.
 
-mod common;
-
-use common::{TestDb, TestServer};
+use crate::common::{TestDb, TestServer};
 use serde_json::Value;
 use std::path::Path;
 
-/// `(path, method)` of every `.route("...", get(..).post(..))` in the REST router's sources.
+/// `(path, method)` of every `.route("...", get(..).post(..))` and every
+/// `#[utoipa::path(get, path = "...")]` in the REST router's sources.
 fn routes_in_source() -> Vec<(String, String)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/routes");
     let mut routes = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
+    for entry in std::fs::read_dir(&dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         for (_, rest) in text
             .match_indices(".route(\"")
@@ -26,6 +25,20 @@ fn routes_in_source() -> Vec<(String, String)> {
                     routes.push((path.clone(), method.to_string()));
                 }
             }
+        }
+    }
+    // Routes mounted by `routes!` are written once, in their `#[utoipa::path(METHOD, path =
+    // "...")]` annotation: read those too.
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        for (i, _) in text.match_indices("#[utoipa::path(") {
+            let rest = &text[i + 15..];
+            let method = rest.split(',').next().unwrap().trim().to_string();
+            let Some(at) = rest.find("path = \"") else {
+                continue;
+            };
+            let path = rest[at + 8..].split('"').next().unwrap().to_string();
+            routes.push((path, method));
         }
     }
     assert!(

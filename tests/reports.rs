@@ -1,11 +1,10 @@
 //! SQL reporting: the same history gives the same report on SQLite and PostgreSQL, with the
 //! numbers worked out by hand; and the report route checks its input.
 
-mod common;
-
-use common::builders::{failure, job, result, worker};
-use common::{TestDb, TestServer};
-use gantry::repo::{Policy, Repo};
+use crate::common::builders::{failure, job, result, worker};
+use crate::common::{TestDb, TestServer};
+use gantry::lifecycle::Policy;
+use gantry::repo::Repo;
 use gantry_api::{Percentiles, ReportGroup};
 use std::sync::Arc;
 

@@ -1,11 +1,8 @@
 //! Restart: the server process is killed with SIGKILL mid-flight and started again on the same
 //! database. Nothing is lost, nothing runs twice, and running jobs stay with their workers.
 
-mod common;
-
-use common::process::{free_port, ServerProcess};
-use common::server::fast_config;
-use common::{eventually, SimWorker, TestDb, TestServer};
+use crate::common::process::{free_port, ServerProcess};
+use crate::common::{eventually, SimWorker, TestDb, TestServer};
 use gantry_api::{Job, JobStatus};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -19,37 +16,11 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
-    let server = TestServer::attach(base.clone(), fast_config(&db)).await;
+    let server = TestServer::attach(base.clone()).await;
     let w1 = SimWorker::register(&server, "w1", 4.0, 4096, 4).await;
     let w2 = SimWorker::register(&server, "w2", 4.0, 4096, 4).await;
-    let mut ids = Vec::new();
-    for i in 0..20 {
-        ids.push(
-            server
-                .create(json!({"command": format!("job {i}")}))
-                .await
-                .id,
-        );
-    }
-    let mut held: Vec<(usize, Job)> = Vec::new();
-    for (index, worker) in [&w1, &w2].into_iter().enumerate() {
-        let jobs = eventually("four jobs each", Duration::from_secs(10), || async {
-            let got = worker.poll(4, 1000).await.jobs;
-            (!got.is_empty()).then_some(got)
-        })
-        .await;
-        held.extend(jobs.into_iter().map(|j| (index, j)));
-    }
     let workers = [&w1, &w2];
-    // Some finished, some running, some only delivered.
-    for (i, (w, job)) in held.iter().enumerate() {
-        if i < 6 {
-            assert_eq!(workers[*w].start(job).await.0, StatusCode::OK);
-        }
-        if i < 3 {
-            assert_eq!(workers[*w].finish(job, 0).await.0, StatusCode::OK);
-        }
-    }
+    let (ids, held) = hand_out_twenty_jobs(&server, workers).await;
     let before: Vec<_> = {
         let mut v = Vec::new();
         for id in &ids {
@@ -69,9 +40,61 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
         "the server is dead"
     );
     let _process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
-    let server = TestServer::attach(base, fast_config(&db)).await;
+    let server = TestServer::attach(base).await;
 
-    for job in &before {
+    jobs_kept_their_state(&server, &before).await;
+    finish_and_drain(&server, workers, &held).await;
+    for id in &ids {
+        let s = server.status(id).await;
+        assert_eq!(s.job.attempts, 1, "job {id} ran once");
+        let completions = s
+            .history
+            .iter()
+            .filter(|h| h.to_status == JobStatus::Completed)
+            .count();
+        assert_eq!(completions, 1, "job {id} completed once");
+    }
+}
+
+/// Creates twenty jobs; each worker takes four, and of those eight the first six are started
+/// and the first three finished. Returns the ids and the held jobs (by worker index).
+async fn hand_out_twenty_jobs(
+    server: &TestServer,
+    workers: [&SimWorker<'_>; 2],
+) -> (Vec<String>, Vec<(usize, Job)>) {
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(
+            server
+                .create(json!({"command": format!("job {i}")}))
+                .await
+                .id,
+        );
+    }
+    let mut held: Vec<(usize, Job)> = Vec::new();
+    for (index, worker) in workers.into_iter().enumerate() {
+        let jobs = eventually("four jobs each", Duration::from_secs(10), || async {
+            let got = worker.poll(4, 1000).await.jobs;
+            (!got.is_empty()).then_some(got)
+        })
+        .await;
+        held.extend(jobs.into_iter().map(|j| (index, j)));
+    }
+    // Some finished, some running, some only delivered.
+    for (i, (w, job)) in held.iter().enumerate() {
+        if i < 6 {
+            assert_eq!(workers[*w].start(job).await.0, StatusCode::OK);
+        }
+        if i < 3 {
+            assert_eq!(workers[*w].finish(job, 0).await.0, StatusCode::OK);
+        }
+    }
+    (ids, held)
+}
+
+/// Jobs on a worker or ended before the kill are as they were; waiting jobs still wait.
+async fn jobs_kept_their_state(server: &TestServer, before: &[Job]) {
+    for job in before {
         let after = server.status(&job.id).await.job;
         if job.status.is_on_worker() || job.status.is_terminal() {
             assert_eq!(after.status, job.status, "job {} kept its state", job.id);
@@ -93,7 +116,15 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
             );
         }
     }
-    // The workers carry on with what they held; their results are accepted.
+}
+
+/// The workers carry on with what they held (their results are accepted), then run the rest
+/// until all twenty jobs are COMPLETED.
+async fn finish_and_drain(
+    server: &TestServer,
+    workers: [&SimWorker<'_>; 2],
+    held: &[(usize, Job)],
+) {
     for (i, (w, job)) in held.iter().enumerate() {
         if i >= 6 {
             assert_eq!(workers[*w].start(job).await.0, StatusCode::OK);
@@ -120,22 +151,12 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
         (list["jobs"].as_array().unwrap().len() == 20).then_some(())
     })
     .await;
-    for id in &ids {
-        let s = server.status(id).await;
-        assert_eq!(s.job.attempts, 1, "job {id} ran once");
-        let completions = s
-            .history
-            .iter()
-            .filter(|h| h.to_status == JobStatus::Completed)
-            .count();
-        assert_eq!(completions, 1, "job {id} completed once");
-    }
 }
 
 async fn sigterm_answers_long_polls_and_exits_cleanly(db: TestDb) {
     let port = free_port();
     let mut process = ServerProcess::spawn(&db, port, SERVE_FLAGS);
-    let server = TestServer::attach(format!("http://127.0.0.1:{port}"), fast_config(&db)).await;
+    let server = TestServer::attach(format!("http://127.0.0.1:{port}")).await;
     let worker = SimWorker::register(&server, "w1", 1.0, 512, 1).await;
     let poll = worker.poll(1, 30_000);
     let term = async {
@@ -161,7 +182,7 @@ async fn an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers
     let flags = ["--heartbeat-timeout", "1s", "--sweep-interval", "100ms"];
     let port = free_port();
     let mut first = ServerProcess::spawn(&db, port, &flags);
-    let server = TestServer::attach(first.base.clone(), fast_config(&db)).await;
+    let server = TestServer::attach(first.base.clone()).await;
     let worker = SimWorker::register(&server, "w1", 2.0, 2048, 1).await;
     let job = server.create(json!({"command": "long"})).await;
     let held = worker.take_one().await;
@@ -190,7 +211,7 @@ async fn an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers
     assert_eq!(worker.finish(&held, 0).await.0, StatusCode::OK);
 }
 
-on_both_databases!(
+crate::common::on_both_databases!(
     an_outage_longer_than_the_heartbeat_timeout_is_not_held_against_workers,
     sigkill_loses_nothing_and_duplicates_nothing,
     sigterm_answers_long_polls_and_exits_cleanly,

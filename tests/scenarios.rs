@@ -1,10 +1,8 @@
 //! The seed's six scenarios at the REST level, with simulated workers, on both databases;
 //! plus long-poll latency. Every interval is short (see `fast_config`).
 
-mod common;
-
-use common::server::fast_config;
-use common::{eventually, SimWorker, TestDb, TestServer};
+use crate::common::server::fast_config;
+use crate::common::{eventually, SimWorker, TestDb, TestServer};
 use gantry_api::{JobStatus, StopReason, WorkerStatus};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -352,7 +350,7 @@ async fn idle_poller_gets_a_new_job_at_once(db: TestDb) {
     server.stop().await;
 }
 
-on_both_databases!(
+crate::common::on_both_databases!(
     basic_lifecycle,
     parallel_jobs_up_to_the_limit,
     resource_constraints,

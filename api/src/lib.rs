@@ -1,10 +1,12 @@
-//! The JSON wire types shared by the gantry server, the worker agent and the CLI.
+//! The JSON wire types shared by the gantry server, the worker agent and the CLI, and the
+//! duration syntax their settings share.
 //!
 //! One source of truth for everything that crosses the wire: bodies are camelCase, unknown
 //! fields are ignored (so older and newer peers keep talking), and the two state enums parse
 //! case-insensitively but always serialize upper-case.
 
 mod batch;
+mod duration;
 mod error;
 mod jobs;
 mod reports;
@@ -15,6 +17,7 @@ pub use batch::{
     BatchOutcome, BatchResponse, CreateJobsRequest, CreateJobsResponse, JobAttempt,
     StartJobsRequest, SubmitResultsRequest,
 };
+pub use duration::parse_duration;
 pub use error::{ErrorBody, ErrorDetail};
 pub use jobs::{
     CancelJobRequest, CreateJobRequest, GetJobRequest, GetJobResponse, HistoryEntry, Job,

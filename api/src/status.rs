@@ -86,6 +86,15 @@ macro_rules! status_enum {
             }
         }
 
+        impl TryFrom<String> for $ty {
+            type Error = ParseStatusError;
+
+            /// Reads a stored status (the database keeps them as text).
+            fn try_from(s: String) -> Result<Self, Self::Error> {
+                s.parse()
+            }
+        }
+
         impl fmt::Display for $ty {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(self.as_str())

@@ -36,6 +36,6 @@ pub async fn serve(Path(name): Path<String>) -> Response {
             *bytes,
         )
             .into_response(),
-        None => super::error_page(StatusCode::NOT_FOUND, "no such asset"),
+        None => super::html::error_page(StatusCode::NOT_FOUND, "no such asset"),
     }
 }

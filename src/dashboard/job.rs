@@ -4,8 +4,8 @@
 use super::html::{self, esc, Tab};
 use super::PageResult;
 use crate::clock::now_ms;
-use crate::routes::error::ApiError;
-use crate::routes::validate;
+use crate::http::error::ApiError;
+use crate::http::{actions, reads, validate};
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -180,7 +180,7 @@ pub fn render(job: &Job, history: &[HistoryEntry], now: i64) -> String {
 
 async fn load(state: &AppState, raw_id: &str) -> Result<(Job, Vec<HistoryEntry>), ApiError> {
     let id = validate::job_id("id", raw_id)?;
-    let status = crate::routes::jobs::load_status(state, &id).await?;
+    let status = reads::job_with_history(state, &id).await?;
     Ok((status.job, status.history))
 }
 
@@ -201,10 +201,6 @@ pub async fn page(State(state): State<AppState>, Path(id): Path<String>) -> Page
 /// `POST /jobs/{id}/cancel`: cancels (as `POST /api/jobs/cancel` does) and shows the job.
 pub async fn cancel(State(state): State<AppState>, Path(id): Path<String>) -> PageResult {
     let id = validate::job_id("id", &id)?;
-    let job = state.repo.job_cancel(&id, now_ms()).await?;
-    if let Some(worker_id) = &job.worker_id {
-        state.waiters.wake(worker_id);
-        state.scheduler.trigger();
-    }
+    actions::cancel_job(&state, &id).await?;
     Ok(Redirect::to(&format!("/jobs/{id}")).into_response())
 }

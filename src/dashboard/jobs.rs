@@ -4,9 +4,9 @@
 use super::html::{self, esc, Tab};
 use super::PageResult;
 use crate::clock::now_ms;
-use crate::repo::JobListParams;
-use crate::routes::error::ApiError;
-use crate::routes::validate;
+use crate::http::error::ApiError;
+use crate::http::{reads, validate};
+use crate::model::JobListParams;
 use crate::state::AppState;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -35,24 +35,14 @@ pub async fn load(
     cursor: Option<String>,
     limit: i64,
 ) -> Result<(Vec<Job>, Option<String>), ApiError> {
-    let records = state
-        .repo
-        .job_list(JobListParams {
-            statuses: status.into_iter().collect(),
-            search,
-            before_id: cursor,
-            limit,
-            ..JobListParams::default()
-        })
-        .await?;
-    let next = (records.len() as i64 == limit)
-        .then(|| records.last().map(|j| j.id.clone()))
-        .flatten();
-    let jobs = records
-        .iter()
-        .map(|r| r.to_api())
-        .collect::<Result<_, _>>()?;
-    Ok((jobs, next))
+    let params = JobListParams {
+        statuses: status.into_iter().collect(),
+        search,
+        before_id: cursor,
+        limit,
+        ..JobListParams::default()
+    };
+    reads::job_page(state, params).await
 }
 
 /// How long the job ran, or has been running.

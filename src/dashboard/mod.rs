@@ -4,25 +4,25 @@
 //! user value). A small script (`assets/app.js`, served by the binary, no CDN) refreshes the
 //! regions marked `data-live` every 2 s by fetching the same page again, and posts the submit
 //! form to `/api/execute` with `fetch`. With an API token configured, pages need a session
-//! cookie from the login page ([`session`]).
+//! cookie from the login page ([`login`]).
 
 mod assets;
 pub mod html;
 mod job;
 mod jobs;
+mod login;
 mod overview;
-pub mod session;
 mod workers;
 
+use crate::http::error::ApiError;
 use crate::repo::RepoError;
-use crate::routes::error::ApiError;
 use crate::state::AppState;
 use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use html::error_page;
+use html::error_page;
 
 /// A page handler's failure, answered as an HTML error page.
 #[derive(Debug)]
@@ -62,10 +62,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/jobs/{id}", get(job::page))
         .route("/jobs/{id}/cancel", post(job::cancel))
         .route("/workers", get(workers::page))
-        .route_layer(from_fn_with_state(state, session::require_session));
+        .route_layer(from_fn_with_state(state, login::require_session));
     Router::new()
         .merge(pages)
-        .route("/login", get(session::login_page).post(session::login))
-        .route("/logout", post(session::logout))
+        .route("/login", get(login::login_page).post(login::login))
+        .route("/logout", post(login::logout))
         .route("/assets/{name}", get(assets::serve))
 }

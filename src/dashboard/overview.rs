@@ -3,6 +3,7 @@
 use super::html::{self, Tab};
 use super::{jobs, workers, PageResult};
 use crate::clock::now_ms;
+use crate::http::reads;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -41,7 +42,7 @@ pub fn submit_form() -> String {
 
 /// `GET /`.
 pub async fn page(State(state): State<AppState>) -> PageResult {
-    let fleet = workers::load(&state).await?;
+    let fleet = reads::workers(&state).await?;
     let (recent, _) = jobs::load(&state, None, None, None, RECENT_JOBS).await?;
     let now = now_ms();
     let body = format!(

@@ -3,21 +3,11 @@
 use super::html::{self, esc, Tab};
 use super::PageResult;
 use crate::clock::now_ms;
-use crate::routes::error::ApiError;
+use crate::http::reads;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use gantry_api::{Worker, WorkerStatus};
-
-/// Every worker as the API shows it, in the repository's order.
-pub async fn load(state: &AppState) -> Result<Vec<Worker>, ApiError> {
-    let now = now_ms();
-    let mut workers = Vec::new();
-    for (record, job_ids) in state.repo.worker_list().await? {
-        workers.push(record.to_api(now, job_ids)?);
-    }
-    Ok(workers)
-}
 
 /// One line: how many workers there are by status, naming the unhealthy ones.
 pub fn summary(workers: &[Worker]) -> String {
@@ -139,7 +129,7 @@ fn row(w: &Worker, now: i64) -> String {
 
 /// `GET /workers`.
 pub async fn page(State(state): State<AppState>) -> PageResult {
-    let workers = load(&state).await?;
+    let workers = reads::workers(&state).await?;
     let now = now_ms();
     let body = format!(
         "<div class=\"heading\"><h1>Workers</h1></div>\

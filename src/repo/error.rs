@@ -1,5 +1,7 @@
 //! Errors of the repository layer.
 
+use crate::lifecycle::Refusal;
+use crate::model::CorruptRow;
 use thiserror::Error;
 
 /// What a repository call can fail with.
@@ -24,7 +26,10 @@ pub enum RepoError {
     },
     /// The database failed or could not be reached.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+    /// The URL names no database gantry can use.
+    #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
+    UnsupportedUrl(String),
     /// Applying the schema migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
@@ -34,14 +39,6 @@ pub enum RepoError {
 }
 
 impl RepoError {
-    /// A conflict with the given code and message.
-    pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        RepoError::Conflict {
-            code,
-            message: message.into(),
-        }
-    }
-
     /// A not-found error for a job.
     pub fn job_not_found(id: &str) -> Self {
         RepoError::NotFound {
@@ -56,6 +53,34 @@ impl RepoError {
             entity: "worker",
             id: id.to_string(),
         }
+    }
+}
+
+impl From<sqlx::Error> for RepoError {
+    /// A value that does not decode (a status no state has, say) is a corrupt row, not an
+    /// unreachable database.
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => {
+                RepoError::Corrupt(e.to_string())
+            }
+            other => RepoError::Database(other),
+        }
+    }
+}
+
+impl From<Refusal> for RepoError {
+    fn from(r: Refusal) -> Self {
+        RepoError::Conflict {
+            code: r.code,
+            message: r.message,
+        }
+    }
+}
+
+impl From<CorruptRow> for RepoError {
+    fn from(e: CorruptRow) -> Self {
+        RepoError::Corrupt(e.0)
     }
 }
 

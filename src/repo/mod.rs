@@ -2,32 +2,20 @@
 //!
 //! One trait, [`Repo`] (the sum of one trait per concern, see `traits.rs`), with one
 //! implementation per database ([`sqlite::SqliteRepo`], [`postgres::PgRepo`]). Both are
-//! compiled from the same method bodies in `sql/`, each with its own SQL
-//! (`sqlite/queries.rs`, `postgres/queries.rs`, over the shared `queries.rs`), and both pass
-//! the same test suite (`tests/repo_suite/`).
+//! compiled from the same method bodies (`methods/`), each with its own SQL (`sqlite/sql/`,
+//! `postgres/sql/`, one `.sql` file per statement), and both pass the same test suite
+//! (`tests/repo_suite/`). The rules the methods apply are in [`crate::lifecycle`].
 
 mod error;
-pub mod lifecycle;
-mod params;
-mod placement;
 pub mod postgres;
-mod queries;
-mod records;
-mod report_queries;
 pub mod sqlite;
+mod statements;
 mod traits;
 
 pub use error::{RepoError, RepoResult};
-pub use lifecycle::Policy;
-pub use params::{
-    HeartbeatOutcome, JobFinishParams, JobInsertParams, JobListParams, PlaceOutcome, Placement,
-    SweepCounts, UploadInsertParams, WorkerHeartbeatParams, WorkerRegisterParams,
-};
-pub use records::{
-    cores_to_milli, milli_to_cores, HistoryRecord, JobRecord, UploadRecord, WorkerRecord,
-};
 pub use traits::{JobBatchRepo, JobRepo, Repo, ReportRepo, SchedulerRepo, UploadRepo, WorkerRepo};
 
+use crate::lifecycle::Policy;
 use std::sync::Arc;
 
 /// The database behind a repository.
@@ -46,8 +34,6 @@ pub async fn connect(url: &str, policy: Policy) -> RepoResult<Arc<dyn Repo>> {
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(postgres::PgRepo::connect(url, policy).await?))
     } else {
-        Err(RepoError::Migration(format!(
-            "unsupported database URL `{url}`: use sqlite://PATH or postgres://..."
-        )))
+        Err(RepoError::UnsupportedUrl(url.to_string()))
     }
 }

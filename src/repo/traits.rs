@@ -1,9 +1,10 @@
 //! The repository's traits, one per concern; [`Repo`] is all of them together.
 
-use super::{
-    Dialect, HeartbeatOutcome, HistoryRecord, JobFinishParams, JobInsertParams, JobListParams,
-    JobRecord, PlaceOutcome, RepoResult, SweepCounts, UploadInsertParams, UploadRecord,
-    WorkerHeartbeatParams, WorkerRecord, WorkerRegisterParams,
+use super::{Dialect, RepoResult};
+use crate::model::{
+    HeartbeatOutcome, HistoryRecord, JobFinishParams, JobInsertParams, JobListParams, JobRecord,
+    PlaceOutcome, SweepCounts, UploadInsertParams, UploadRecord, WorkerHeartbeatParams,
+    WorkerRecord, WorkerRegisterParams,
 };
 use async_trait::async_trait;
 

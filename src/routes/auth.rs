@@ -1,23 +1,15 @@
 //! Bearer-token checks: an API token for client routes, a join token for registration, and a
 //! per-worker token that acts only for its own worker. With no tokens configured, every route
-//! is open and the server refuses to listen beyond loopback (see `ServeConfig::validate`).
+//! is open and the server refuses to listen beyond loopback (see `ServeConfig::validate` and
+//! [`crate::http::auth::require_loopback_host`]).
 
-use super::error::{ApiError, ApiResult};
+use crate::http::auth::{bearer, token_hash, tokens_match};
+use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::Response;
-use sha2::{Digest, Sha256};
-
-/// Hex SHA-256 of a token: what the database stores, and what comparisons use, so comparing
-/// never leaks how much of a guessed token was right.
-pub fn token_hash(token: &str) -> String {
-    Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
 
 /// A fresh random per-worker token.
 pub fn new_worker_token() -> String {
@@ -26,19 +18,6 @@ pub fn new_worker_token() -> String {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     )
-}
-
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(axum::http::header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")
-        .map(str::trim)
-}
-
-fn matches(given: &str, expected: &str) -> bool {
-    token_hash(given) == token_hash(expected)
 }
 
 /// Middleware for client routes: the API token, when one is configured.
@@ -54,7 +33,7 @@ pub async fn require_client(
                     "send `Authorization: Bearer <API token>`",
                 ))
             }
-            Some(given) if !matches(given, expected) => {
+            Some(given) if !tokens_match(given, expected) => {
                 return Err(ApiError::unauthorized("the API token is wrong"))
             }
             Some(_) => {}
@@ -72,7 +51,7 @@ pub fn require_join(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
         None => Err(ApiError::unauthorized(
             "send `Authorization: Bearer <worker join token>`",
         )),
-        Some(given) if matches(given, expected) => Ok(()),
+        Some(given) if tokens_match(given, expected) => Ok(()),
         Some(_) => Err(ApiError::unauthorized("the worker join token is wrong")),
     }
 }
@@ -116,7 +95,7 @@ pub async fn require_client_or_worker(state: &AppState, headers: &HeaderMap) -> 
             "send `Authorization: Bearer <token>`",
         ));
     };
-    if api.is_some_and(|expected| matches(given, expected)) {
+    if api.is_some_and(|expected| tokens_match(given, expected)) {
         return Ok(());
     }
     if workers_use_tokens
@@ -129,70 +108,4 @@ pub async fn require_client_or_worker(state: &AppState, headers: &HeaderMap) -> 
         return Ok(());
     }
     Err(ApiError::unauthorized("the token is wrong"))
-}
-
-/// Middleware against DNS rebinding: a server without an API token (open to anyone who can
-/// reach it, so loopback only) answers only requests that name it by a loopback address. A web
-/// page whose domain an attacker points at 127.0.0.1 is otherwise "same origin" with it.
-pub async fn require_loopback_host(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> ApiResult<Response> {
-    if state.config.api_token.is_none() && !state.config.insecure_no_auth {
-        let host = request
-            .headers()
-            .get(axum::http::header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .unwrap_or("");
-        if !is_loopback_host(host) {
-            return Err(ApiError::forbidden(format!(
-                "this server has no API token and only answers requests for a loopback address \
-                 (127.0.0.1, localhost, [::1]), not `{host}`; set GANTRY_API_TOKEN to serve \
-                 other names"
-            )));
-        }
-    }
-    Ok(next.run(request).await)
-}
-
-/// True for `localhost`, `127.x.x.x` and `[::1]`, with or without a port.
-fn is_loopback_host(host: &str) -> bool {
-    let name = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.rsplit_once(':').map_or(host, |(name, _)| name)
-    };
-    name.eq_ignore_ascii_case("localhost")
-        || name
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_loopback_host;
-
-    #[test]
-    fn only_loopback_names_pass() {
-        for ok in [
-            "localhost",
-            "localhost:8080",
-            "127.0.0.1:1",
-            "127.1.2.3",
-            "[::1]:8080",
-            "[::1]",
-        ] {
-            assert!(is_loopback_host(ok), "{ok}");
-        }
-        for bad in [
-            "evil.example",
-            "evil.example:8080",
-            "10.0.0.1:80",
-            "",
-            "localhost.evil.com",
-        ] {
-            assert!(!is_loopback_host(bad), "{bad}");
-        }
-    }
 }

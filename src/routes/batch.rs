@@ -2,12 +2,13 @@
 //! for clients and agents that move many small jobs. The single routes stay as they are.
 
 use super::auth::require_worker;
-use super::error::{ApiError, ApiResult};
-use super::extract::AppJson;
-use super::validate;
 use crate::clock::now_ms;
 use crate::config::millis;
-use crate::repo::{JobFinishParams, JobRecord, RepoResult};
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::AppJson;
+use crate::http::validate;
+use crate::model::JobRecord;
+use crate::repo::RepoResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -66,14 +67,8 @@ pub async fn start(
     let mut attempts = Vec::with_capacity(req.jobs.len());
     for (i, item) in req.jobs.iter().enumerate() {
         let id = validate::job_id("jobId", &item.job_id).map_err(|e| in_item("jobs", i, e))?;
-        if item.attempt < 1 {
-            return Err(in_item(
-                "jobs",
-                i,
-                ApiError::invalid("attempt", "attempt starts at 1"),
-            ));
-        }
-        attempts.push((id, item.attempt));
+        let attempt = validate::attempt(item.attempt).map_err(|e| in_item("jobs", i, e))?;
+        attempts.push((id, attempt));
     }
     let outcomes = state
         .repo
@@ -105,30 +100,7 @@ pub async fn submit_results(
                 "a result's workerId must be the batch's",
             )));
         }
-        let job_id = validate::job_id("jobId", &r.job_id).map_err(field)?;
-        if r.attempt < 1 {
-            return Err(field(ApiError::invalid("attempt", "attempt starts at 1")));
-        }
-        if r.duration_ms.is_some_and(|d| d < 0) {
-            return Err(field(ApiError::invalid(
-                "durationMs",
-                "durationMs must not be negative",
-            )));
-        }
-        params.push(JobFinishParams {
-            worker_id: worker_id.clone(),
-            job_id,
-            attempt: r.attempt,
-            exit_code: r.exit_code,
-            stdout: r.stdout,
-            stderr: r.stderr,
-            duration_ms: r.duration_ms,
-            error: r.error,
-            timed_out: r.timed_out,
-            oom_killed: r.oom_killed,
-            infrastructure_error: r.infrastructure_error,
-            now,
-        });
+        params.push(validate::job_finish(&worker_id, r, now).map_err(field)?);
     }
     let ids: Vec<String> = params.iter().map(|p| p.job_id.clone()).collect();
     let durations: Vec<Option<i64>> = params.iter().map(|p| p.duration_ms).collect();

@@ -1,11 +1,10 @@
 //! The routes a worker uses for its jobs: get-job (long poll), start, submit-result.
 
 use super::auth::require_worker;
-use super::error::{ApiError, ApiResult};
-use super::extract::AppJson;
-use super::validate;
 use crate::clock::now_ms;
-use crate::repo::JobFinishParams;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::AppJson;
+use crate::http::validate;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -102,12 +101,10 @@ pub async fn start(
     let worker_id = validate::worker_id("workerId", &req.worker_id)?;
     let job_id = validate::job_id("jobId", &req.job_id)?;
     require_worker(&state, &headers, &worker_id).await?;
-    if req.attempt < 1 {
-        return Err(ApiError::invalid("attempt", "attempt starts at 1"));
-    }
+    let attempt = validate::attempt(req.attempt)?;
     let job = state
         .repo
-        .job_start(&worker_id, &job_id, req.attempt, now_ms())
+        .job_start(&worker_id, &job_id, attempt, now_ms())
         .await?;
     Ok(Json(job.to_api()?))
 }
@@ -122,35 +119,11 @@ pub async fn submit_result(
     AppJson(req): AppJson<SubmitResultRequest>,
 ) -> ApiResult<Json<Job>> {
     let worker_id = validate::worker_id("workerId", &req.worker_id)?;
-    let job_id = validate::job_id("jobId", &req.job_id)?;
+    validate::job_id("jobId", &req.job_id)?;
     require_worker(&state, &headers, &worker_id).await?;
-    if req.attempt < 1 {
-        return Err(ApiError::invalid("attempt", "attempt starts at 1"));
-    }
-    if req.duration_ms.is_some_and(|d| d < 0) {
-        return Err(ApiError::invalid(
-            "durationMs",
-            "durationMs must not be negative",
-        ));
-    }
-    let duration_ms = req.duration_ms;
-    let job = state
-        .repo
-        .job_finish(JobFinishParams {
-            worker_id: worker_id.clone(),
-            job_id,
-            attempt: req.attempt,
-            exit_code: req.exit_code,
-            stdout: req.stdout,
-            stderr: req.stderr,
-            duration_ms: req.duration_ms,
-            error: req.error,
-            timed_out: req.timed_out,
-            oom_killed: req.oom_killed,
-            infrastructure_error: req.infrastructure_error,
-            now: now_ms(),
-        })
-        .await?;
+    let params = validate::job_finish(&worker_id, req, now_ms())?;
+    let duration_ms = params.duration_ms;
+    let job = state.repo.job_finish(params).await?;
     crate::metrics::observe_run_time(duration_ms);
     // A slot freed up, and the job may be queued again.
     state.scheduler.trigger();

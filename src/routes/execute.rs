@@ -9,12 +9,13 @@
 //! changes nothing. A browser form posted without JavaScript (it asks for `text/html`) is sent
 //! on to the job's dashboard page.
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{AppJson, AppQuery};
-use super::uploads::store;
-use super::validate;
+use super::uploads::{multipart_error, store};
 use crate::clock::now_ms;
 use crate::config::millis;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{AppJson, AppQuery};
+use crate::http::page::error_page;
+use crate::http::validate;
 use crate::state::AppState;
 use axum::extract::{FromRequest, Multipart, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -76,7 +77,7 @@ pub async fn execute(
     match run(state, query, request).await {
         Ok((_, job)) if html => Redirect::to(&format!("/jobs/{}", job.id)).into_response(),
         Ok((status, job)) => (status, Json(job)).into_response(),
-        Err(e) if html => crate::dashboard::error_page(e.status, &e.message),
+        Err(e) if html => error_page(e.status, &e.message),
         Err(e) => e.into_response(),
     }
 }
@@ -196,9 +197,7 @@ async fn read_multipart(mut multipart: Multipart, limit: usize) -> ApiResult<Mul
                     "the file is larger than {limit} bytes"
                 )));
             }
-            // Browsers may send a path; keep only its last part, then insist it is a plain name.
-            let base = raw_name.rsplit(['/', '\\']).next().unwrap_or_default();
-            let filename = validate::check_filename("file", base)?;
+            let filename = validate::uploaded_filename("file", &raw_name)?;
             file = Some((filename, content.to_vec()));
             continue;
         }
@@ -265,14 +264,6 @@ fn parse_env(value: &str) -> ApiResult<std::collections::BTreeMap<String, String
         env.insert(key.trim().to_string(), val.trim().to_string());
     }
     Ok(env)
-}
-
-fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
-    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::too_large(format!("the upload is larger than {limit} bytes"))
-    } else {
-        ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
-    }
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! Liveness and readiness.
 
-use super::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;

@@ -1,11 +1,13 @@
 //! Client job routes: create, status, list, cancel.
 
-use super::error::{ApiError, ApiResult};
-use super::extract::{AppJson, AppQuery};
-use super::validate;
 use crate::clock::now_ms;
 use crate::config::millis;
-use crate::repo::JobListParams;
+use crate::http::actions;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::{AppJson, AppQuery};
+use crate::http::reads;
+use crate::http::validate;
+use crate::model::JobListParams;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -65,28 +67,7 @@ pub async fn status(
         return Err(ApiError::invalid("jobId", "pass the job's id as ?jobId="));
     };
     let id = validate::job_id("jobId", &raw)?;
-    Ok(Json(load_status(&state, &id).await?))
-}
-
-/// A job with its history, oldest first: what the status route and the dashboard's job page
-/// show. `id` must be a checked job id.
-pub async fn load_status(state: &AppState, id: &str) -> ApiResult<JobStatusResponse> {
-    let job = state
-        .repo
-        .job_get(id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("unknown_job", format!("job `{id}` not found")))?;
-    let history = state
-        .repo
-        .job_history(id)
-        .await?
-        .iter()
-        .map(|h| h.to_api())
-        .collect::<Result<_, _>>()?;
-    Ok(JobStatusResponse {
-        job: job.to_api()?,
-        history,
-    })
+    Ok(Json(reads::job_with_history(&state, &id).await?))
 }
 
 /// Filters of `GET /api/jobs/list`.
@@ -153,14 +134,7 @@ pub async fn list(
             .transpose()?,
         limit,
     };
-    let records = state.repo.job_list(params).await?;
-    let next_cursor = (records.len() as i64 == limit)
-        .then(|| records.last().map(|j| j.id.clone()))
-        .flatten();
-    let jobs = records
-        .iter()
-        .map(|j| j.to_api())
-        .collect::<Result<_, _>>()?;
+    let (jobs, next_cursor) = reads::job_page(&state, params).await?;
     Ok(Json(JobsListResponse { jobs, next_cursor }))
 }
 
@@ -173,10 +147,6 @@ pub async fn cancel(
     AppJson(req): AppJson<CancelJobRequest>,
 ) -> ApiResult<Json<Job>> {
     let id = validate::job_id("jobId", &req.job_id)?;
-    let job = state.repo.job_cancel(&id, now_ms()).await?;
-    if let Some(worker_id) = &job.worker_id {
-        state.waiters.wake(worker_id);
-        state.scheduler.trigger();
-    }
+    let job = actions::cancel_job(&state, &id).await?;
     Ok(Json(job.to_api()?))
 }

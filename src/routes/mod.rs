@@ -1,87 +1,103 @@
-//! The REST API: one module per resource, all mounted by [`app`].
+//! The REST API: one module per resource, mounted by [`router`].
+//!
+//! Each handler's `#[utoipa::path]` annotation is the one place its method and path are
+//! written: `routes!` mounts the handler from it and adds it to the OpenAPI document, so the
+//! router and `/api/openapi.json` cannot disagree.
 
 pub mod auth;
 mod batch;
 mod delivery;
-pub mod error;
 pub mod execute;
-pub mod extract;
 mod health;
-pub(crate) mod jobs;
+mod jobs;
+pub mod metrics;
 pub mod openapi;
 mod reports;
 mod uploads;
-pub mod validate;
 mod workers;
 
 use crate::state::AppState;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, post};
-use axum::Router;
-use error::ApiError;
-use tower_http::trace::TraceLayer;
+use axum::{Extension, Router};
+use std::sync::Arc;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// Largest JSON body of a worker route (a result carries up to two capped outputs).
 pub const MAX_WORKER_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Largest JSON body of a client route.
 pub const MAX_CLIENT_BODY_BYTES: usize = 1024 * 1024;
+/// Room for the multipart framing and text fields around an upload's largest file.
+const UPLOAD_OVERHEAD_BYTES: usize = 64 * 1024;
 
-/// Every route of the server.
-pub fn app(state: AppState) -> Router {
-    let upload_limit = state.config.max_upload_bytes + 64 * 1024;
-    let client = Router::new()
-        .route("/api/jobs/create", post(jobs::create))
-        .route("/api/jobs/create-batch", post(batch::create))
-        .route("/api/jobs/status", get(jobs::status))
-        .route("/api/jobs/list", get(jobs::list))
-        .route("/api/jobs/cancel", post(jobs::cancel))
-        .route("/api/workers/list", get(workers::list))
-        .route("/api/reports/summary", get(reports::summary))
-        .layer(DefaultBodyLimit::max(MAX_CLIENT_BODY_BYTES))
-        .merge(
-            Router::new()
-                .route("/api/uploads", post(uploads::upload))
-                .layer(DefaultBodyLimit::max(upload_limit)),
-        )
-        .route_layer(from_fn_with_state(state.clone(), auth::require_client));
-    let worker = Router::new()
-        .route("/api/workers/register", post(workers::register))
-        .route("/api/workers/heartbeat", post(workers::heartbeat))
-        .route("/api/jobs/get-job", post(delivery::get_job))
-        .route("/api/jobs/start", post(delivery::start))
-        .route("/api/jobs/submit-result", post(delivery::submit_result))
-        .route("/api/jobs/start-batch", post(batch::start))
-        .route("/api/jobs/submit-result-batch", post(batch::submit_results))
-        .layer(DefaultBodyLimit::max(MAX_WORKER_BODY_BYTES));
-    let execute = Router::new()
-        .route("/api/execute", post(execute::execute))
-        .layer(DefaultBodyLimit::max(upload_limit))
-        .route_layer(from_fn_with_state(
-            state.clone(),
-            crate::dashboard::session::require_client_or_session,
-        ));
-    Router::new()
-        .merge(client)
-        .merge(worker)
-        .merge(execute)
-        .merge(crate::dashboard::router(state.clone()))
-        .route("/uploads/{id}/{filename}", get(uploads::download))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(crate::metrics::render))
-        .route("/api/openapi.json", get(openapi::openapi_json))
-        // A route layer: it runs after routing, so it sees the matched route pattern.
-        .route_layer(axum::middleware::from_fn(crate::metrics::track_http))
-        .fallback(not_found)
-        .layer(from_fn_with_state(
-            state.clone(),
-            auth::require_loopback_host,
-        ))
-        .layer(TraceLayer::new_for_http())
-        .with_state(state)
+/// Every REST route, with its body limit and credential check, and `GET /api/openapi.json`
+/// serving the document the routes were mounted from.
+pub fn router(state: &AppState) -> Router<AppState> {
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(client_routes(state))
+        .merge(worker_routes())
+        .merge(execute_route(state))
+        .merge(open_routes())
+        .routes(routes!(openapi::openapi_json))
+        .split_for_parts();
+    router.layer(Extension(Arc::new(doc)))
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found("no_route", "no such route; see the README for the API")
+/// Largest body of a route that takes a file.
+fn upload_limit(state: &AppState) -> usize {
+    state.config.max_upload_bytes + UPLOAD_OVERHEAD_BYTES
+}
+
+/// What clients call, behind the API token.
+fn client_routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let uploads = OpenApiRouter::default()
+        .routes(routes!(uploads::upload))
+        .layer(DefaultBodyLimit::max(upload_limit(state)));
+    OpenApiRouter::default()
+        .routes(routes!(workers::list))
+        .routes(routes!(jobs::create))
+        .routes(routes!(jobs::status))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::cancel))
+        .routes(routes!(batch::create))
+        .routes(routes!(reports::summary))
+        .layer(DefaultBodyLimit::max(MAX_CLIENT_BODY_BYTES))
+        .merge(uploads)
+        .route_layer(from_fn_with_state(state.clone(), auth::require_client))
+}
+
+/// What worker agents call; each handler checks the worker's own token.
+fn worker_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(workers::register))
+        .routes(routes!(workers::heartbeat))
+        .routes(routes!(delivery::get_job))
+        .routes(routes!(delivery::start))
+        .routes(routes!(delivery::submit_result))
+        .routes(routes!(batch::start))
+        .routes(routes!(batch::submit_results))
+        .layer(DefaultBodyLimit::max(MAX_WORKER_BODY_BYTES))
+}
+
+/// `POST /api/execute`: the API token or a dashboard session, since the dashboard's form
+/// posts there.
+fn execute_route(state: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(execute::execute))
+        .layer(DefaultBodyLimit::max(upload_limit(state)))
+        .route_layer(from_fn_with_state(
+            state.clone(),
+            crate::http::session::require_client_or_session,
+        ))
+}
+
+/// Routes without a route-level check: downloads check their own token, the rest is public.
+fn open_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::default()
+        .routes(routes!(uploads::download))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(metrics::render))
 }

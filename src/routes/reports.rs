@@ -1,9 +1,9 @@
 //! `GET /api/reports/summary`: the job-history report, computed in SQL.
 
-use super::error::{ApiError, ApiResult};
-use super::extract::AppQuery;
-use super::validate::parse_time_text;
 use crate::clock::now_ms;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::AppQuery;
+use crate::http::validate::parse_time_text;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::Json;

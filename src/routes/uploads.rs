@@ -3,10 +3,10 @@
 //! Files are stored in the database, so every server replica can serve every file.
 
 use super::auth::require_client_or_worker;
-use super::error::{ApiError, ApiResult};
-use super::validate::check_filename;
 use crate::clock::now_ms;
-use crate::repo::UploadInsertParams;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::validate::uploaded_filename;
+use crate::model::UploadInsertParams;
 use crate::state::AppState;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -39,9 +39,7 @@ pub async fn upload(
         let Some(raw_name) = field.file_name().map(str::to_string) else {
             continue;
         };
-        // Browsers may send a path; keep only its last part, then insist it is a plain name.
-        let base = raw_name.rsplit(['/', '\\']).next().unwrap_or_default();
-        let filename = check_filename("file", base)?;
+        let filename = uploaded_filename("file", &raw_name)?;
         let content = field.bytes().await.map_err(|e| multipart_error(e, limit))?;
         if content.len() > limit {
             return Err(ApiError::too_large(format!(
@@ -84,7 +82,11 @@ pub async fn store(
     })
 }
 
-fn multipart_error(e: axum::extract::multipart::MultipartError, limit: usize) -> ApiError {
+/// A multipart body that could not be read: 413 past the limit, else 400.
+pub(super) fn multipart_error(
+    e: axum::extract::multipart::MultipartError,
+    limit: usize,
+) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::too_large(format!("the upload is larger than {limit} bytes"))
     } else {

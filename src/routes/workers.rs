@@ -1,12 +1,15 @@
 //! Worker routes: register, heartbeat, and the fleet listing.
 
-use super::auth::{new_worker_token, require_join, require_worker, token_hash};
-use super::error::{ApiError, ApiResult};
-use super::extract::AppJson;
-use super::validate;
+use super::auth::{new_worker_token, require_join, require_worker};
 use crate::clock::now_ms;
 use crate::config::millis;
-use crate::repo::{cores_to_milli, WorkerHeartbeatParams, WorkerRegisterParams};
+use crate::http::auth::token_hash;
+use crate::http::error::{ApiError, ApiResult};
+use crate::http::extract::AppJson;
+use crate::http::reads;
+use crate::http::validate;
+use crate::lifecycle::worker;
+use crate::model::{cores_to_milli, WorkerHeartbeatParams, WorkerRegisterParams};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -95,7 +98,7 @@ pub async fn register(
     Ok(Json(RegisterWorkerResponse {
         worker_id: id,
         token,
-        worker: worker.to_api(now_ms(), Vec::new())?,
+        worker: worker.to_api(worker::status(&worker, now_ms()), now_ms(), Vec::new())?,
         heartbeat_timeout_ms: Some(millis(state.config.heartbeat_timeout)),
     }))
 }
@@ -153,10 +156,7 @@ pub async fn heartbeat(
         tracing::info!(worker = %id, "worker is back online");
     }
     state.scheduler.trigger();
-    let status = outcome
-        .worker
-        .as_ref()
-        .map_or(WorkerStatus::Offline, |w| w.status(now_ms()));
+    let status = worker::status(&outcome.worker, now_ms());
     Ok(Json(HeartbeatResponse {
         status,
         stop_jobs: outcome.stop_jobs,
@@ -167,18 +167,15 @@ pub async fn heartbeat(
 #[utoipa::path(get, path = "/api/workers/list", tag = "workers",
     responses((status = 200, description = "every worker with a summary by status", body = WorkersListResponse), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<WorkersListResponse>> {
-    let now = now_ms();
+    let workers = reads::workers(&state).await?;
     let mut summary = WorkerSummary::default();
-    let mut workers = Vec::new();
-    for (record, job_ids) in state.repo.worker_list().await? {
-        let worker = record.to_api(now, job_ids)?;
+    for worker in &workers {
         match worker.status {
             WorkerStatus::Idle => summary.idle += 1,
             WorkerStatus::Busy => summary.busy += 1,
             WorkerStatus::Unhealthy => summary.unhealthy += 1,
             WorkerStatus::Offline => summary.offline += 1,
         }
-        workers.push(worker);
     }
     Ok(Json(WorkersListResponse {
         total_workers: workers.len() as i64,

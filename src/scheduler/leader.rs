@@ -3,9 +3,7 @@
 //! The lease is a row with an expiry (as River does it): it works on SQLite and PostgreSQL
 //! alike and behind PgBouncer, where session advisory locks do not.
 
-use super::sweepers::{
-    CooldownSweeper, HeartbeatSweeper, Sweeper, TimeoutSweeper, UnstartedSweeper,
-};
+use super::sweepers::{self, Sweeper};
 use super::SchedulerHandle;
 use crate::clock::now_ms;
 use crate::config::{millis, ServeConfig};
@@ -42,22 +40,7 @@ impl Leader {
         waiters: Arc<Waiters>,
         handle: SchedulerHandle,
     ) -> Leader {
-        let heartbeat_timeout_ms = millis(config.heartbeat_timeout);
-        let sweepers: Vec<Box<dyn Sweeper>> = vec![
-            Box::new(HeartbeatSweeper {
-                repo: repo.clone(),
-                heartbeat_timeout_ms,
-            }),
-            Box::new(TimeoutSweeper {
-                repo: repo.clone(),
-                grace_ms: millis(config.job_timeout_grace),
-            }),
-            Box::new(UnstartedSweeper {
-                repo: repo.clone(),
-                start_timeout_ms: heartbeat_timeout_ms,
-            }),
-            Box::new(CooldownSweeper { repo: repo.clone() }),
-        ];
+        let sweepers = sweepers::standard(&repo, config);
         Leader {
             repo,
             sweepers,

@@ -1,14 +1,14 @@
 //! The scheduler: small services that move jobs and workers on, all through SQL transactions.
 //!
-//! - [`placement::Placement`] promotes due jobs and places queued ones. It runs on every
+//! - [`placer::Placer`] promotes due jobs and places queued ones. It runs on every
 //!   trigger (job created or ended, worker registered or heartbeating) and on the sweep timer,
 //!   in every replica: row locks make concurrent passes safe.
-//! - The sweepers ([`sweepers`]) find silent workers, overdue jobs, jobs never started and
-//!   ended cooldowns. They run on the sweep timer in the one replica holding the leader lease
-//!   ([`leader`]).
+//! - The sweepers ([`sweepers`], built once by [`sweepers::standard`]) find silent workers,
+//!   overdue jobs, jobs never started and ended cooldowns. They run on the sweep timer in the
+//!   one replica holding the leader lease ([`leader`]).
 
 pub mod leader;
-pub mod placement;
+pub mod placer;
 pub mod sweepers;
 
 use crate::config::ServeConfig;
@@ -54,13 +54,13 @@ impl Scheduler {
         shutdown: CancellationToken,
     ) -> Scheduler {
         let mut tasks = JoinSet::new();
-        let placement = placement::Placement {
+        let placer = placer::Placer {
             repo: repo.clone(),
             waiters: waiters.clone(),
             handle: handle.clone(),
             sweep_interval: config.sweep_interval,
         };
-        tasks.spawn(placement.run(shutdown.clone()));
+        tasks.spawn(placer.run(shutdown.clone()));
         let leader = leader::Leader::new(repo, config, waiters, handle);
         tasks.spawn(leader.run(shutdown));
         Scheduler { tasks }

@@ -1,7 +1,10 @@
 //! The periodic sweepers. Each is a small struct with a `run_once(now)` that returns what it
-//! examined and changed; the leader calls them in turn on every sweep.
+//! examined and changed; the leader calls them in turn on every sweep ([`standard`] builds
+//! the list, for the leader and the benchmark alike).
 
-use crate::repo::{Repo, RepoResult, SweepCounts};
+use crate::config::{millis, ServeConfig};
+use crate::model::SweepCounts;
+use crate::repo::{Repo, RepoResult};
 use async_trait::async_trait;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,9 +27,30 @@ pub trait Sweeper: Send + Sync {
     }
 }
 
+/// Every sweeper with the settings of `config`, in the order the leader runs them.
+pub fn standard(repo: &Arc<dyn Repo>, config: &ServeConfig) -> Vec<Box<dyn Sweeper>> {
+    let heartbeat_timeout_ms = millis(config.heartbeat_timeout);
+    vec![
+        Box::new(HeartbeatSweeper {
+            repo: repo.clone(),
+            heartbeat_timeout_ms,
+        }),
+        Box::new(TimeoutSweeper {
+            repo: repo.clone(),
+            grace_ms: millis(config.job_timeout_grace),
+        }),
+        // An assignment waits for its start as long as a worker may be silent.
+        Box::new(UnstartedSweeper {
+            repo: repo.clone(),
+            start_timeout_ms: heartbeat_timeout_ms,
+        }),
+        Box::new(CooldownSweeper { repo: repo.clone() }),
+    ]
+}
+
 /// Marks workers silent for the heartbeat timeout OFFLINE and requeues their jobs.
 pub struct HeartbeatSweeper {
-    /// The database.
+    /// Where jobs and workers are.
     pub repo: Arc<dyn Repo>,
     /// Silence that makes a worker OFFLINE.
     pub heartbeat_timeout_ms: i64,
@@ -54,7 +78,7 @@ impl Sweeper for HeartbeatSweeper {
 /// Ends or retries RUNNING jobs past their timeout plus grace; their workers are told to kill
 /// them in the next heartbeat or poll answer.
 pub struct TimeoutSweeper {
-    /// The database.
+    /// Where jobs and workers are.
     pub repo: Arc<dyn Repo>,
     /// Extra time past the timeout before the server steps in (the agent kills on time).
     pub grace_ms: i64,
@@ -76,7 +100,7 @@ impl Sweeper for TimeoutSweeper {
 /// Requeues jobs assigned to a worker that never started them (the delivery was lost or the
 /// agent is stuck).
 pub struct UnstartedSweeper {
-    /// The database.
+    /// Where jobs and workers are.
     pub repo: Arc<dyn Repo>,
     /// How long an assignment may wait for its start.
     pub start_timeout_ms: i64,
@@ -97,7 +121,7 @@ impl Sweeper for UnstartedSweeper {
 
 /// Ends cooldowns that ran out, so those workers get jobs again.
 pub struct CooldownSweeper {
-    /// The database.
+    /// Where jobs and workers are.
     pub repo: Arc<dyn Repo>,
 }
 

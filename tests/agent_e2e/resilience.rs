@@ -12,7 +12,7 @@ async fn the_agent_survives_a_server_restart_and_reports_its_job() {
     // A heartbeat timeout well past the outage: the agent must not fence itself off here.
     let flags = ["--heartbeat-timeout", "10s", "--sweep-interval", "100ms"];
     let mut first = ServerProcess::spawn(&db, port, &flags);
-    let server = TestServer::attach(first.base.clone(), fast_config(&db)).await;
+    let server = TestServer::attach(first.base.clone()).await;
     let _agent = AgentProcess::spawn(&server.base, "e2e-restart", &[]);
     eventually("the agent to register", WAIT, || async {
         let list = server.workers().await;

@@ -1,10 +1,11 @@
 //! Fixture builders for repository tests: jobs, workers, results and heartbeats with sensible
 //! defaults, so each test states only what it is about. Time is always a parameter.
 
-use gantry::repo::{
-    HistoryRecord, JobFinishParams, JobInsertParams, JobRecord, Repo, RepoError,
-    WorkerHeartbeatParams, WorkerRecord, WorkerRegisterParams,
+use gantry::model::{
+    HistoryRecord, JobFinishParams, JobInsertParams, JobRecord, WorkerHeartbeatParams,
+    WorkerRecord, WorkerRegisterParams,
 };
+use gantry::repo::{Repo, RepoError};
 use gantry_api::JobStatus;
 use std::collections::BTreeMap;
 
@@ -224,7 +225,7 @@ pub async fn get_job(repo: &dyn Repo, id: &str) -> JobRecord {
 
 /// The job's state.
 pub async fn state(repo: &dyn Repo, id: &str) -> JobStatus {
-    get_job(repo, id).await.state().expect("a known state")
+    get_job(repo, id).await.status
 }
 
 /// The worker, which must exist.
@@ -238,7 +239,7 @@ pub async fn get_worker(repo: &dyn Repo, id: &str) -> WorkerRecord {
 /// The worker's reservations as (cpu millicores, MiB, held jobs).
 pub async fn reserved(repo: &dyn Repo, id: &str) -> (i64, i64, i64) {
     let w = get_worker(repo, id).await;
-    (w.reserved_cpu_milli, w.reserved_ram_mb, w.running_jobs)
+    (w.reserved_cpu_milli, w.reserved_ram_mb, w.held_jobs)
 }
 
 /// The job's history as `FROM>TO` strings (`>QUEUED` for the creation row), oldest first.
@@ -246,7 +247,13 @@ pub async fn transitions(repo: &dyn Repo, id: &str) -> Vec<String> {
     history(repo, id)
         .await
         .iter()
-        .map(|h| format!("{}>{}", h.from_status.as_deref().unwrap_or(""), h.to_status))
+        .map(|h| {
+            format!(
+                "{}>{}",
+                h.from_status.map_or("", |s| s.as_str()),
+                h.to_status
+            )
+        })
         .collect()
 }
 

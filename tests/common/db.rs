@@ -1,19 +1,30 @@
 //! Throwaway databases: a SQLite file in a temp folder, or a fresh PostgreSQL database in the
-//! test cluster that `scripts/test-postgres.sh` starts.
+//! test cluster that `scripts/test-postgres.sh` starts, dropped again when the test ends.
 
-use gantry::repo::{connect, Policy, Repo};
+use super::optional::{skip_or_fail, Part};
+use gantry::lifecycle::Policy;
+use gantry::repo::{connect, Dialect, Repo};
+use sqlx::Connection;
 use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, OnceLock};
 
-/// One test's database.
+/// One test's database, removed when dropped.
 pub struct TestDb {
     /// Its URL, for a server under test.
     pub url: String,
-    /// Which backend, for messages.
-    pub backend: &'static str,
-    /// Keeps the SQLite folder alive.
-    _dir: Option<tempfile::TempDir>,
+    /// Which database it is, for expectations that differ between the two and for messages.
+    pub dialect: Dialect,
+    /// What dropping it removes.
+    owned: Owned,
+}
+
+/// What a [`TestDb`] removes when dropped.
+enum Owned {
+    /// The SQLite file's temp folder, removed by its own drop.
+    Folder { _dir: tempfile::TempDir },
+    /// A database `name` in the cluster at `admin`.
+    Database { admin: &'static str, name: String },
 }
 
 impl TestDb {
@@ -23,39 +34,36 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("gantry.db").display());
         TestDb {
             url,
-            backend: "sqlite",
-            _dir: Some(dir),
+            dialect: Dialect::Sqlite,
+            owned: Owned::Folder { _dir: dir },
         }
     }
 
-    /// A new PostgreSQL database, or `None` (said loudly) when no PostgreSQL can be had here.
-    /// With `GANTRY_REQUIRE_POSTGRES=1` a missing PostgreSQL fails the test instead.
+    /// A new PostgreSQL database, or `None` when no PostgreSQL can be had here (the test then
+    /// skips, or fails where PostgreSQL is required: see [`skip_or_fail`]).
     pub async fn postgres() -> Option<TestDb> {
         let Some(admin) = admin_url() else {
             let why = "no PostgreSQL: set GANTRY_TEST_POSTGRES_URL or install PostgreSQL";
-            if std::env::var("GANTRY_REQUIRE_POSTGRES").is_ok_and(|v| v == "1") {
-                panic!("{why} (GANTRY_REQUIRE_POSTGRES=1)");
-            }
-            eprintln!("SKIPPED (PostgreSQL): {why}");
+            skip_or_fail(Part::Postgres, why);
             return None;
         };
         let name = format!("gantry_test_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(admin)
+        let mut admin_conn = sqlx::PgConnection::connect(admin)
             .await
             .expect("connect to the test cluster");
         sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&pool)
+            .execute(&mut admin_conn)
             .await
             .expect("create a test database");
-        pool.close().await;
+        let _ = admin_conn.close().await;
         let base = admin
             .rsplit_once('/')
             .map(|(base, _)| base)
             .unwrap_or(admin);
         Some(TestDb {
             url: format!("{base}/{name}"),
-            backend: "postgres",
-            _dir: None,
+            dialect: Dialect::Postgres,
+            owned: Owned::Database { admin, name },
         })
     }
 
@@ -67,8 +75,40 @@ impl TestDb {
     }
 }
 
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Owned::Database { admin, name } = &self.owned {
+            if let Err(e) = drop_database(admin, name) {
+                eprintln!("could not drop the test database {name}: {e}");
+            }
+        }
+    }
+}
+
+/// Drops database `name`, closing whatever connections the test left open. Drop cannot await,
+/// and the test's runtime may be the one running this drop, so a thread of its own with a
+/// small runtime of its own does the work.
+fn drop_database(admin: &'static str, name: &str) -> Result<(), String> {
+    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        runtime
+            .block_on(async {
+                let mut conn = sqlx::PgConnection::connect(admin).await?;
+                sqlx::query(&sql).execute(&mut conn).await?;
+                conn.close().await
+            })
+            .map_err(|e| e.to_string())
+    })
+    .join()
+    .unwrap_or_else(|_| Err("the dropping thread panicked".into()))
+}
+
 /// The admin URL of the test cluster: `GANTRY_TEST_POSTGRES_URL`, or the cluster the script
-/// starts (once per test process, under a file lock so parallel test binaries agree).
+/// starts (once per test process, under a file lock so parallel test processes agree).
 fn admin_url() -> Option<&'static str> {
     static URL: OnceLock<Option<String>> = OnceLock::new();
     URL.get_or_init(|| {

@@ -1,9 +1,9 @@
 //! Shared test fixtures: throwaway databases on both backends, an in-process server, and
 //! simulated worker agents.
-#![allow(dead_code, unused_imports)]
 
 pub mod builders;
 pub mod db;
+pub mod optional;
 pub mod process;
 pub mod server;
 pub mod sim;
@@ -35,7 +35,6 @@ where
 
 /// Runs each named test body (`async fn name(db: TestDb)`) once on SQLite and once on
 /// PostgreSQL, as `on_sqlite::name` and `on_postgres::name`.
-#[macro_export]
 macro_rules! on_both_databases {
     ($($name:ident),* $(,)?) => {
         mod on_sqlite {
@@ -59,3 +58,4 @@ macro_rules! on_both_databases {
         }
     };
 }
+pub(crate) use on_both_databases;

@@ -78,8 +78,6 @@ pub fn worker_bin() -> PathBuf {
 pub struct AgentProcess {
     /// The child.
     pub child: Child,
-    /// Its worker id.
-    pub id: String,
 }
 
 impl AgentProcess {
@@ -106,10 +104,7 @@ impl AgentProcess {
             command.env(k, v);
         }
         let child = command.spawn().expect("start gantry-worker");
-        AgentProcess {
-            child,
-            id: id.to_string(),
-        }
+        AgentProcess { child }
     }
 
     /// SIGKILL: the agent dies without a word to the server.

@@ -14,8 +14,6 @@ pub struct TestServer {
     pub base: String,
     /// The HTTP client.
     pub http: reqwest::Client,
-    /// The settings it runs with.
-    pub config: ServeConfig,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
 }
@@ -45,15 +43,10 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let shutdown = CancellationToken::new();
-        let task = tokio::spawn(gantry::server::run(
-            config.clone(),
-            listener,
-            shutdown.clone(),
-        ));
+        let task = tokio::spawn(gantry::server::run(config, listener, shutdown.clone()));
         let server = TestServer {
             base,
             http: client(),
-            config,
             shutdown,
             task: Some(task),
         };
@@ -62,11 +55,10 @@ impl TestServer {
     }
 
     /// A client for a server running elsewhere (another process).
-    pub async fn attach(base: String, config: ServeConfig) -> TestServer {
+    pub async fn attach(base: String) -> TestServer {
         let server = TestServer {
             base,
             http: client(),
-            config,
             shutdown: CancellationToken::new(),
             task: None,
         };

@@ -1,10 +1,18 @@
-//! A simulated worker agent: test code that speaks the worker routes, so scenarios can decide
-//! exactly when a worker heartbeats, starts, finishes or goes silent.
+//! A simulated worker agent: test code that speaks the worker routes through the agent's own
+//! client (`gantry_worker::client::ServerClient`), so scenarios can decide exactly when a
+//! worker heartbeats, starts, finishes or goes silent.
 
 use super::TestServer;
-use gantry_api::{GetJobResponse, HeartbeatResponse, Job};
+use gantry_api::{
+    GetJobRequest, GetJobResponse, HeartbeatRequest, HeartbeatResponse, Job, RegisterWorkerRequest,
+    StartJobRequest, SubmitResultRequest,
+};
+use gantry_worker::client::{ClientError, Retry, ServerClient};
 use reqwest::StatusCode;
+use serde::Serialize;
 use serde_json::{json, Value};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// One simulated agent.
 pub struct SimWorker<'a> {
@@ -14,6 +22,30 @@ pub struct SimWorker<'a> {
     pub id: String,
     /// Its per-worker token, when the server hands them out.
     pub token: Option<String>,
+    /// The agent's client, holding that token.
+    client: Arc<ServerClient>,
+}
+
+/// One try per call: a test wants the server's first answer, refusals included.
+fn once() -> Retry {
+    Retry::times(1, &CancellationToken::new())
+}
+
+/// A call's outcome as the status and JSON body the server answered with.
+fn answer<T: Serialize>(result: Result<T, ClientError>) -> (StatusCode, Value) {
+    match result {
+        Ok(body) => (StatusCode::OK, serde_json::to_value(body).unwrap()),
+        Err(ClientError::Refused {
+            status,
+            code,
+            message,
+            field,
+        }) => (
+            StatusCode::from_u16(status).unwrap(),
+            json!({"error": {"code": code, "message": message, "field": field}}),
+        ),
+        Err(e) => panic!("the server did not answer: {e}"),
+    }
 }
 
 impl<'a> SimWorker<'a> {
@@ -25,21 +57,32 @@ impl<'a> SimWorker<'a> {
         ram_mb: i64,
         parallel: i64,
     ) -> SimWorker<'a> {
-        let body = json!({
-            "workerId": id, "hostname": format!("{id}.test"), "cpuCores": cpu,
-            "ramTotalMb": ram_mb, "ramFreeMb": ram_mb, "cpuUsage": 1.0,
-            "maxParallelJobs": parallel, "version": "test", "executor": "process"
-        });
-        let (status, answer) = server.post("/api/workers/register", &body).await;
-        assert_eq!(status, StatusCode::OK, "register failed: {answer}");
+        let client = ServerClient::with_http(server.http.clone(), &server.base, None);
+        let body = RegisterWorkerRequest {
+            worker_id: Some(id.to_string()),
+            hostname: format!("{id}.test"),
+            cpu_cores: cpu,
+            ram_total_mb: ram_mb,
+            ram_free_mb: ram_mb,
+            cpu_usage: 1.0,
+            max_parallel_jobs: parallel,
+            version: Some("test".into()),
+            executor: Some("process".into()),
+            ..Default::default()
+        };
+        if let Err(e) = client.register(&body, &once()).await {
+            panic!("register failed: {e}");
+        }
         SimWorker {
             server,
             id: id.to_string(),
-            token: answer["token"].as_str().map(str::to_string),
+            token: client.worker_token(),
+            client: Arc::new(client),
         }
     }
 
-    /// Posts `body` to a worker route with this worker's token.
+    /// Posts a hand-made `body` to a worker route with this worker's token (for bodies the
+    /// protocol's client would not send, such as a batch mixing good and bad items).
     pub async fn call(&self, path: &str, body: Value) -> (StatusCode, Value) {
         let mut request = self.server.http.post(self.server.url(path)).json(&body);
         if let Some(token) = &self.token {
@@ -51,17 +94,27 @@ impl<'a> SimWorker<'a> {
         (status, serde_json::from_str(&text).unwrap_or(Value::Null))
     }
 
+    /// The heartbeat body reporting these running jobs.
+    fn beat(&self, cpu_usage: f64, running: &[&str]) -> HeartbeatRequest {
+        HeartbeatRequest {
+            worker_id: self.id.clone(),
+            cpu_usage,
+            ram_free_mb: 100,
+            running_job_ids: running.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        }
+    }
+
     /// Sends a heartbeat reporting these running jobs.
     pub async fn heartbeat(&self, running: &[&str]) -> HeartbeatResponse {
-        let (status, answer) = self
-            .call(
-                "/api/workers/heartbeat",
-                json!({"workerId": self.id, "cpuUsage": 5.0,
-                "ramFreeMb": 100, "runningJobIds": running}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "heartbeat failed: {answer}");
-        serde_json::from_value(answer).unwrap()
+        match self
+            .client
+            .heartbeat(&self.beat(5.0, running), &once())
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) => panic!("heartbeat failed: {e}"),
+        }
     }
 
     /// Polls for up to `max` jobs, waiting up to `wait_ms`.
@@ -71,15 +124,16 @@ impl<'a> SimWorker<'a> {
 
     /// Polls while reporting running jobs (the answer then carries stop instructions).
     pub async fn poll_reporting(&self, max: i64, wait_ms: i64, running: &[&str]) -> GetJobResponse {
-        let (status, answer) = self
-            .call(
-                "/api/jobs/get-job",
-                json!({"workerId": self.id, "max": max,
-                "waitMs": wait_ms, "runningJobIds": running}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::OK, "get-job failed: {answer}");
-        serde_json::from_value(answer).unwrap()
+        let body = GetJobRequest {
+            worker_id: self.id.clone(),
+            max: Some(max),
+            wait_ms: Some(wait_ms),
+            running_job_ids: Some(running.iter().map(|s| s.to_string()).collect()),
+        };
+        match self.client.get_job(&body, &once()).await {
+            Ok(answer) => answer,
+            Err(e) => panic!("get-job failed: {e}"),
+        }
     }
 
     /// Polls until one job arrives (within 5 s).
@@ -94,12 +148,12 @@ impl<'a> SimWorker<'a> {
 
     /// Says the attempt started.
     pub async fn start(&self, job: &Job) -> (StatusCode, Value) {
-        self.call(
-            "/api/jobs/start",
-            json!({"workerId": self.id, "jobId": job.id,
-            "attempt": job.attempts}),
-        )
-        .await
+        let body = StartJobRequest {
+            worker_id: self.id.clone(),
+            job_id: job.id.clone(),
+            attempt: job.attempts,
+        };
+        answer(self.client.start_job(&body, &once()).await)
     }
 
     /// Reports the attempt's end with an exit code.
@@ -112,29 +166,24 @@ impl<'a> SimWorker<'a> {
         .await
     }
 
-    /// Reports the attempt's end with these result fields.
+    /// Reports the attempt's end with these result fields (the API's names).
     pub async fn finish_with(&self, job: &Job, fields: Value) -> (StatusCode, Value) {
         let mut body = json!({"workerId": self.id, "jobId": job.id, "attempt": job.attempts});
         for (k, v) in fields.as_object().unwrap() {
             body[k] = v.clone();
         }
-        self.call("/api/jobs/submit-result", body).await
+        let result: SubmitResultRequest = serde_json::from_value(body).unwrap();
+        answer(self.client.submit_result(&result, &once()).await)
     }
 
     /// Heartbeats every 100 ms (reporting no job) until the returned guard is dropped, so the
     /// worker stays online through a scenario.
     pub fn keep_alive(&self) -> KeepAlive {
-        let http = self.server.http.clone();
-        let url = self.server.url("/api/workers/heartbeat");
-        let body = json!({"workerId": self.id, "cpuUsage": 1.0, "ramFreeMb": 100});
-        let token = self.token.clone();
+        let client = self.client.clone();
+        let body = self.beat(1.0, &[]);
         KeepAlive(tokio::spawn(async move {
             loop {
-                let mut request = http.post(&url).json(&body);
-                if let Some(token) = &token {
-                    request = request.bearer_auth(token);
-                }
-                let _ = request.send().await;
+                let _ = client.heartbeat(&body, &once()).await;
                 tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             }
         }))

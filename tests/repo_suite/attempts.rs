@@ -1,4 +1,4 @@
-//! One attempt from start to end: fencing, results, retries, cancels, timeouts.
+//! One attempt from start to end: fencing, results, retries.
 
 use super::*;
 
@@ -20,7 +20,7 @@ async fn start_is_fenced_by_worker_and_attempt_and_idempotent(db: TestDb) {
     assert_eq!(state(r, "j").await, JobStatus::Assigned);
 
     let started = r.job_start("w1", "j", 1, T0 + 20).await.unwrap();
-    assert_eq!(started.status, "RUNNING");
+    assert_eq!(started.status, JobStatus::Running);
     assert_eq!(
         (
             started.started_at,
@@ -30,7 +30,7 @@ async fn start_is_fenced_by_worker_and_attempt_and_idempotent(db: TestDb) {
         (Some(T0 + 20), Some(T0 + 5_020), Some(T0 + 20))
     );
     let again = r.job_start("w1", "j", 1, T0 + 30).await.unwrap();
-    assert_eq!(again.status, "RUNNING");
+    assert_eq!(again.status, JobStatus::Running);
     assert_eq!(
         (again.started_at, again.deadline_at),
         (Some(T0 + 20), Some(T0 + 5_020))
@@ -79,7 +79,7 @@ async fn a_success_completes_releases_and_refuses_any_second_result(db: TestDb) 
     ok.stdout = Some("hello".into());
     ok.duration_ms = Some(9);
     let done = r.job_finish(ok).await.unwrap();
-    assert_eq!(done.status, "COMPLETED");
+    assert_eq!(done.status, JobStatus::Completed);
     assert_eq!(
         (done.exit_code, done.stdout.as_deref(), done.duration_ms),
         (Some(0), Some("hello"), Some(9))
@@ -132,7 +132,7 @@ async fn a_failure_retries_after_a_backoff_then_fails(db: TestDb) {
         .job_finish(failure("w", "j", 1, T0 + 20, 3))
         .await
         .unwrap();
-    assert_eq!(failed.status, "PENDING");
+    assert_eq!(failed.status, JobStatus::Pending);
     assert_eq!((failed.failed_attempts, failed.infra_retries), (1, 0));
     assert!(
         (T0 + 20 + 800..=T0 + 20 + 1_200).contains(&failed.run_at),
@@ -163,7 +163,7 @@ async fn a_failure_retries_after_a_backoff_then_fails(db: TestDb) {
         .job_finish(failure("w", "j", 2, failed.run_at + 5, 4))
         .await
         .unwrap();
-    assert_eq!(end.status, "FAILED");
+    assert_eq!(end.status, JobStatus::Failed);
     assert_eq!(
         (end.failed_attempts, end.attempts, end.exit_code),
         (2, 2, Some(4))
@@ -203,7 +203,7 @@ async fn a_reported_timeout_or_oom_ends_the_job_without_retries(db: TestDb) {
     let mut timed_out = failure("w", "slow", 1, T0 + 20, 137);
     timed_out.timed_out = true;
     let slow = r.job_finish(timed_out).await.unwrap();
-    assert_eq!(slow.status, "TIMED_OUT");
+    assert_eq!(slow.status, JobStatus::TimedOut);
     assert_eq!((slow.failed_attempts, slow.finished_at), (1, Some(T0 + 20)));
 
     let mut oom = failure("w", "fat", 1, T0 + 21, 137);
@@ -233,7 +233,11 @@ async fn an_infrastructure_error_uses_the_infrastructure_budget(db: TestDb) {
         lost.infrastructure_error = true;
         lost.error = Some("container could not start".into());
         let j = r.job_finish(lost).await.unwrap();
-        assert_eq!(j.status, "QUEUED", "requeued at once, attempt {attempt}");
+        assert_eq!(
+            j.status,
+            JobStatus::Queued,
+            "requeued at once, attempt {attempt}"
+        );
         assert_eq!((j.infra_retries, j.failed_attempts), (attempt, 0));
         assert_eq!((j.run_at, j.queued_at), (now + 1, Some(now + 1)));
         assert_eq!(reserved(r, "w").await, (0, 0, 0));
@@ -243,7 +247,7 @@ async fn an_infrastructure_error_uses_the_infrastructure_budget(db: TestDb) {
     lost.infrastructure_error = true;
     lost.error = Some("container could not start".into());
     let j = r.job_finish(lost).await.unwrap();
-    assert_eq!(j.status, "FAILED");
+    assert_eq!(j.status, JobStatus::Failed);
     assert_eq!((j.infra_retries, j.failed_attempts), (3, 0));
     assert_eq!(
         j.reason.as_deref(),
@@ -263,185 +267,10 @@ async fn an_infrastructure_error_uses_the_infrastructure_budget(db: TestDb) {
     );
 }
 
-async fn cancel_is_state_aware(db: TestDb) {
-    let repo = db.repo(policy()).await;
-    let r = &*repo;
-    worker("w").register(r).await;
-    job("running").size(600, 200).insert(r).await;
-    job("assigned").size(300, 100).at(T0 + 1).insert(r).await;
-    job("queued").size(4000, 100).at(T0 + 2).insert(r).await;
-    job("pending").run_at(T0 + 10_000).insert(r).await;
-    r.job_place(T0 + 10, 10).await.unwrap();
-    r.job_start("w", "running", 1, T0 + 11).await.unwrap();
-    assert_eq!(reserved(r, "w").await, (900, 300, 2));
-
-    let q = r.job_cancel("queued", T0 + 20).await.unwrap();
-    assert_eq!(
-        (q.status.as_str(), q.finished_at),
-        ("CANCELLED", Some(T0 + 20))
-    );
-    assert_eq!(q.reason.as_deref(), Some("cancelled by a client"));
-    let p = r.job_cancel("pending", T0 + 21).await.unwrap();
-    assert_eq!(p.status, "CANCELLED");
-    assert_eq!(r.job_next_due().await.unwrap(), None);
-
-    let a = r.job_cancel("assigned", T0 + 22).await.unwrap();
-    assert_eq!(a.status, "CANCELLED");
-    assert_eq!(reserved(r, "w").await, (600, 200, 1));
-    let run = r.job_cancel("running", T0 + 23).await.unwrap();
-    assert_eq!((run.status.as_str(), run.deadline_at), ("CANCELLED", None));
-    assert_eq!(reserved(r, "w").await, (0, 0, 0));
-    assert_eq!(
-        get_worker(r, "w").await.consecutive_failures,
-        0,
-        "a cancel is not the worker's failure"
-    );
-
-    let reported = ["running".to_string(), "assigned".to_string()];
-    assert_eq!(
-        r.worker_stop_list("w", &reported).await.unwrap(),
-        [
-            stop("running", StopReason::Cancelled),
-            stop("assigned", StopReason::Cancelled)
-        ]
-    );
-    assert_conflict(
-        r.job_finish(result("w", "running", 1, T0 + 30)).await,
-        "wrong_state",
-    );
-    assert_conflict(
-        r.job_start("w", "assigned", 1, T0 + 30).await,
-        "wrong_state",
-    );
-    assert_conflict(r.job_cancel("running", T0 + 31).await, "wrong_state");
-    assert_not_found(r.job_cancel("missing", T0 + 31).await, "job");
-    assert_eq!(get_job(r, "running").await.finished_at, Some(T0 + 23));
-    assert_eq!(reserved(r, "w").await, (0, 0, 0));
-
-    assert_eq!(
-        transitions(r, "queued").await,
-        [">QUEUED", "QUEUED>CANCELLED"]
-    );
-    assert_eq!(
-        transitions(r, "pending").await,
-        [">PENDING", "PENDING>CANCELLED"]
-    );
-    assert_eq!(
-        transitions(r, "assigned").await,
-        [">QUEUED", "QUEUED>ASSIGNED", "ASSIGNED>CANCELLED"]
-    );
-    assert_eq!(
-        transitions(r, "running").await,
-        [
-            ">QUEUED",
-            "QUEUED>ASSIGNED",
-            "ASSIGNED>RUNNING",
-            "RUNNING>CANCELLED"
-        ]
-    );
-}
-
-async fn expired_deadlines_time_out_or_retry_and_release(db: TestDb) {
-    let repo = db.repo(policy()).await;
-    let r = &*repo;
-    worker("w").register(r).await;
-    job("final").timeout_ms(1_000).insert(r).await;
-    job("retry")
-        .timeout_ms(1_000)
-        .max_retries(1)
-        .at(T0 + 1)
-        .insert(r)
-        .await;
-    job("long").timeout_ms(60_000).at(T0 + 2).insert(r).await;
-    r.job_place(T0 + 10, 10).await.unwrap();
-    for id in ["final", "retry", "long"] {
-        r.job_start("w", id, 1, T0 + 10).await.unwrap();
-    }
-
-    let none = r
-        .job_expire_deadlines(T0 + 1_009, T0 + 1_009, 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        none,
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        }
-    );
-    let swept = r
-        .job_expire_deadlines(T0 + 1_011, T0 + 6_000, 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        swept,
-        SweepCounts {
-            examined: 2,
-            changed: 2
-        }
-    );
-
-    let f = get_job(r, "final").await;
-    assert_eq!(
-        (f.status.as_str(), f.finished_at),
-        ("TIMED_OUT", Some(T0 + 6_000))
-    );
-    assert_eq!(f.error.as_deref(), Some("timed out after 1000 ms"));
-    let t = get_job(r, "retry").await;
-    assert_eq!((t.status.as_str(), t.failed_attempts), ("PENDING", 1));
-    assert!((T0 + 6_800..=T0 + 7_200).contains(&t.run_at));
-    assert_eq!(state(r, "long").await, JobStatus::Running);
-    assert_eq!(reserved(r, "w").await, (500, 256, 1));
-    assert_eq!(get_worker(r, "w").await.consecutive_failures, 2);
-
-    let reported: Vec<String> = ["final", "retry", "long"].map(String::from).to_vec();
-    assert_eq!(
-        r.worker_stop_list("w", &reported).await.unwrap(),
-        [
-            stop("final", StopReason::TimedOut),
-            stop("retry", StopReason::Reassigned)
-        ]
-    );
-    assert_conflict(
-        r.job_finish(result("w", "final", 1, T0 + 6_001)).await,
-        "wrong_state",
-    );
-    assert_conflict(
-        r.job_finish(result("w", "retry", 1, T0 + 6_001)).await,
-        "not_holder",
-    );
-    let again = r
-        .job_expire_deadlines(T0 + 9_000, T0 + 9_000, 10)
-        .await
-        .unwrap();
-    assert_eq!(
-        again,
-        SweepCounts {
-            examined: 0,
-            changed: 0
-        }
-    );
-    assert_eq!(
-        transitions(r, "final").await,
-        [
-            ">QUEUED",
-            "QUEUED>ASSIGNED",
-            "ASSIGNED>RUNNING",
-            "RUNNING>TIMED_OUT"
-        ]
-    );
-    assert_eq!(
-        transitions(r, "retry").await.last().unwrap(),
-        "RUNNING>PENDING"
-    );
-}
-
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     start_is_fenced_by_worker_and_attempt_and_idempotent,
     a_success_completes_releases_and_refuses_any_second_result,
     a_failure_retries_after_a_backoff_then_fails,
     a_reported_timeout_or_oom_ends_the_job_without_retries,
     an_infrastructure_error_uses_the_infrastructure_budget,
-    cancel_is_state_aware,
-    expired_deadlines_time_out_or_retry_and_release,
 );

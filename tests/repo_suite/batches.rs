@@ -70,8 +70,8 @@ async fn start_many_is_fenced_per_item_and_idempotent(db: TestDb) {
         matches!(&outcomes[1], Err(RepoError::Conflict { code, .. }) if *code == "stale_attempt")
     );
     assert!(matches!(&outcomes[2], Err(RepoError::NotFound { .. })));
-    assert_eq!(outcomes[3].as_ref().unwrap().status, "RUNNING");
-    assert_eq!(outcomes[4].as_ref().unwrap().status, "RUNNING");
+    assert_eq!(outcomes[3].as_ref().unwrap().status, JobStatus::Running);
+    assert_eq!(outcomes[4].as_ref().unwrap().status, JobStatus::Running);
     assert_eq!(
         state(r, "j2").await,
         JobStatus::Assigned,
@@ -119,8 +119,8 @@ async fn finish_many_moves_each_job_on_and_releases_once(db: TestDb) {
         ])
         .await
         .unwrap();
-    assert_eq!(outcomes[0].as_ref().unwrap().status, "COMPLETED");
-    assert_eq!(outcomes[1].as_ref().unwrap().status, "PENDING");
+    assert_eq!(outcomes[0].as_ref().unwrap().status, JobStatus::Completed);
+    assert_eq!(outcomes[1].as_ref().unwrap().status, JobStatus::Pending);
     assert!(
         matches!(&outcomes[2], Err(RepoError::Conflict { code, .. }) if *code == "wrong_state")
     );
@@ -173,7 +173,7 @@ async fn finish_many_counts_failures_toward_cooldown_in_order(db: TestDb) {
     assert_eq!(reserved(r, "w1").await, (0, 0, 0));
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     insert_many_keeps_order_keys_and_blocking,
     start_many_is_fenced_per_item_and_idempotent,
     finish_many_moves_each_job_on_and_releases_once,

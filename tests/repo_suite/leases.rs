@@ -38,4 +38,4 @@ async fn the_lease_has_one_holder_until_it_expires(db: TestDb) {
         .unwrap());
 }
 
-crate::on_both_databases!(the_lease_has_one_holder_until_it_expires);
+crate::common::on_both_databases!(the_lease_has_one_holder_until_it_expires);

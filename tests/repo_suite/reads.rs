@@ -1,6 +1,7 @@
 //! Reads: uploads, job lists, worker lists and counts.
 
 use super::*;
+use gantry::lifecycle::worker::status as worker_status;
 
 async fn uploads_are_stored_and_read_back(db: TestDb) {
     let repo = db.repo(policy()).await;
@@ -51,7 +52,26 @@ async fn job_list_filters_and_pages_newest_first(db: TestDb) {
     r.job_finish(result("w1", "job-01", 1, T0 + 13))
         .await
         .unwrap();
+    job_list_pages_newest_first(r).await;
+    job_list_filters_by_status(r).await;
+    job_list_filters_by_worker_text_and_time(r).await;
+}
 
+/// A list request for everything `f` selects.
+fn all(f: JobListParams) -> JobListParams {
+    JobListParams { limit: 100, ..f }
+}
+
+/// A list request for every job in one of `statuses`.
+fn by_status(statuses: &[JobStatus]) -> JobListParams {
+    all(JobListParams {
+        statuses: statuses.to_vec(),
+        ..Default::default()
+    })
+}
+
+/// Pages of three, newest first, over the seven jobs of the test above.
+async fn job_list_pages_newest_first(r: &dyn Repo) {
     let list = |p: JobListParams| async move { r.job_list(p).await.unwrap() };
     let page = |before: Option<&str>| JobListParams {
         before_id: before.map(String::from),
@@ -65,14 +85,11 @@ async fn job_list_filters_and_pages_newest_first(db: TestDb) {
     );
     assert_eq!(ids(&list(page(Some("job-02"))).await), ["job-01"]);
     assert!(list(page(Some("job-01"))).await.is_empty());
+}
 
-    let all = |f: JobListParams| JobListParams { limit: 100, ..f };
-    let by_status = |s: &[JobStatus]| {
-        all(JobListParams {
-            statuses: s.to_vec(),
-            ..Default::default()
-        })
-    };
+/// Status filters, including the unhappy endings (this cancels job-05 and job-04).
+async fn job_list_filters_by_status(r: &dyn Repo) {
+    let list = |p: JobListParams| async move { r.job_list(p).await.unwrap() };
     assert_eq!(
         ids(&list(by_status(&[JobStatus::Queued])).await),
         ["job-07", "job-06", "job-05", "job-04"]
@@ -99,6 +116,11 @@ async fn job_list_filters_and_pages_newest_first(db: TestDb) {
         ids(&list(by_status(&[JobStatus::Cancelled, JobStatus::Completed])).await),
         ["job-05", "job-04", "job-01"]
     );
+}
+
+/// Filters by worker, by text in the id or command, by creation time, and with a limit.
+async fn job_list_filters_by_worker_text_and_time(r: &dyn Repo) {
+    let list = |p: JobListParams| async move { r.job_list(p).await.unwrap() };
     let on = |w: &str| {
         all(JobListParams {
             worker_id: Some(w.into()),
@@ -147,7 +169,7 @@ async fn workers_are_listed_found_by_token_and_read(db: TestDb) {
         (w.executor_ok, w.consecutive_failures, w.offline_since),
         (1, 0, None)
     );
-    assert_eq!(w.status(T0), WorkerStatus::Idle);
+    assert_eq!(worker_status(&w, T0), WorkerStatus::Idle);
     worker("a-worker").register(r).await;
     assert_eq!(
         r.worker_by_token_hash("hash-b").await.unwrap().as_deref(),
@@ -169,8 +191,10 @@ async fn workers_are_listed_found_by_token_and_read(db: TestDb) {
         [("a-worker", expected_a), ("b-worker", 1 - expected_a)]
     );
     let holder = get_worker(r, &p.worker_id).await;
-    assert_eq!(holder.status(T0 + 1), WorkerStatus::Busy);
-    let api = holder.to_api(T0 + 1, vec!["j".into()]).unwrap();
+    assert_eq!(worker_status(&holder, T0 + 1), WorkerStatus::Busy);
+    let api = holder
+        .to_api(worker_status(&holder, T0 + 1), T0 + 1, vec!["j".into()])
+        .unwrap();
     assert_eq!((api.reserved_cpu, api.reserved_ram_mb), (0.5, 256));
 }
 
@@ -216,7 +240,7 @@ async fn state_counts_come_from_the_tables(db: TestDb) {
     );
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     uploads_are_stored_and_read_back,
     job_list_filters_and_pages_newest_first,
     workers_are_listed_found_by_token_and_read,

@@ -51,11 +51,22 @@ async fn uploads_round_trip_with_safe_names(db: TestDb) {
     server.stop().await;
 }
 
+const CLIENT_TOKEN: &str = "client-token-0123456789";
+const JOIN_TOKEN: &str = "join-token-0123456789";
+
 async fn tokens_guard_every_route(db: TestDb) {
     let mut config = fast_config(&db);
-    config.api_token = Some("client-token-0123456789".into());
-    config.worker_token = Some("join-token-0123456789".into());
+    config.api_token = Some(CLIENT_TOKEN.into());
+    config.worker_token = Some(JOIN_TOKEN.into());
     let server = TestServer::start_with(config).await;
+    client_routes_want_the_client_token(&server).await;
+    let tokens = worker_tokens_act_for_their_own_worker(&server).await;
+    uploads_want_a_token(&server, &tokens[0]).await;
+    server.stop().await;
+}
+
+/// The client routes answer only the client token; health needs none.
+async fn client_routes_want_the_client_token(server: &TestServer) {
     let http = &server.http;
     let no_token = http.get(server.url("/api/jobs/list")).send().await.unwrap();
     assert_eq!(no_token.status(), StatusCode::UNAUTHORIZED);
@@ -68,7 +79,7 @@ async fn tokens_guard_every_route(db: TestDb) {
     assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
     let right = http
         .get(server.url("/api/jobs/list"))
-        .bearer_auth("client-token-0123456789")
+        .bearer_auth(CLIENT_TOKEN)
         .send()
         .await
         .unwrap();
@@ -81,7 +92,12 @@ async fn tokens_guard_every_route(db: TestDb) {
             .status(),
         StatusCode::OK
     );
+}
 
+/// Registering takes the join token and hands out a token per worker, which acts for that
+/// worker only; returns the tokens of w1 and w2.
+async fn worker_tokens_act_for_their_own_worker(server: &TestServer) -> Vec<String> {
+    let http = &server.http;
     let register = json!({"workerId": "w1", "hostname": "h", "cpuCores": 1, "ramTotalMb": 512, "maxParallelJobs": 1});
     let refused = http
         .post(server.url("/api/workers/register"))
@@ -96,7 +112,7 @@ async fn tokens_guard_every_route(db: TestDb) {
         body["workerId"] = json!(id);
         let r = http
             .post(server.url("/api/workers/register"))
-            .bearer_auth("join-token-0123456789")
+            .bearer_auth(JOIN_TOKEN)
             .json(&body)
             .send()
             .await
@@ -121,22 +137,27 @@ async fn tokens_guard_every_route(db: TestDb) {
         "w2's token cannot act for w1"
     );
     assert_eq!(
-        beat("w1", "join-token-0123456789").await.unwrap().status(),
+        beat("w1", JOIN_TOKEN).await.unwrap().status(),
         StatusCode::UNAUTHORIZED
     );
     let client_as_worker = http
         .post(server.url("/api/jobs/get-job"))
-        .bearer_auth("client-token-0123456789")
+        .bearer_auth(CLIENT_TOKEN)
         .json(&json!({"workerId": "w1"}))
         .send()
         .await
         .unwrap();
     assert_eq!(client_as_worker.status(), StatusCode::UNAUTHORIZED);
+    tokens
+}
 
+/// An upload made with the client token downloads only with a token: `worker_token` will do.
+async fn uploads_want_a_token(server: &TestServer, worker_token: &str) {
+    let http = &server.http;
     let part = reqwest::multipart::Part::bytes(b"abc".to_vec()).file_name("in.txt");
     let up: Value = http
         .post(server.url("/api/uploads"))
-        .bearer_auth("client-token-0123456789")
+        .bearer_auth(CLIENT_TOKEN)
         .multipart(reqwest::multipart::Form::new().part("file", part))
         .send()
         .await
@@ -151,7 +172,7 @@ async fn tokens_guard_every_route(db: TestDb) {
     );
     assert_eq!(
         http.get(&url)
-            .bearer_auth(&tokens[0])
+            .bearer_auth(worker_token)
             .send()
             .await
             .unwrap()
@@ -159,7 +180,6 @@ async fn tokens_guard_every_route(db: TestDb) {
         StatusCode::OK,
         "workers download inputs"
     );
-    server.stop().await;
 }
 
 async fn health_and_readiness(db: TestDb) {
@@ -220,7 +240,7 @@ async fn without_a_token_only_loopback_host_names_are_served(db: TestDb) {
     server.stop().await;
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     without_a_token_only_loopback_host_names_are_served,
     uploads_round_trip_with_safe_names,
     tokens_guard_every_route,

@@ -76,7 +76,14 @@ async fn worker_batches_answer_per_item(db: TestDb) {
         .iter()
         .map(|j| json!({"jobId": j.id, "attempt": j.attempts}))
         .collect();
+    start_batch_answers_per_item(&w1, &w2, &starts).await;
+    submit_result_batch_answers_per_item(&server, &w1, &ids).await;
+    server.stop().await;
+}
 
+/// A bad item refuses the whole start batch; otherwise each item gets its own answer: w2
+/// holds none of `starts`, w1 starts them all, and an unknown job is named.
+async fn start_batch_answers_per_item(w1: &SimWorker<'_>, w2: &SimWorker<'_>, starts: &[Value]) {
     assert_error(
         &w1.call(
             "/api/jobs/start-batch",
@@ -100,7 +107,7 @@ async fn worker_batches_answer_per_item(db: TestDb) {
         .iter()
         .all(|o| o["error"]["code"] == "not_holder"));
 
-    let mut items = starts.clone();
+    let mut items = starts.to_vec();
     items.push(json!({"jobId": "00000000-0000-0000-0000-000000000000", "attempt": 1}));
     let (status, answer) = w1
         .call(
@@ -115,7 +122,16 @@ async fn worker_batches_answer_per_item(db: TestDb) {
         assert_eq!(r["job"]["status"], "RUNNING", "{r}");
     }
     assert_eq!(results[3]["error"]["code"], "unknown_job");
+}
 
+/// A bad item refuses the whole result batch; otherwise each result is answered on its own,
+/// and a repeated one is refused without giving a slot back twice. `ids` are w1's three
+/// running jobs.
+async fn submit_result_batch_answers_per_item(
+    server: &TestServer,
+    w1: &SimWorker<'_>,
+    ids: &[String],
+) {
     let result = |id: &str, exit: i64| json!({"jobId": id, "attempt": 1, "exitCode": exit});
     assert_error(
         &w1.call(
@@ -146,10 +162,9 @@ async fn worker_batches_answer_per_item(db: TestDb) {
         (1, 128),
         "two slots given back, once each"
     );
-    server.stop().await;
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     create_batch_is_all_or_nothing_and_keeps_order,
     worker_batches_answer_per_item,
 );

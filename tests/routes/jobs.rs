@@ -4,6 +4,14 @@ use super::*;
 
 async fn create_refuses_bad_input_and_changes_nothing(db: TestDb) {
     let server = TestServer::start(&db).await;
+    create_refuses_bad_fields(&server).await;
+    create_refuses_bad_bodies(&server).await;
+    assert_eq!(job_count(&server).await, 0, "nothing was created");
+    server.stop().await;
+}
+
+/// Each bad field is named in its refusal.
+async fn create_refuses_bad_fields(server: &TestServer) {
     let bad = [
         (json!({"command": ""}), "command"),
         (json!({"command": "   "}), "command"),
@@ -56,7 +64,10 @@ async fn create_refuses_bad_input_and_changes_nothing(db: TestDb) {
         .post("/api/jobs/create", &json!({"image": "x"}))
         .await;
     assert_error(&missing, StatusCode::BAD_REQUEST, "invalid_input", None);
+}
 
+/// Malformed JSON, a body that is not JSON, and one over the size limit.
+async fn create_refuses_bad_bodies(server: &TestServer) {
     let malformed = server
         .http
         .post(server.url("/api/jobs/create"))
@@ -79,9 +90,6 @@ async fn create_refuses_bad_input_and_changes_nothing(db: TestDb) {
         .post("/api/jobs/create", &json!({"command": huge}))
         .await;
     assert_error(&answer, StatusCode::PAYLOAD_TOO_LARGE, "too_large", None);
-
-    assert_eq!(job_count(&server).await, 0, "nothing was created");
-    server.stop().await;
 }
 
 async fn create_accepts_legacy_and_full_bodies(db: TestDb) {
@@ -253,7 +261,7 @@ async fn list_pages_newest_first_and_filters(db: TestDb) {
     server.stop().await;
 }
 
-crate::on_both_databases!(
+crate::common::on_both_databases!(
     create_refuses_bad_input_and_changes_nothing,
     create_accepts_legacy_and_full_bodies,
     status_list_and_cancel_check_their_ids,

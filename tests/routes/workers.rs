@@ -4,6 +4,17 @@ use super::*;
 
 async fn worker_routes_check_their_input(db: TestDb) {
     let server = TestServer::start(&db).await;
+    register_checks_its_input(&server).await;
+    unknown_workers_are_refused(&server).await;
+    // As small as the anonymous worker: the tie goes to the lower id, w1.
+    let worker = SimWorker::register(&server, "w1", 1.0, 512, 1).await;
+    get_job_checks_its_input(&server).await;
+    start_and_result_are_fenced(&server, &worker).await;
+    server.stop().await;
+}
+
+/// Bad registrations register nothing; a registration without an id gets one made up.
+async fn register_checks_its_input(server: &TestServer) {
     let base = json!({"workerId": "w1", "hostname": "h", "cpuCores": 2, "ramTotalMb": 1024, "maxParallelJobs": 1});
     let with = |k: &str, v: Value| {
         let mut b = base.clone();
@@ -47,7 +58,10 @@ async fn worker_routes_check_their_input(db: TestDb) {
             .starts_with("worker-"),
         "an id is made up"
     );
+}
 
+/// Heartbeats and polls from a worker that never registered.
+async fn unknown_workers_are_refused(server: &TestServer) {
     let ghost = json!({"workerId": "ghost"});
     assert_error(
         &server.post("/api/workers/heartbeat", &ghost).await,
@@ -61,9 +75,10 @@ async fn worker_routes_check_their_input(db: TestDb) {
         "unknown_worker",
         None,
     );
+}
 
-    // As small as the anonymous worker: the tie goes to the lower id, w1.
-    let worker = SimWorker::register(&server, "w1", 1.0, 512, 1).await;
+/// Polls by `w1` with bad limits are refused; a good one answers with no job.
+async fn get_job_checks_its_input(server: &TestServer) {
     let poll = |extra: Value| {
         let mut b = json!({"workerId": "w1"});
         for (k, v) in extra.as_object().unwrap() {
@@ -92,7 +107,11 @@ async fn worker_routes_check_their_input(db: TestDb) {
         (code, empty["jobs"].as_array().unwrap().len()),
         (StatusCode::OK, 0)
     );
+}
 
+/// Start and submit-result refuse bad input, unknown jobs, stale attempts and other workers,
+/// and a refusal changes nothing.
+async fn start_and_result_are_fenced(server: &TestServer, worker: &SimWorker<'_>) {
     let job = server.create(json!({"command": "true"})).await;
     let delivered = worker.take_one().await;
     let unknown = uuid::Uuid::now_v7().to_string();
@@ -116,7 +135,7 @@ async fn worker_routes_check_their_input(db: TestDb) {
         "stale_attempt",
         None,
     );
-    let other = SimWorker::register(&server, "w2", 2.0, 1024, 1).await;
+    let other = SimWorker::register(server, "w2", 2.0, 1024, 1).await;
     let (code, _) = other.start(&delivered).await;
     assert_eq!(code, StatusCode::CONFLICT, "another worker cannot start it");
     assert_eq!(worker.start(&delivered).await.0, StatusCode::OK);
@@ -148,7 +167,6 @@ async fn worker_routes_check_their_input(db: TestDb) {
         Some(0),
         "the second result changed nothing"
     );
-    server.stop().await;
 }
 
-crate::on_both_databases!(worker_routes_check_their_input,);
+crate::common::on_both_databases!(worker_routes_check_their_input,);

@@ -1,6 +1,7 @@
 //! The agent's configuration: every setting is a flag and an environment variable.
 
 use clap::Parser;
+use gantry_api::parse_duration;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -188,16 +189,6 @@ fn system_hostname() -> String {
     sysinfo::System::host_name().unwrap_or_else(|_| "unknown".to_string())
 }
 
-/// Parses `10s`, `500ms`, `1h` (any humantime form) or bare milliseconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    if let Ok(ms) = text.parse::<u64>() {
-        return Ok(Duration::from_millis(ms));
-    }
-    humantime::parse_duration(text)
-        .map_err(|e| format!("`{text}` is not a duration (use 10s, 500ms or milliseconds): {e}"))
-}
-
 /// Parses one `key=value` label.
 fn parse_label(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -209,16 +200,6 @@ fn parse_label(text: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_take_units_or_bare_milliseconds() {
-        assert_eq!(parse_duration("10s").unwrap(), Duration::from_secs(10));
-        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
-        assert_eq!(parse_duration("1500").unwrap(), Duration::from_millis(1500));
-        assert_eq!(parse_duration(" 2m ").unwrap(), Duration::from_secs(120));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("-5").is_err());
-    }
 
     #[test]
     fn defaults_validate_and_fill_in() {

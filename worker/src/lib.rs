@@ -5,12 +5,16 @@
 //! logging and signal handlers, and calls it.
 
 pub mod agent;
+mod attempt;
 pub mod client;
 pub mod config;
 pub mod executor;
 mod fence;
-mod job;
-pub mod metrics;
+#[cfg(test)]
+mod fixtures;
+pub mod host;
+mod job_table;
+mod worker_id;
 pub mod workspace;
 
 pub use agent::run;

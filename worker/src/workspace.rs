@@ -30,7 +30,7 @@ pub enum WorkspaceError {
 /// One attempt's work folder; removed by [`Workspace::remove`] (or on drop, best effort).
 #[derive(Debug)]
 pub struct Workspace {
-    /// The folder.
+    /// The folder, kept on disk past its `TempDir` so removal happens where we choose.
     path: PathBuf,
 }
 

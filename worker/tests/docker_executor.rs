@@ -1,7 +1,9 @@
 //! The Docker executor against the real local engine and the locally built test image.
 //!
-//! Skipped (loudly) when no engine answers, unless GANTRY_REQUIRE_DOCKER=1.
+//! Each test is skipped (printing `SKIPPED <test>: <why>`) when no engine answers, unless
+//! GANTRY_REQUIRE_DOCKER=1, which makes a missing engine fail them.
 
+use crate::common::exec_spec;
 use gantry_worker::executor::docker::{DockerExecutor, DockerSettings, LABEL_JOB_ID};
 use gantry_worker::executor::{ExecOutcome, ExecSpec, Executor};
 use std::collections::BTreeMap;
@@ -18,10 +20,11 @@ const IMAGE: &str = "gantry-test-busybox:latest";
 /// than the hog's timeout.
 static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
-/// True when an engine answers and the test image is there (building it once if needed).
-fn docker_ready() -> bool {
-    static READY: OnceLock<bool> = OnceLock::new();
-    *READY.get_or_init(|| {
+/// Why the Docker tests cannot run here, or `None` when an engine answers and the test image
+/// is there (built once if needed). With GANTRY_REQUIRE_DOCKER=1 a missing engine fails.
+fn docker_missing() -> Option<&'static str> {
+    static MISSING: OnceLock<Option<&'static str>> = OnceLock::new();
+    *MISSING.get_or_init(|| {
         let required = std::env::var("GANTRY_REQUIRE_DOCKER").as_deref() == Ok("1");
         let engine = Command::new("docker")
             .args(["version", "--format", "{{.Server.Version}}"])
@@ -32,8 +35,7 @@ fn docker_ready() -> bool {
                 !required,
                 "GANTRY_REQUIRE_DOCKER=1 but no Docker engine answers"
             );
-            eprintln!("\n*** SKIPPING Docker executor tests: no Docker engine answers ***\n");
-            return false;
+            return Some("no Docker engine answers (set GANTRY_REQUIRE_DOCKER=1 to fail instead)");
         }
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-test-image.sh");
         let built = Command::new("bash").arg(&script).status();
@@ -41,7 +43,7 @@ fn docker_ready() -> bool {
             built.is_ok_and(|s| s.success()),
             "scripts/build-test-image.sh failed to build {IMAGE}"
         );
-        true
+        None
     })
 }
 
@@ -62,17 +64,11 @@ struct Case {
 fn case(command: &str) -> Case {
     let dir = tempfile::tempdir().unwrap();
     let spec = ExecSpec {
-        job_id: format!("dtest-{}", uuid::Uuid::new_v4()),
-        attempt: 1,
         worker_id: "docker-test-worker".into(),
-        command: command.into(),
         image: IMAGE.into(),
         env: BTreeMap::from([("GREETING".to_string(), "hi there".to_string())]),
         cpu: 0.5,
-        ram_mb: 64,
-        network: false,
-        timeout: Duration::from_secs(30),
-        work_dir: dir.path().to_path_buf(),
+        ..exec_spec("dtest", command, dir.path())
     };
     Case { spec, _dir: dir }
 }
@@ -97,9 +93,16 @@ fn assert_no_container(job_id: &str) {
     assert!(ids.trim().is_empty(), "containers left for {job_id}: {ids}");
 }
 
+/// Returns from the test, saying so on stderr, when Docker cannot run here.
 macro_rules! require_docker {
     () => {
-        if !docker_ready() {
+        if let Some(why) = docker_missing() {
+            // The test harness names each test's thread after the test.
+            let thread = std::thread::current();
+            let test = thread.name().unwrap_or("a Docker test");
+            // Written past the test harness's capture, so a skip is seen even when it passes.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
             return;
         }
     };

@@ -1,5 +1,6 @@
 //! The process executor against real child processes.
 
+use crate::common::exec_spec;
 use gantry_worker::executor::process::ProcessExecutor;
 use gantry_worker::executor::{ExecSpec, Executor};
 use std::collections::BTreeMap;
@@ -8,17 +9,9 @@ use tokio_util::sync::CancellationToken;
 
 fn spec(command: &str, dir: &std::path::Path, timeout: Duration) -> ExecSpec {
     ExecSpec {
-        job_id: format!("proc-{}", uuid::Uuid::new_v4()),
-        attempt: 1,
-        worker_id: "test-worker".into(),
-        command: command.into(),
-        image: String::new(),
         env: BTreeMap::from([("GREETING".to_string(), "hello".to_string())]),
-        cpu: 1.0,
-        ram_mb: 64,
-        network: false,
         timeout,
-        work_dir: dir.to_path_buf(),
+        ..exec_spec("proc", command, dir)
     }
 }
 

@@ -1,29 +1,29 @@
 //! The SQLite repository: one writer connection that serialises every write transaction
 //! (`BEGIN IMMEDIATE`, so a transaction never has to upgrade its lock), and a few read-only
-//! connections that read committed data beside it through WAL.
+//! connections that read committed data beside it through WAL. Its SQL is in `sql/`.
 
+// The method bodies are shared with PostgreSQL and compiled once per dialect: see
+// `methods/mod.rs`.
 #[allow(clippy::duplicate_mod)]
-#[path = "../sql/mod.rs"]
-mod body;
-// Deliberately compiled once per dialect: see the top of sql/mod.rs.
-#[allow(clippy::duplicate_mod)]
-#[path = "../sql_migrate.rs"]
-mod migrate;
-mod queries;
+#[path = "../methods/mod.rs"]
+mod methods;
+mod statements;
 
-pub use body::SqlRepo as SqliteRepo;
+pub use methods::SqlRepo as SqliteRepo;
 
-use super::{Dialect, Policy, RepoError, RepoResult};
-use sqlx::sqlite::SqliteSynchronous;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+use super::{Dialect, RepoError, RepoResult};
+use crate::lifecycle::Policy;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
 use std::str::FromStr;
 use std::time::Duration;
 
-/// The sqlx database of this dialect, for the shared bodies.
-pub type Db = sqlx::Sqlite;
+/// The sqlx database the shared method bodies are compiled for here.
+type Db = sqlx::Sqlite;
 
-/// Which dialect the shared bodies are compiled for.
-const DIALECT: Dialect = Dialect::Sqlite;
+/// A write transaction on this dialect, as the shared method bodies take it.
+type Tx = sqlx::Transaction<'static, Db>;
 
 /// Read-only connections kept beside the writer.
 const READ_CONNECTIONS: u32 = 4;
@@ -35,27 +35,18 @@ mod embedded {
     refinery::embed_migrations!("migrations/sqlite");
 }
 
-/// The writer and the readers.
-pub struct Pools {
+/// SQLite's connections and what it does differently from PostgreSQL.
+pub struct Backend {
     writer: SqlitePool,
     reader: SqlitePool,
 }
 
-impl Pools {
-    /// Where reads go.
-    fn read(&self) -> &SqlitePool {
-        &self.reader
-    }
+impl Backend {
+    /// Which dialect this is.
+    const DIALECT: Dialect = Dialect::Sqlite;
 
-    /// A write transaction, holding the database's write lock from its first statement.
-    async fn write(&self) -> sqlx::Result<sqlx::Transaction<'static, Db>> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
-    }
-}
-
-impl SqliteRepo {
     /// Opens (creating if missing) the database file named by a `sqlite://` URL.
-    pub async fn connect(url: &str, policy: Policy) -> RepoResult<Self> {
+    async fn connect(url: &str) -> RepoResult<Backend> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -79,18 +70,42 @@ impl SqliteRepo {
                 .connect_with(options.read_only(true))
                 .await?
         };
-        Ok(SqliteRepo {
-            pools: Pools { writer, reader },
-            policy,
-        })
+        Ok(Backend { writer, reader })
+    }
+
+    /// Where reads go: the read-only connections.
+    fn read(&self) -> &SqlitePool {
+        &self.reader
+    }
+
+    /// A write transaction, holding the database's write lock from its first statement.
+    async fn write(&self) -> sqlx::Result<Tx> {
+        self.writer.begin_with("BEGIN IMMEDIATE").await
+    }
+
+    /// Serialises decisions about which jobs fit no worker with worker arrivals. Nothing to
+    /// do here: every write transaction already holds SQLite's one write lock.
+    async fn lock_capacity(_tx: &mut Tx) -> RepoResult<()> {
+        Ok(())
+    }
+
+    /// Applies pending migrations on the writer (the only connection that may write).
+    async fn migrate(&self) -> RepoResult<usize> {
+        let mut conn = self.writer.acquire().await?;
+        let report = embedded::migrations::runner()
+            .run_async(&mut methods::Migrator { conn: &mut conn })
+            .await
+            .map_err(|e| RepoError::Migration(e.to_string()))?;
+        Ok(report.applied_migrations().len())
     }
 }
 
-async fn run_migrations(pools: &Pools) -> RepoResult<usize> {
-    let mut conn = pools.writer.acquire().await?;
-    let report = embedded::migrations::runner()
-        .run_async(&mut migrate::Migrator { conn: &mut conn })
-        .await
-        .map_err(|e| RepoError::Migration(e.to_string()))?;
-    Ok(report.applied_migrations().len())
+impl SqliteRepo {
+    /// Opens (creating if missing) the database file named by a `sqlite://` URL.
+    pub async fn connect(url: &str, policy: Policy) -> RepoResult<Self> {
+        Ok(SqliteRepo {
+            backend: Backend::connect(url).await?,
+            policy,
+        })
+    }
 }

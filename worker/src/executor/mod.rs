@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 /// Everything an executor needs to run one attempt.
 #[derive(Debug, Clone)]
 pub struct ExecSpec {
-    /// The job's id.
+    /// The job's id (labels its container; part of the container's name).
     pub job_id: String,
     /// The attempt number the server delivered.
     pub attempt: i64,

@@ -1,0 +1,92 @@
+//! The bench's command line: which figures, on which database, at which sizes.
+
+use std::time::Duration;
+
+/// Every figure `--figures` may name, in the order they run.
+pub const FIGURES: [&str; 6] = ["throughput", "latency", "sweep", "memory", "docker", "soak"];
+
+/// gantry-bench: measure throughput and assignment latency of a real gantry server (see
+/// BENCHMARKS.md).
+#[derive(Debug, Clone, clap::Parser)]
+#[command(name = "gantry-bench", version)]
+pub struct BenchArgs {
+    /// Database to measure on: a PostgreSQL server URL (a fresh database is created on it per
+    /// figure), or none for SQLite files in a temp folder.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// One JSON object per figure per line on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// A few seconds in all (small N), to check the benchmark works.
+    #[arg(long)]
+    pub quick: bool,
+    /// Jobs per throughput run.
+    #[arg(long, default_value_t = 20_000)]
+    pub jobs: usize,
+    /// Agent counts of the throughput runs.
+    #[arg(long, value_delimiter = ',', default_value = "4,16,64")]
+    pub agents: Vec<usize>,
+    /// Jobs timed per latency figure.
+    #[arg(long, default_value_t = 1_000)]
+    pub latency_samples: usize,
+    /// Jobs queued (fitting no agent) behind which latency is measured again.
+    #[arg(long, default_value_t = 100_000)]
+    pub queued: usize,
+    /// Registered agents among which latency is measured again.
+    #[arg(long, default_value_t = 1_000)]
+    pub registered: usize,
+    /// Jobs queued (no agent yet) for the memory figure.
+    #[arg(long, default_value_t = 100_000)]
+    pub memory_jobs: usize,
+    /// Windows of the soak (minutes in the full run).
+    #[arg(long, default_value_t = 10)]
+    pub soak_windows: usize,
+    /// Length of one soak window.
+    #[arg(long, default_value = "60s", value_parser = gantry_api::parse_duration)]
+    pub soak_window: Duration,
+    /// Which figures to run (all by default): throughput, latency, sweep, memory, docker, soak.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "throughput,latency,sweep,memory,docker,soak"
+    )]
+    pub figures: Vec<String>,
+}
+
+impl BenchArgs {
+    /// Whether the named figure was asked for.
+    pub fn wants(&self, figure: &str) -> bool {
+        self.figures.iter().any(|f| f == figure)
+    }
+
+    /// Whether a figure that starts a `gantry serve` was asked for (all but the sweep).
+    pub fn wants_server(&self) -> bool {
+        self.figures.iter().any(|f| f != "sweep")
+    }
+
+    /// Fails on a figure name `--figures` does not know.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(unknown) = self.figures.iter().find(|f| !FIGURES.contains(&f.as_str())) {
+            anyhow::bail!(
+                "unknown figure `{unknown}`: pick from {}",
+                FIGURES.join(", ")
+            );
+        }
+        Ok(())
+    }
+
+    /// With `--quick`, caps every size so the whole run takes a few seconds.
+    pub fn apply_quick(&mut self) {
+        if !self.quick {
+            return;
+        }
+        self.jobs = self.jobs.min(300);
+        self.agents = vec![2];
+        self.latency_samples = self.latency_samples.min(20);
+        self.queued = self.queued.min(500);
+        self.registered = self.registered.min(20);
+        self.memory_jobs = self.memory_jobs.min(2_000);
+        self.soak_windows = self.soak_windows.min(3);
+        self.soak_window = self.soak_window.min(Duration::from_secs(2));
+    }
+}

@@ -1,0 +1,99 @@
+//! The gantry benchmark: a real server on a chosen database, driven over HTTP by simulated
+//! agents.
+//!
+//! Figures: end-to-end throughput of no-op jobs; assignment latency to an idle, long-polling
+//! agent (alone, behind queued jobs that fit no agent, and among many registered agents); the
+//! cost of one scheduler pass; the server's memory; Docker's overhead; a soak. Each figure runs
+//! on a fresh database. Output: a table, or with `--json` one object per figure per line.
+//! BENCHMARKS.md holds the figures and the commands that made them.
+
+mod agents;
+mod args;
+mod binaries;
+mod docker;
+mod figure;
+mod latency;
+mod load;
+mod memory;
+mod postgres;
+mod soak;
+mod stats;
+mod sweep;
+mod target;
+mod throughput;
+
+pub use args::{BenchArgs, FIGURES};
+pub use figure::Figure;
+
+use target::{Launch, Target};
+
+/// Runs every figure asked for (throughput, latency, memory, soak, sweep, Docker, in that
+/// order), printing each as it is made.
+pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
+    args.check()?;
+    args.apply_quick();
+    let emit = |figure: Figure| figure.print(args.json);
+    // The sweep calls the repository itself: alone, it needs no server binary.
+    if !args.wants_server() {
+        return sweep::run(&args, emit).await;
+    }
+    let launch = Launch {
+        gantry: binaries::gantry()?,
+        postgres: args.database_url.clone(),
+    };
+    if args.wants("throughput") {
+        throughput_figures(&args, &launch, emit).await?;
+    }
+    if args.wants("latency") {
+        for variant in latency::Variant::all(&args) {
+            let target = Target::start(&launch).await?;
+            latency::run(&target, &variant, args.latency_samples)
+                .await?
+                .into_iter()
+                .for_each(emit);
+            target.stop().await;
+        }
+    }
+    if args.wants("memory") {
+        let target = Target::start(&launch).await?;
+        memory::run(&target, args.memory_jobs)
+            .await?
+            .into_iter()
+            .for_each(emit);
+        target.stop().await;
+    }
+    if args.wants("soak") {
+        let target = Target::start(&launch).await?;
+        soak::run(&target, args.soak_windows, args.soak_window)
+            .await?
+            .into_iter()
+            .for_each(emit);
+        target.stop().await;
+    }
+    if args.wants("sweep") {
+        sweep::run(&args, emit).await?;
+    }
+    if args.wants("docker") {
+        docker::run(&args, &launch)
+            .await?
+            .into_iter()
+            .for_each(emit);
+    }
+    Ok(())
+}
+
+/// Every throughput run: singly, then in batches, each at every `--agents` count.
+async fn throughput_figures(
+    args: &BenchArgs,
+    launch: &Launch,
+    emit: impl Fn(Figure),
+) -> anyhow::Result<()> {
+    for mode in [throughput::Mode::Single, throughput::Mode::Batch] {
+        for &agents in &args.agents {
+            let target = Target::start(launch).await?;
+            emit(throughput::run(&target, agents, args.jobs, mode).await?);
+            target.stop().await;
+        }
+    }
+    Ok(())
+}

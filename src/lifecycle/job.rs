@@ -1,0 +1,286 @@
+//! Job transitions decided in Rust: creation, start (and its refusals), finish, retry, loss,
+//! cancel and time-out, each a pure function over a loaded row. The repository loads the row
+//! in a transaction, calls one of these, and writes the row back with the history row of the
+//! returned [`Transition`]. (Promotion, placement, delivery and batch starts are applied by
+//! set-based statements; [`super::table`] names them.)
+
+use super::fencing::{is_holder, not_holder, Refusal};
+use super::worker::WorkerOutcome;
+use super::Policy;
+use crate::model::{JobFinishParams, JobRecord};
+use gantry_api::JobStatus;
+
+/// Largest stdout or stderr kept per attempt; the tail is kept.
+pub const MAX_STORED_OUTPUT_BYTES: usize = 1024 * 1024;
+
+/// The history reason of a creation that waits for its run time.
+pub const CREATED_WAITING: &str = "created; waiting for its run time";
+/// The history reason of a creation that queues at once.
+pub const CREATED: &str = "created";
+/// The history reason of a promotion (PENDING to QUEUED).
+pub const PROMOTED: &str = "run time reached";
+/// The history reason of a placement (QUEUED to ASSIGNED).
+pub const PLACED: &str = "placed (best fit)";
+/// The history reason of a start (ASSIGNED to RUNNING).
+pub const STARTED: &str = "started by its worker";
+
+/// One change of a job's state, for the history table.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    /// State before.
+    pub from: JobStatus,
+    /// State after.
+    pub to: JobStatus,
+    /// Why, in words.
+    pub reason: String,
+    /// How it counts for the worker that held the job.
+    pub worker_outcome: WorkerOutcome,
+}
+
+/// The state a new job starts in, and the history reason: QUEUED, or PENDING while its run
+/// time is ahead.
+pub fn create(run_at: i64, now: i64) -> (JobStatus, &'static str) {
+    if run_at > now {
+        (JobStatus::Pending, CREATED_WAITING)
+    } else {
+        (JobStatus::Queued, CREATED)
+    }
+}
+
+/// The worker says it started attempt `attempt`. `Ok(Some)`: ASSIGNED to RUNNING, applied to
+/// `job`; `Ok(None)`: that attempt already runs (a repeated start, nothing to change).
+pub fn start(
+    job: &mut JobRecord,
+    worker_id: &str,
+    attempt: i64,
+    now: i64,
+) -> Result<Option<Transition>, Refusal> {
+    let holder = is_holder(job, worker_id, attempt);
+    match job.status {
+        JobStatus::Running if holder => Ok(None),
+        JobStatus::Assigned if holder => {
+            job.status = JobStatus::Running;
+            job.started_at = Some(now);
+            job.deadline_at = Some(now + job.timeout_ms);
+            job.delivered_at = job.delivered_at.or(Some(now));
+            Ok(Some(Transition {
+                from: JobStatus::Assigned,
+                to: JobStatus::Running,
+                reason: STARTED.into(),
+                worker_outcome: WorkerOutcome::Neutral,
+            }))
+        }
+        _ => Err(not_holder(job, worker_id, attempt)),
+    }
+}
+
+/// Applies a worker's result for the attempt it holds: COMPLETED, a retry, or the end.
+pub fn finish(
+    job: &mut JobRecord,
+    p: &JobFinishParams,
+    policy: &Policy,
+) -> Result<Transition, Refusal> {
+    let from = job.status;
+    if !from.is_on_worker() || !is_holder(job, &p.worker_id, p.attempt) {
+        return Err(not_holder(job, &p.worker_id, p.attempt));
+    }
+    job.exit_code = p.exit_code;
+    job.stdout = p.stdout.as_deref().map(keep_tail);
+    job.stderr = p.stderr.as_deref().map(keep_tail);
+    job.duration_ms = p.duration_ms;
+    job.oom_killed = i64::from(p.oom_killed);
+    job.error = p.error.clone();
+    job.deadline_at = None;
+    let succeeded =
+        p.exit_code == Some(0) && !p.timed_out && !p.infrastructure_error && p.error.is_none();
+    if succeeded {
+        job.status = JobStatus::Completed;
+        job.finished_at = Some(p.now);
+        job.reason = None;
+        return Ok(Transition {
+            from,
+            to: JobStatus::Completed,
+            reason: "exit code 0".into(),
+            worker_outcome: WorkerOutcome::Success,
+        });
+    }
+    let what = describe_failure(p);
+    let (to, reason) = if p.infrastructure_error {
+        infra_retry(job, p.now, policy, &what)
+    } else {
+        let terminal = if p.timed_out {
+            JobStatus::TimedOut
+        } else {
+            JobStatus::Failed
+        };
+        retry_or_end(job, p.now, policy, terminal, &what)
+    };
+    Ok(Transition {
+        from,
+        to,
+        reason,
+        worker_outcome: WorkerOutcome::Failure,
+    })
+}
+
+/// The server saw a running job pass its deadline: retry it or end it TIMED_OUT.
+pub fn time_out(job: &mut JobRecord, now: i64, policy: &Policy) -> Transition {
+    let what = format!("timed out after {} ms", job.timeout_ms);
+    job.error = Some(what.clone());
+    job.deadline_at = None;
+    let (to, reason) = retry_or_end(job, now, policy, JobStatus::TimedOut, &what);
+    Transition {
+        from: JobStatus::Running,
+        to,
+        reason,
+        worker_outcome: WorkerOutcome::Failure,
+    }
+}
+
+/// The job was lost through no fault of its own (its worker went away or restarted): requeue
+/// it from the infrastructure budget. It counts against the worker that lost it.
+pub fn lose(job: &mut JobRecord, now: i64, policy: &Policy, why: &str) -> Transition {
+    let from = job.status;
+    job.deadline_at = None;
+    let (to, reason) = infra_retry(job, now, policy, why);
+    Transition {
+        from,
+        to,
+        reason,
+        worker_outcome: WorkerOutcome::Failure,
+    }
+}
+
+/// An assignment its worker never started: lost like [`lose`], but when it was never even
+/// handed over (the worker was not polling) it is not held against the worker.
+pub fn lose_unstarted(job: &mut JobRecord, now: i64, policy: &Policy) -> Transition {
+    let delivered = job.delivered_at.is_some();
+    let mut t = lose(job, now, policy, "its worker never started it");
+    if !delivered {
+        t.worker_outcome = WorkerOutcome::Neutral;
+    }
+    t
+}
+
+/// A client cancels the job; a job that already ended is refused.
+pub fn cancel(job: &mut JobRecord, now: i64) -> Result<Transition, Refusal> {
+    let from = job.status;
+    if from.is_terminal() {
+        return Err(Refusal::wrong_state(format!(
+            "job {} already ended as {from}",
+            job.id
+        )));
+    }
+    job.status = JobStatus::Cancelled;
+    job.finished_at = Some(now);
+    job.deadline_at = None;
+    job.reason = Some("cancelled by a client".into());
+    Ok(Transition {
+        from,
+        to: JobStatus::Cancelled,
+        reason: "cancelled by a client".into(),
+        worker_outcome: WorkerOutcome::Neutral,
+    })
+}
+
+/// A failure of the job's own: retry after a backoff while retries are left, else end in
+/// `terminal`.
+fn retry_or_end(
+    job: &mut JobRecord,
+    now: i64,
+    policy: &Policy,
+    terminal: JobStatus,
+    what: &str,
+) -> (JobStatus, String) {
+    job.failed_attempts += 1;
+    if job.failed_attempts <= job.max_retries {
+        let wait = policy.backoff_ms(job.failed_attempts);
+        requeue_at(job, now, now + wait);
+        let reason = format!(
+            "{what}; retry {} of {} in {} ms",
+            job.failed_attempts, job.max_retries, wait
+        );
+        job.reason = Some(reason.clone());
+        (job.status, reason)
+    } else {
+        job.status = terminal;
+        job.finished_at = Some(now);
+        let reason = if job.max_retries > 0 {
+            format!("{what}; no retries left ({} allowed)", job.max_retries)
+        } else {
+            what.to_string()
+        };
+        job.reason = Some(reason.clone());
+        (terminal, reason)
+    }
+}
+
+/// A loss that is not the job's fault: queue again at once while the infrastructure budget
+/// lasts, else FAILED.
+fn infra_retry(job: &mut JobRecord, now: i64, policy: &Policy, what: &str) -> (JobStatus, String) {
+    job.infra_retries += 1;
+    if job.infra_retries <= policy.infra_retry_budget {
+        requeue_at(job, now, now);
+        let reason = format!(
+            "{what}; infrastructure retry {} of {}",
+            job.infra_retries, policy.infra_retry_budget
+        );
+        job.reason = Some(reason.clone());
+        (JobStatus::Queued, reason)
+    } else {
+        job.status = JobStatus::Failed;
+        job.finished_at = Some(now);
+        let reason = format!(
+            "{what}; infrastructure retries exhausted ({})",
+            policy.infra_retry_budget
+        );
+        job.error = Some(reason.clone());
+        job.reason = Some(reason.clone());
+        (JobStatus::Failed, reason)
+    }
+}
+
+/// Puts the job back in line: QUEUED when `run_at` has come, PENDING otherwise.
+fn requeue_at(job: &mut JobRecord, now: i64, run_at: i64) {
+    job.run_at = run_at;
+    if run_at <= now {
+        job.status = JobStatus::Queued;
+        job.queued_at = Some(now);
+    } else {
+        job.status = JobStatus::Pending;
+    }
+    job.started_at = None;
+    job.delivered_at = None;
+    job.blocked = 0;
+}
+
+fn describe_failure(p: &JobFinishParams) -> String {
+    if let Some(error) = &p.error {
+        return error.clone();
+    }
+    if p.oom_killed {
+        return "out of memory".into();
+    }
+    if p.timed_out {
+        return "timed out".into();
+    }
+    match p.exit_code {
+        Some(code) => format!("exit code {code}"),
+        None => "ended without an exit code".into(),
+    }
+}
+
+/// Keeps at most the last [`MAX_STORED_OUTPUT_BYTES`] of an output, on a character boundary.
+pub fn keep_tail(text: &str) -> String {
+    if text.len() <= MAX_STORED_OUTPUT_BYTES {
+        return text.to_string();
+    }
+    let mut start = text.len() - MAX_STORED_OUTPUT_BYTES;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    format!(
+        "[... {start} bytes truncated by the server ...]\n{}",
+        &text[start..]
+    )
+}

@@ -1,0 +1,12 @@
+INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id, at, reason)
+SELECT h_job, h_attempt, h_from, h_to, h_worker, h_at, h_reason
+FROM (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows(
+    h_job text,
+    h_attempt bigint,
+    h_from text,
+    h_to text,
+    h_worker text,
+    h_at bigint,
+    h_reason text)
+) AS v

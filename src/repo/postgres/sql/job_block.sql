@@ -1,0 +1,1 @@
+UPDATE jobs SET blocked = 1, reason = $2 WHERE id = $1

@@ -1,0 +1,1 @@
+SELECT * FROM jobs WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb))

@@ -1,0 +1,40 @@
+UPDATE jobs SET
+    status = v.status,
+    failed_attempts = v.failed_attempts,
+    infra_retries = v.infra_retries,
+    run_at = v.run_at,
+    queued_at = v.queued_at,
+    delivered_at = v.delivered_at,
+    started_at = v.started_at,
+    deadline_at = v.deadline_at,
+    finished_at = v.finished_at,
+    exit_code = v.exit_code,
+    stdout = v.stdout,
+    stderr = v.stderr,
+    error = v.error,
+    duration_ms = v.duration_ms,
+    oom_killed = v.oom_killed,
+    reason = v.reason,
+    blocked = v.blocked
+FROM (
+  SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows(
+    u_id text,
+    status text,
+    failed_attempts bigint,
+    infra_retries bigint,
+    run_at bigint,
+    queued_at bigint,
+    delivered_at bigint,
+    started_at bigint,
+    deadline_at bigint,
+    finished_at bigint,
+    exit_code bigint,
+    stdout text,
+    stderr text,
+    error text,
+    duration_ms bigint,
+    oom_killed bigint,
+    reason text,
+    blocked bigint)
+) AS v
+WHERE jobs.id = v.u_id

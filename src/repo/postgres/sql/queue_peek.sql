@@ -1,0 +1,2 @@
+SELECT id FROM jobs WHERE status = 'QUEUED' AND blocked = 0
+ORDER BY priority DESC, queued_at, id LIMIT 1

@@ -1,0 +1,16 @@
+//! Every SQL statement of the PostgreSQL repository, by name; each one's text is
+//! `sql/<name>.sql` beside this file (the list is shared with SQLite, see `repo/statements.rs`),
+//! plus the advisory locks only PostgreSQL takes.
+
+crate::repo::statements::dialect_statements! {
+    /// Serialises decisions about which jobs fit no worker with worker arrivals, so a job is never
+    /// blocked for want of a worker that registered meanwhile (a transaction-level advisory lock,
+    /// which also works behind PgBouncer). Taken before any row lock.
+    CAPACITY_LOCK => "capacity_lock.sql",
+
+    /// Keeps two replicas from migrating at once (a session advisory lock).
+    MIGRATION_LOCK => "migration_lock.sql",
+
+    /// Releases `MIGRATION_LOCK`.
+    MIGRATION_UNLOCK => "migration_unlock.sql",
+}

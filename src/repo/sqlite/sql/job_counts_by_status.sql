@@ -1,0 +1,1 @@
+SELECT status, COUNT(*) FROM jobs GROUP BY status

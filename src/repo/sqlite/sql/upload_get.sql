@@ -1,0 +1,1 @@
+SELECT * FROM uploads WHERE id = $1

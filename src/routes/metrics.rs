@@ -1,0 +1,73 @@
+//! `GET /metrics` and the HTTP timing middleware.
+//!
+//! Counts that live in the database (jobs by state, jobs finished by final state, workers by
+//! state) are read from it at scrape time, so they are right after a restart and the same on
+//! every replica.
+
+use crate::clock::now_ms;
+use crate::lifecycle::worker;
+use crate::metrics::{self, HTTP_REQUESTS, JOBS, JOBS_FINISHED, WORKERS};
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gantry_api::{JobStatus, WorkerStatus};
+use std::time::Instant;
+
+/// Records an HTTP request's duration under its route pattern (never the raw path, so ids do
+/// not explode the label set).
+pub async fn track_http(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
+    let response = next.run(request).await;
+    ::metrics::histogram!(HTTP_REQUESTS, "method" => method, "route" => route,
+        "status" => response.status().as_u16().to_string())
+    .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`: the Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+pub async fn render(State(state): State<AppState>) -> Response {
+    if let Err(e) = refresh_from_database(&state).await {
+        tracing::warn!("metrics: could not read counts from the database: {e}");
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        metrics::handle().render(),
+    )
+        .into_response()
+}
+
+async fn refresh_from_database(state: &AppState) -> crate::repo::RepoResult<()> {
+    let counts = state.repo.job_counts_by_status().await?;
+    for status in JobStatus::ALL {
+        let n = counts
+            .iter()
+            .find(|(s, _)| s == status.as_str())
+            .map_or(0, |(_, n)| *n);
+        ::metrics::gauge!(JOBS, "status" => status.as_str()).set(n as f64);
+    }
+    for (status, n) in state.repo.job_finished_counts().await? {
+        ::metrics::counter!(JOBS_FINISHED, "status" => status).absolute(n as u64);
+    }
+    let now = now_ms();
+    let workers = state.repo.worker_list().await?;
+    for status in WorkerStatus::ALL {
+        let n = workers
+            .iter()
+            .filter(|(w, _)| worker::status(w, now) == *status)
+            .count();
+        ::metrics::gauge!(WORKERS, "status" => status.as_str()).set(n as f64);
+    }
+    Ok(())
+}

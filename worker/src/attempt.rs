@@ -1,0 +1,328 @@
+//! One attempt's life on the worker: report the start, prepare the work folder, run the
+//! executor, report the result, and free the slot.
+
+use crate::client::{ClientError, Retry, ServerClient};
+use crate::config::Config;
+use crate::executor::{ExecOutcome, ExecSpec, Executor};
+use crate::job_table::{JobTable, StopCause};
+use crate::worker_id::WorkerId;
+use crate::workspace::{Workspace, WorkspaceError};
+use gantry_api::{Job, StartJobRequest, StopReason, SubmitResultRequest};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Tries of the start call.
+const START_TRIES: u32 = 5;
+
+/// The error reported for attempts handed back at shutdown.
+pub const SHUTDOWN_ERROR: &str = "worker shutting down";
+
+/// The error reported for attempts stopped because the server was unreachable.
+pub const LOST_SERVER_ERROR: &str =
+    "stopped by its worker, which lost the server (so that it never runs twice at once)";
+
+/// The settings an attempt reads: where work folders go and what a job that asks for
+/// nothing gets.
+#[derive(Debug, Clone)]
+pub(crate) struct AttemptDefaults {
+    /// The folder holding the per-attempt work folders.
+    pub(crate) work_root: PathBuf,
+    /// The longest an attempt may run here, and the timeout of jobs that name none.
+    pub(crate) timeout_cap: Duration,
+    /// The image of jobs that name none.
+    pub(crate) image: String,
+    /// CPU cores for jobs that ask for 0.
+    pub(crate) cpu: f64,
+    /// Memory in MiB for jobs that ask for 0.
+    pub(crate) ram_mb: i64,
+}
+
+impl AttemptDefaults {
+    /// The defaults of a validated configuration.
+    pub(crate) fn from_config(config: &Config) -> AttemptDefaults {
+        AttemptDefaults {
+            work_root: config.work_root(),
+            timeout_cap: config.docker_timeout,
+            image: config.default_image.clone(),
+            cpu: config.docker_cpu_limit,
+            ram_mb: config.docker_memory_limit,
+        }
+    }
+
+    /// The executor's view of a job, with these defaults filled in.
+    fn spec_for(&self, job: &Job, worker_id: &str, work_dir: &Path) -> ExecSpec {
+        let cap = self.timeout_cap;
+        let timeout = if job.timeout_ms > 0 {
+            Duration::from_millis(job.timeout_ms as u64).min(cap)
+        } else {
+            cap
+        };
+        ExecSpec {
+            job_id: job.id.clone(),
+            attempt: job.attempts,
+            worker_id: worker_id.to_string(),
+            command: job.command.clone(),
+            image: job
+                .image
+                .clone()
+                .filter(|i| !i.is_empty())
+                .unwrap_or_else(|| self.image.clone()),
+            env: job.env.clone(),
+            cpu: if job.required_cpu > 0.0 {
+                job.required_cpu
+            } else {
+                self.cpu
+            },
+            ram_mb: if job.required_ram_mb > 0 {
+                job.required_ram_mb
+            } else {
+                self.ram_mb
+            },
+            network: job.network,
+            timeout,
+            work_dir: work_dir.to_path_buf(),
+        }
+    }
+}
+
+/// Runs attempts: what one needs from the agent, and nothing more.
+pub(crate) struct Attempts {
+    /// Reports starts and results, and downloads input files.
+    pub(crate) client: Arc<ServerClient>,
+    /// Runs the command.
+    pub(crate) executor: Arc<dyn Executor>,
+    /// Work folder and job defaults.
+    pub(crate) defaults: AttemptDefaults,
+    /// Named in every start and result.
+    pub(crate) worker_id: Arc<WorkerId>,
+    /// Fired at the very end of shutdown: a result still being retried is abandoned.
+    pub(crate) give_up: CancellationToken,
+    /// Where the attempt is listed while it runs, and why it was stopped.
+    pub(crate) jobs: Arc<JobTable>,
+    /// Woken when an attempt ends and frees its slot.
+    pub(crate) slot_freed: Arc<Notify>,
+}
+
+impl Attempts {
+    /// One attempt from start to reported result; always frees its slot.
+    pub(crate) async fn run_job(self: Arc<Self>, job: Job, cancel: CancellationToken) {
+        let (id, attempt) = (job.id.clone(), job.attempts);
+        let result = self.attempt(job, cancel).await;
+        if let Some(result) = result {
+            self.submit(result).await;
+        }
+        self.jobs.finish(&id, attempt);
+        self.slot_freed.notify_one();
+    }
+
+    /// Starts and runs the attempt; `None` when it is not ours to report.
+    async fn attempt(&self, job: Job, cancel: CancellationToken) -> Option<SubmitResultRequest> {
+        let worker_id = self.worker_id.get();
+        let start = StartJobRequest {
+            worker_id: worker_id.clone(),
+            job_id: job.id.clone(),
+            attempt: job.attempts,
+        };
+        let retry = Retry::times(START_TRIES, &self.give_up);
+        match self.client.start_job(&start, &retry).await {
+            Ok(_) => {}
+            Err(e) if e.is_conflict() => {
+                tracing::info!(
+                    job_id = job.id,
+                    attempt = job.attempts,
+                    "start refused: not ours"
+                );
+                return None;
+            }
+            Err(e) => {
+                let outcome = ExecOutcome::infra(format!("could not report the start: {e}"));
+                return Some(result_of(self.worker_id.get(), &job, outcome));
+            }
+        }
+        tracing::info!(job_id = job.id, attempt = job.attempts, "job started");
+        let mut outcome = self.execute(&job, &worker_id, cancel).await;
+        explain_stop(&mut outcome, self.jobs.cause(&job.id, job.attempts));
+        Some(result_of(self.worker_id.get(), &job, outcome))
+    }
+
+    /// Prepares the work folder, runs the executor and removes the folder.
+    async fn execute(&self, job: &Job, worker_id: &str, cancel: CancellationToken) -> ExecOutcome {
+        let workspace = match Workspace::create(&self.defaults.work_root, &job.id, job.attempts) {
+            Ok(w) => w,
+            Err(e) => return ExecOutcome::infra(e.to_string()),
+        };
+        if let Some(url) = job.file_url.as_deref().filter(|u| !u.is_empty()) {
+            let fetched = workspace
+                .fetch_input(&self.client, url, job.filename.as_deref(), &cancel)
+                .await;
+            match fetched {
+                Ok(_) => {}
+                Err(WorkspaceError::Job(e)) => {
+                    workspace.remove().await;
+                    return ExecOutcome {
+                        error: Some(e),
+                        ..ExecOutcome::default()
+                    };
+                }
+                Err(WorkspaceError::Infra(e)) => {
+                    workspace.remove().await;
+                    let mut outcome = ExecOutcome::infra(e);
+                    outcome.cancelled = cancel.is_cancelled();
+                    return outcome;
+                }
+            }
+        }
+        let spec = self.defaults.spec_for(job, worker_id, workspace.path());
+        let outcome = self.executor.run(&spec, cancel).await;
+        workspace.remove().await;
+        tracing::info!(
+            job_id = job.id,
+            attempt = job.attempts,
+            exit_code = ?outcome.exit_code,
+            timed_out = outcome.timed_out,
+            oom_killed = outcome.oom_killed,
+            error = ?outcome.error,
+            "job ended"
+        );
+        outcome
+    }
+
+    /// Reports a result, retrying until the server accepts or refuses it (or the agent gives
+    /// up at the very end of shutdown).
+    async fn submit(&self, result: SubmitResultRequest) {
+        let retry = Retry::forever(&self.give_up);
+        match self.client.submit_result(&result, &retry).await {
+            Ok(_) => tracing::debug!(job_id = result.job_id, "result accepted"),
+            Err(e) if e.is_conflict() => tracing::info!(
+                job_id = result.job_id,
+                attempt = result.attempt,
+                "result refused: the attempt is no longer ours"
+            ),
+            Err(ClientError::Abandoned) => {
+                tracing::warn!(job_id = result.job_id, "result not delivered before exit")
+            }
+            Err(e) => tracing::warn!(job_id = result.job_id, error = %e, "result refused"),
+        }
+    }
+}
+
+/// Rewrites the outcome of an attempt stopped from outside to say why it was stopped.
+fn explain_stop(outcome: &mut ExecOutcome, cause: Option<StopCause>) {
+    match cause {
+        Some(StopCause::Shutdown) => {
+            outcome.infrastructure_error = true;
+            outcome.error = Some(SHUTDOWN_ERROR.into());
+        }
+        Some(StopCause::LostServer) => {
+            outcome.infrastructure_error = true;
+            outcome.error = Some(LOST_SERVER_ERROR.into());
+        }
+        Some(StopCause::Server(StopReason::TimedOut)) => {
+            outcome.timed_out = true;
+            outcome.error = Some("timed out (stopped by the server)".into());
+        }
+        Some(StopCause::Server(reason)) if outcome.cancelled => {
+            outcome.error = Some(format!("stopped by the server ({reason:?})"));
+        }
+        _ => {}
+    }
+}
+
+/// The result body for an outcome, sent as worker `worker_id`.
+fn result_of(worker_id: String, job: &Job, outcome: ExecOutcome) -> SubmitResultRequest {
+    SubmitResultRequest {
+        worker_id,
+        job_id: job.id.clone(),
+        attempt: job.attempts,
+        exit_code: outcome.exit_code,
+        stdout: Some(outcome.stdout),
+        stderr: Some(outcome.stderr),
+        duration_ms: Some(outcome.duration.as_millis() as i64),
+        error: outcome.error,
+        timed_out: outcome.timed_out,
+        oom_killed: outcome.oom_killed,
+        infrastructure_error: outcome.infrastructure_error,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::job;
+
+    fn defaults() -> AttemptDefaults {
+        AttemptDefaults {
+            work_root: PathBuf::from("/work"),
+            timeout_cap: Duration::from_secs(60),
+            image: "default:latest".into(),
+            cpu: 1.5,
+            ram_mb: 256,
+        }
+    }
+
+    #[test]
+    fn specs_take_the_jobs_asks_and_fill_in_the_rest() {
+        let mut j = job("a", 2);
+        j.image = Some("own:1".into());
+        j.required_cpu = 0.5;
+        j.required_ram_mb = 64;
+        j.timeout_ms = 1000;
+        let spec = defaults().spec_for(&j, "w-1", Path::new("/work/a-2"));
+        assert_eq!((spec.job_id.as_str(), spec.attempt), ("a", 2));
+        assert_eq!(
+            (spec.image.as_str(), spec.cpu, spec.ram_mb),
+            ("own:1", 0.5, 64)
+        );
+        assert_eq!(spec.timeout, Duration::from_secs(1));
+        assert_eq!(spec.worker_id, "w-1");
+
+        j.image = Some(String::new());
+        j.required_cpu = 0.0;
+        j.required_ram_mb = 0;
+        j.timeout_ms = 0;
+        let spec = defaults().spec_for(&j, "w-1", Path::new("/work/a-2"));
+        assert_eq!(
+            (spec.image.as_str(), spec.cpu, spec.ram_mb),
+            ("default:latest", 1.5, 256)
+        );
+        assert_eq!(spec.timeout, Duration::from_secs(60), "none named: the cap");
+        j.timeout_ms = 3_600_000;
+        let spec = defaults().spec_for(&j, "w-1", Path::new("/work/a-2"));
+        assert_eq!(spec.timeout, Duration::from_secs(60), "never past the cap");
+    }
+
+    #[test]
+    fn stops_from_outside_say_why() {
+        let mut shutdown = ExecOutcome {
+            cancelled: true,
+            ..ExecOutcome::default()
+        };
+        explain_stop(&mut shutdown, Some(StopCause::Shutdown));
+        assert!(shutdown.infrastructure_error);
+        assert_eq!(shutdown.error.as_deref(), Some(SHUTDOWN_ERROR));
+
+        let mut cancelled = ExecOutcome {
+            cancelled: true,
+            ..ExecOutcome::default()
+        };
+        explain_stop(
+            &mut cancelled,
+            Some(StopCause::Server(StopReason::Cancelled)),
+        );
+        assert!(!cancelled.infrastructure_error);
+        assert_eq!(
+            cancelled.error.as_deref(),
+            Some("stopped by the server (Cancelled)")
+        );
+
+        let mut finished = ExecOutcome::default();
+        explain_stop(
+            &mut finished,
+            Some(StopCause::Server(StopReason::Cancelled)),
+        );
+        assert_eq!(finished.error, None, "it ended before the stop reached it");
+    }
+}

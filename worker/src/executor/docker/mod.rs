@@ -1,0 +1,203 @@
+//! The Docker executor: one fresh, hardened container per attempt, through bollard.
+//!
+//! The container never pulls (a missing image is an infrastructure error), runs `sh -c` as
+//! nobody with no network, no capabilities, a read-only root, a pids limit and the job's
+//! memory and CPU limits, with the work folder bind-mounted at `/work`. Output is read from
+//! an attach stream into bounded tail buffers, and the container is always removed.
+
+mod container;
+mod run;
+
+use super::{ExecOutcome, ExecSpec, Executor};
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
+};
+use bollard::Docker;
+use container::{container_body, make_writable_for_job};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Label holding the job id on every container the agent starts.
+pub const LABEL_JOB_ID: &str = "gantry.job-id";
+/// Label holding the attempt number.
+pub const LABEL_ATTEMPT: &str = "gantry.attempt";
+/// Label holding the worker id, used to find orphans after a restart.
+pub const LABEL_WORKER_ID: &str = "gantry.worker-id";
+/// How long to wait for the engine to answer a health ping.
+const PING_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Settings of the Docker executor.
+#[derive(Debug, Clone)]
+pub struct DockerSettings {
+    /// Time between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// Bytes kept of each output stream.
+    pub max_output_bytes: usize,
+    /// Whether jobs that ask for network may have it.
+    pub allow_network: bool,
+    /// The most processes in one container.
+    pub pids_limit: i64,
+}
+
+/// Runs attempts in Docker containers.
+#[derive(Debug)]
+pub struct DockerExecutor {
+    /// The engine client, replaced once its API version has been negotiated.
+    docker: Mutex<Docker>,
+    /// Kill grace, output cap, network policy and pids limit of every container.
+    settings: DockerSettings,
+    /// Whether the API version has been agreed with the engine.
+    negotiated: AtomicBool,
+}
+
+impl DockerExecutor {
+    /// Connects to the local engine (`DOCKER_HOST` or the default socket) and negotiates the
+    /// API version. An engine that does not answer yet is not an error here: `healthy` says so.
+    pub async fn connect(settings: DockerSettings) -> Result<DockerExecutor, DockerError> {
+        let docker = Docker::connect_with_local_defaults()?;
+        let (docker, negotiated) = match docker.clone().negotiate_version().await {
+            Ok(negotiated) => (negotiated, true),
+            Err(e) => {
+                tracing::warn!(error = %e, "Docker engine does not answer yet");
+                (docker, false)
+            }
+        };
+        Ok(DockerExecutor {
+            docker: Mutex::new(docker),
+            settings,
+            negotiated: AtomicBool::new(negotiated),
+        })
+    }
+
+    /// A handle to the engine client.
+    fn docker(&self) -> Docker {
+        self.docker.lock().expect("docker lock").clone()
+    }
+
+    /// True when the image is in the local engine (nothing is ever pulled).
+    pub async fn image_exists(&self, image: &str) -> bool {
+        self.docker().inspect_image(image).await.is_ok()
+    }
+}
+
+#[async_trait::async_trait]
+impl Executor for DockerExecutor {
+    fn kind(&self) -> &'static str {
+        "docker"
+    }
+
+    async fn healthy(&self) -> bool {
+        let docker = self.docker();
+        let ping = tokio::time::timeout(PING_TIMEOUT, docker.ping()).await;
+        if !matches!(ping, Ok(Ok(_))) {
+            return false;
+        }
+        // The engine may have come up after the agent: agree on the API version now.
+        if !self.negotiated.load(Ordering::Relaxed) {
+            match tokio::time::timeout(PING_TIMEOUT, docker.negotiate_version()).await {
+                Ok(Ok(negotiated)) => {
+                    *self.docker.lock().expect("docker lock") = negotiated;
+                    self.negotiated.store(true, Ordering::Relaxed);
+                }
+                _ => return false,
+            }
+        }
+        true
+    }
+
+    async fn cleanup_orphans(&self, worker_id: &str) -> usize {
+        let docker = self.docker();
+        let filters = HashMap::from([(
+            "label".to_string(),
+            vec![format!("{LABEL_WORKER_ID}={worker_id}")],
+        )]);
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&filters)
+            .build();
+        let Ok(containers) = docker.list_containers(Some(opts)).await else {
+            return 0;
+        };
+        let mut removed = 0;
+        for id in containers.into_iter().filter_map(|c| c.id) {
+            if remove(&docker, &id).await {
+                removed += 1;
+            }
+        }
+        removed
+    }
+
+    async fn run(&self, spec: &ExecSpec, cancel: CancellationToken) -> ExecOutcome {
+        let docker = self.docker();
+        match docker.inspect_image(&spec.image).await {
+            Ok(_) => {}
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {
+                return ExecOutcome::infra(format!(
+                    "image `{}` is not present on this worker (gantry never pulls: build or \
+                     load it on the host first)",
+                    spec.image
+                ))
+            }
+            Err(e) => return ExecOutcome::infra(format!("Docker engine unusable: {e}")),
+        }
+        let work_dir = spec.work_dir.clone();
+        match tokio::task::spawn_blocking(move || make_writable_for_job(&work_dir)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return ExecOutcome::infra(format!("could not prepare work folder: {e}")),
+            Err(e) => return ExecOutcome::infra(format!("could not prepare work folder: {e}")),
+        }
+        let name = container_name(spec);
+        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
+        let body = container_body(&self.settings, spec);
+        if let Err(e) = docker.create_container(Some(opts), body).await {
+            return ExecOutcome::infra(format!("could not create container: {e}"));
+        }
+        let outcome = self.run_in(&docker, &name, spec, cancel).await;
+        if !remove(&docker, &name).await {
+            tracing::warn!(container = name, "container could not be removed");
+        }
+        outcome
+    }
+}
+
+/// A unique, valid container name for the attempt.
+fn container_name(spec: &ExecSpec) -> String {
+    let job: String = spec
+        .job_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect();
+    let suffix: u32 = rand::random();
+    format!("gantry-{job}-{}-{suffix:08x}", spec.attempt)
+}
+
+/// Force-removes a container with its anonymous volumes; true when it is gone.
+async fn remove(docker: &Docker, name: &str) -> bool {
+    let opts = RemoveContainerOptionsBuilder::default()
+        .force(true)
+        .v(true)
+        .build();
+    match docker.remove_container(name, Some(opts)).await {
+        Ok(()) => true,
+        Err(DockerError::DockerResponseServerError {
+            status_code: 404, ..
+        }) => true,
+        Err(e) => {
+            tracing::warn!(container = name, error = %e, "remove failed");
+            false
+        }
+    }
+}
