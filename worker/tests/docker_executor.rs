@@ -3,7 +3,7 @@
 //! Each test is skipped (printing `SKIPPED <test>: <why>`) when no engine answers, unless
 //! GANTRY_REQUIRE_DOCKER=1, which makes a missing engine fail them.
 
-use crate::common::exec_spec;
+use crate::common::{assert_identity, claim_another_identity, exec_spec, PRINT_IDENTITY};
 use gantry_worker::executor::docker::{DockerExecutor, DockerSettings, LABEL_JOB_ID};
 use gantry_worker::executor::{ExecOutcome, ExecSpec, Executor};
 use std::collections::BTreeMap;
@@ -122,6 +122,17 @@ async fn echo_completes_with_output_env_and_files() {
         c.spec.work_dir.join("result.txt").exists(),
         "work folder is writable"
     );
+    assert_no_container(&c.spec.job_id);
+}
+
+#[tokio::test]
+async fn attempts_know_their_job_attempt_and_worker() {
+    require_docker!();
+    let mut c = case(PRINT_IDENTITY);
+    claim_another_identity(&mut c.spec);
+    let out = run(&c.spec).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_identity(&out.stdout, &c.spec);
     assert_no_container(&c.spec.job_id);
 }
 
