@@ -14,6 +14,7 @@ use crate::executor::Executor;
 use crate::fence::Fence;
 use crate::host::HostSampler;
 use crate::job_table::{JobTable, StopCause};
+use crate::state::{AgentState, StateFile};
 use crate::worker_id::WorkerId;
 use anyhow::Context;
 use gantry_api::RegisterWorkerRequest;
@@ -60,6 +61,8 @@ pub(crate) struct Agent {
     draining: AtomicBool,
     /// Sends a heartbeat at once instead of at the next tick.
     beat_now: Notify,
+    /// Where the agent keeps its worker id and token across restarts.
+    state: StateFile,
 }
 
 /// Runs the agent until `shutdown` fires, then drains and returns.
@@ -139,7 +142,18 @@ impl Agent {
             &config.server_url,
             config.worker_token.clone(),
         )?);
-        let worker_id = Arc::new(WorkerId::new(config.worker_id.clone().unwrap_or_default()));
+        let state = StateFile::in_dir(&config.state_root());
+        let saved = state.load(&config.server_url);
+        // WORKER_ID wins; else the id of this agent's earlier life, whose token it shows again.
+        let id = config
+            .worker_id
+            .clone()
+            .or_else(|| saved.as_ref().map(|s| s.worker_id.clone()))
+            .unwrap_or_default();
+        if let Some(saved) = saved.filter(|s| s.worker_id == id) {
+            client.resume_with(saved.token);
+        }
+        let worker_id = Arc::new(WorkerId::new(id));
         let jobs = Arc::new(JobTable::default());
         let slot_freed = Arc::new(Notify::new());
         let give_up = CancellationToken::new();
@@ -167,6 +181,7 @@ impl Agent {
             fence: Fence::new(),
             draining: AtomicBool::new(false),
             beat_now: Notify::new(),
+            state,
         })
     }
 
@@ -194,7 +209,16 @@ impl Agent {
         tracing::info!(worker_id = resp.worker_id, "registered");
         self.fence.set_server_timeout(resp.heartbeat_timeout_ms);
         self.fence.contact();
-        self.worker_id.set(resp.worker_id);
+        self.worker_id.set(resp.worker_id.clone());
+        let saved = AgentState {
+            server_url: self.config.server_url.clone(),
+            worker_id: resp.worker_id,
+            token: self.client.worker_token(),
+        };
+        if let Err(e) = self.state.save(&saved) {
+            tracing::warn!(path = %self.state.path().display(), error = %e,
+                "cannot save the agent's state: a restart will join as a new worker");
+        }
         Ok(())
     }
 
