@@ -1,6 +1,6 @@
 //! Worker routes: register, heartbeat, and the fleet listing.
 
-use super::auth::{new_worker_token, require_join, require_worker};
+use super::auth::{new_worker_token, require_register, require_worker};
 use crate::clock::now_ms;
 use crate::config::millis;
 use crate::http::auth::token_hash;
@@ -25,15 +25,21 @@ const MAX_LABELS: usize = 64;
 /// `POST /api/workers/register`.
 #[utoipa::path(post, path = "/api/workers/register", tag = "workers",
     request_body = RegisterWorkerRequest,
-    responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the id is a registered worker's: its own token or the API token is needed", body = gantry_api::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
     AppJson(req): AppJson<RegisterWorkerRequest>,
 ) -> ApiResult<Json<RegisterWorkerResponse>> {
-    require_join(&state, &headers)?;
-    let id = match &req.worker_id {
-        Some(id) => validate::worker_id("workerId", id)?,
+    // The id is checked after the token, so a caller without one learns nothing from a 400.
+    let asked = req
+        .worker_id
+        .as_deref()
+        .map(|id| validate::worker_id("workerId", id));
+    let valid_asked = asked.as_ref().and_then(|id| id.as_deref().ok());
+    require_register(&state, &headers, valid_asked).await?;
+    let id = match asked {
+        Some(id) => id?,
         None => format!("worker-{}", uuid::Uuid::new_v4().simple()),
     };
     if req.hostname.trim().is_empty() || req.hostname.len() > validate::MAX_NAME_BYTES {
