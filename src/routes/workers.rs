@@ -42,6 +42,37 @@ pub async fn register(
         Some(id) => id?,
         None => format!("worker-{}", uuid::Uuid::new_v4().simple()),
     };
+    check_registration(&req)?;
+    let token = state.config.worker_token.is_some().then(new_worker_token);
+    let worker = state
+        .repo
+        .worker_register(WorkerRegisterParams {
+            id: id.clone(),
+            hostname: req.hostname,
+            cpu_milli: cores_to_milli(req.cpu_cores),
+            ram_total_mb: req.ram_total_mb,
+            ram_free_mb: req.ram_free_mb,
+            cpu_usage: req.cpu_usage,
+            max_parallel_jobs: req.max_parallel_jobs,
+            labels_json: serde_json::to_string(&req.labels).expect("labels serialize"),
+            version: req.version,
+            executor: req.executor,
+            token_hash: token.as_deref().map(token_hash),
+            now: now_ms(),
+        })
+        .await?;
+    tracing::info!(worker = %id, host = %worker.hostname, "worker registered");
+    state.scheduler.trigger();
+    Ok(Json(RegisterWorkerResponse {
+        worker_id: id,
+        token,
+        worker: worker.to_api(worker::status(&worker, now_ms()), now_ms(), Vec::new())?,
+        heartbeat_timeout_ms: Some(millis(state.config.heartbeat_timeout)),
+    }))
+}
+
+/// Checks a registration's hostname, capacity, metrics, labels and executor.
+fn check_registration(req: &RegisterWorkerRequest) -> ApiResult<()> {
     if req.hostname.trim().is_empty() || req.hostname.len() > validate::MAX_NAME_BYTES {
         return Err(ApiError::invalid(
             "hostname",
@@ -81,32 +112,7 @@ pub async fn register(
             ));
         }
     }
-    let token = state.config.worker_token.is_some().then(new_worker_token);
-    let worker = state
-        .repo
-        .worker_register(WorkerRegisterParams {
-            id: id.clone(),
-            hostname: req.hostname,
-            cpu_milli: cores_to_milli(req.cpu_cores),
-            ram_total_mb: req.ram_total_mb,
-            ram_free_mb: req.ram_free_mb,
-            cpu_usage: req.cpu_usage,
-            max_parallel_jobs: req.max_parallel_jobs,
-            labels_json: serde_json::to_string(&req.labels).expect("labels serialize"),
-            version: req.version,
-            executor: req.executor,
-            token_hash: token.as_deref().map(token_hash),
-            now: now_ms(),
-        })
-        .await?;
-    tracing::info!(worker = %id, host = %worker.hostname, "worker registered");
-    state.scheduler.trigger();
-    Ok(Json(RegisterWorkerResponse {
-        worker_id: id,
-        token,
-        worker: worker.to_api(worker::status(&worker, now_ms()), now_ms(), Vec::new())?,
-        heartbeat_timeout_ms: Some(millis(state.config.heartbeat_timeout)),
-    }))
+    Ok(())
 }
 
 fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {
