@@ -148,6 +148,7 @@ impl Agent {
         let id = config
             .worker_id
             .clone()
+            .filter(|id| !id.is_empty())
             .or_else(|| saved.as_ref().map(|s| s.worker_id.clone()))
             .unwrap_or_default();
         if let Some(saved) = saved.filter(|s| s.worker_id == id) {
