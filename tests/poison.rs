@@ -15,9 +15,12 @@ const GOOD: usize = 100;
 const FAILING: usize = 20;
 
 async fn failing_jobs_cool_no_worker_down(db: TestDb) {
-    // A cooldown long enough to outlast the run, so one that started would still show.
+    // A cooldown long enough to outlast the run, so one that started would still show; and
+    // time enough between a delivery and its start on a busy machine (the simulated workers
+    // start their jobs one by one), so no assignment is taken back as never started.
     let server = TestServer::start_with(ServeConfig {
         worker_cooldown: Duration::from_secs(60),
+        heartbeat_timeout: Duration::from_secs(10),
         ..fast_config(&db)
     })
     .await;
