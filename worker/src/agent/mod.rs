@@ -29,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(15);
 /// Time given to tasks to notice `give_up` before they are aborted.
 const GIVE_UP_GRACE: Duration = Duration::from_secs(2);
+/// Time beyond the kill grace given to the executor, once every attempt ended, to stop and
+/// remove what they left behind.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Everything the agent's loops share.
 pub(crate) struct Agent {
@@ -127,6 +130,7 @@ pub async fn run_with_executor(
     agent.draining.store(true, Ordering::Relaxed);
     agent.beat_now.notify_one();
     agent.drain(&mut tasks).await;
+    agent.clean_up().await;
     heartbeat_stop.cancel();
     let _ = heartbeat.await;
     let _ = fence.await;
@@ -256,6 +260,22 @@ impl Agent {
         self.give_up.cancel();
         if !join_all_within(tasks, GIVE_UP_GRACE).await {
             tasks.abort_all();
+            // An aborted attempt drops its container guard only once it is polled again.
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// Waits for the removals still under way, then removes whatever of this worker is still
+    /// in the engine: no container outlives the agent, whatever ended its attempt.
+    async fn clean_up(&self) {
+        let clean = async {
+            self.executor.wait_cleanups().await;
+            self.executor.cleanup_orphans(&self.worker_id.get()).await
+        };
+        match tokio::time::timeout(self.config.kill_grace + CLEANUP_TIMEOUT, clean).await {
+            Ok(0) => {}
+            Ok(left) => tracing::warn!(left, "removed containers the attempts left behind"),
+            Err(_) => tracing::warn!("containers still being removed at exit"),
         }
     }
 }

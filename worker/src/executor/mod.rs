@@ -88,6 +88,10 @@ pub trait Executor: Send + Sync {
         0
     }
 
+    /// Waits for cleanups still under way (the removal of a container whose attempt was
+    /// dropped mid-run), so that nothing an attempt created outlives the agent.
+    async fn wait_cleanups(&self) {}
+
     /// Runs one attempt to its end: exit, timeout (`spec.timeout`) or `cancel`. Stopping means
     /// SIGTERM, then SIGKILL after the kill grace. Never panics on job misbehaviour; failures
     /// of the executor itself come back as [`ExecOutcome::infrastructure_error`].
