@@ -310,12 +310,13 @@ async fn a_run_dropped_mid_attempt_still_removes_its_container() {
 }
 
 #[tokio::test]
-async fn a_missing_image_is_an_infrastructure_error_and_never_pulled() {
+async fn a_missing_image_is_the_jobs_failure_and_never_pulled() {
     require_docker!();
     let mut c = case("true");
     c.spec.image = "gantry-no-such-image:never".into();
     let out = run(&c.spec).await;
-    assert!(out.infrastructure_error, "{out:?}");
+    assert!(!out.infrastructure_error, "not the worker's fault: {out:?}");
+    assert_eq!(out.exit_code, None, "nothing ran");
     assert!(out.error.as_deref().unwrap().contains("never pulls"));
 }
 

@@ -1,7 +1,7 @@
 //! The Docker executor: one fresh, hardened container per attempt, through bollard.
 //!
-//! The container never pulls (a missing image is an infrastructure error), runs `sh -c` as
-//! nobody with no network, no capabilities, a read-only root, a pids limit and the job's
+//! The container never pulls (a missing image is the job's failure, not the worker's), runs
+//! `sh -c` as nobody with no network, no capabilities, a read-only root, a pids limit and the job's
 //! memory and CPU limits, with the work folder bind-mounted at `/work`. Output is read from
 //! an attach stream into bounded tail buffers, and the container is always removed: its life
 //! from create to removal runs in a task of its own, owned by a guard that removes it on every
@@ -152,11 +152,16 @@ impl Executor for DockerExecutor {
             Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
             }) => {
-                return ExecOutcome::infra(format!(
-                    "image `{}` is not present on this worker (gantry never pulls: build or \
-                     load it on the host first)",
-                    spec.image
-                ))
+                // The job named an image this host cannot give it: the job's failure (its
+                // retries apply), never held against the worker.
+                return ExecOutcome {
+                    error: Some(format!(
+                        "image `{}` is not present on this worker (gantry never pulls: build \
+                         or load it on the host first)",
+                        spec.image
+                    )),
+                    ..ExecOutcome::default()
+                };
             }
             Err(e) => return ExecOutcome::infra(format!("Docker engine unusable: {e}")),
         }
