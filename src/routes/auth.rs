@@ -61,8 +61,16 @@ pub async fn require_register(
             "send `Authorization: Bearer <worker join token>`",
         ));
     };
+    // A worker that is OFFLINE holds nothing (its jobs were requeued when it went silent), so
+    // the join token may give its id a new life: the way back for an agent that lost its state
+    // folder, once its old life has timed out.
     let existing_hash = match worker_id {
-        Some(id) => state.repo.worker_get(id).await?.and_then(|w| w.token_hash),
+        Some(id) => state
+            .repo
+            .worker_get(id)
+            .await?
+            .filter(|w| w.offline_since.is_none())
+            .and_then(|w| w.token_hash),
         None => None,
     };
     let Some(existing_hash) = existing_hash else {
@@ -90,8 +98,8 @@ pub async fn require_register(
             .is_some()
     {
         return Err(ApiError::forbidden(format!(
-            "worker `{id}` is registered with its own token: re-register with that token (or \
-             the API token), or pick another id"
+            "worker `{id}` is online with its own token: re-register with that token (or the \
+             API token), pick another id, or wait until it is OFFLINE (one heartbeat timeout)"
         )));
     }
     Err(ApiError::unauthorized("the token is wrong"))

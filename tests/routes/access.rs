@@ -189,6 +189,8 @@ async fn the_join_token_cannot_take_over_a_worker(db: TestDb) {
     let mut config = fast_config(&db);
     config.api_token = Some(CLIENT_TOKEN.into());
     config.worker_token = Some(JOIN_TOKEN.into());
+    // Online throughout: an OFFLINE worker may be rejoined (see the next test).
+    config.heartbeat_timeout = std::time::Duration::from_secs(30);
     let server = TestServer::start_with(config).await;
     let s = &server;
     let first = token_of(&register_as(s, "w1", JOIN_TOKEN, "h1").await);
@@ -225,6 +227,37 @@ async fn the_join_token_cannot_take_over_a_worker(db: TestDb) {
     assert_eq!(beat_w1(s, &own).await, StatusCode::UNAUTHORIZED);
     assert_eq!(beat_w1(s, &by_api).await, StatusCode::OK);
     assert_eq!(hostname_of_w1(s).await, "h1-by-api");
+    server.stop().await;
+}
+
+/// A worker that went OFFLINE holds nothing, and its id may be rejoined with the join token
+/// (an agent that lost its state folder comes back once its old life has timed out).
+async fn an_offline_worker_may_be_rejoined_with_the_join_token(db: TestDb) {
+    let mut config = fast_config(&db);
+    config.api_token = Some(CLIENT_TOKEN.into());
+    config.worker_token = Some(JOIN_TOKEN.into());
+    let server = TestServer::start_with(config).await;
+    let s = &server;
+    token_of(&register_as(s, "w1", JOIN_TOKEN, "h1").await);
+    crate::common::eventually(
+        "w1 to go offline",
+        std::time::Duration::from_secs(10),
+        || async {
+            let r = s
+                .http
+                .get(s.url("/api/workers/list"))
+                .bearer_auth(CLIENT_TOKEN)
+                .send()
+                .await
+                .ok()?;
+            let list: Value = r.json().await.ok()?;
+            (list["workers"][0]["status"] == "OFFLINE").then_some(())
+        },
+    )
+    .await;
+    let back = token_of(&register_as(s, "w1", JOIN_TOKEN, "h1-new-life").await);
+    assert_eq!(beat_w1(s, &back).await, StatusCode::OK);
+    assert_eq!(hostname_of_w1(s).await, "h1-new-life");
     server.stop().await;
 }
 
@@ -347,5 +380,6 @@ crate::common::on_both_databases!(
     uploads_round_trip_with_safe_names,
     tokens_guard_every_route,
     the_join_token_cannot_take_over_a_worker,
+    an_offline_worker_may_be_rejoined_with_the_join_token,
     health_and_readiness,
 );
