@@ -2,7 +2,7 @@
 //! defined once, in the flag's clap attribute ([`ServeConfig::default`] and
 //! [`Policy::default`] are read from there).
 
-use crate::lifecycle::Policy;
+use crate::lifecycle::{CooldownCounts, Policy};
 use clap::{Args, Command, FromArgMatches};
 use gantry_api::parse_duration;
 use std::net::SocketAddr;
@@ -42,6 +42,16 @@ pub struct ServeConfig {
     #[arg(long, env = "COOLDOWN_AFTER_FAILURES", default_value = "3",
           value_parser = clap::value_parser!(i64).range(1..))]
     pub cooldown_after_failures: i64,
+
+    /// Which failures count toward a cooldown: the worker's own faults (and attempts that
+    /// failed on it, then succeeded elsewhere), or every failure (the prototype's rule).
+    #[arg(
+        long,
+        env = "COOLDOWN_COUNTS",
+        value_enum,
+        default_value = "worker-faults"
+    )]
+    pub cooldown_counts: CooldownCounts,
 
     /// Wait before the first retry of a failed job; doubled per attempt, with jitter.
     #[arg(long, env = "RETRY_BACKOFF", default_value = "10s", value_parser = parse_duration)]
@@ -112,6 +122,7 @@ impl ServeConfig {
             infra_retry_budget: self.infra_retry_budget,
             cooldown_after_failures: self.cooldown_after_failures,
             worker_cooldown_ms: millis(self.worker_cooldown),
+            cooldown_counts: self.cooldown_counts,
         }
     }
 
@@ -164,6 +175,7 @@ mod tests {
         assert_eq!(p.infra_retry_budget, 5);
         assert_eq!(p.cooldown_after_failures, 3);
         assert_eq!(p.worker_cooldown_ms, 60_000);
+        assert_eq!(p.cooldown_counts, CooldownCounts::WorkerFaults);
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod compose;
 mod dashboard;
 mod metrics;
 mod openapi;
+mod poison;
 mod repo_suite;
 mod reports;
 mod restart;

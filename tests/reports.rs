@@ -107,6 +107,9 @@ fn check_expected(all: &[(String, Vec<ReportGroup>)]) {
         (4, 3, 0, 0, 1, 1)
     );
     assert_eq!(overall.success_rate, 0.75);
+    // Whose fault: the one failed attempt was the job's own (exit 1); the cancel is the
+    // operator's and counts as neither.
+    assert_eq!((overall.worker_faults, overall.job_faults), (0, 1));
     // Waits: four first attempts queued at T and assigned at T+100, the retry 2300.
     assert_eq!(
         overall.queue_wait_ms,

@@ -3,6 +3,7 @@
 
 use crate::common::server::fast_config;
 use crate::common::{eventually, SimWorker, TestDb, TestServer};
+use gantry::config::ServeConfig;
 use gantry_api::{JobStatus, StopReason, WorkerStatus};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -233,9 +234,14 @@ async fn worker_failure(db: TestDb) {
 }
 
 async fn cooldown_after_failures(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_with(ServeConfig {
+        infra_retry_budget: 0,
+        ..fast_config(&db)
+    })
+    .await;
     let worker = SimWorker::register(&server, "w1", 2.0, 2048, 1).await;
     let _alive = worker.keep_alive();
+    // A job's own failures (a failing test suite) do not cool its worker down...
     for i in 0..3 {
         server
             .create(json!({"command": format!("false {i}")}))
@@ -243,6 +249,21 @@ async fn cooldown_after_failures(db: TestDb) {
         let job = worker.take_one().await;
         assert_eq!(worker.start(&job).await.0, StatusCode::OK);
         assert_eq!(worker.finish(&job, 1).await.0, StatusCode::OK);
+    }
+    let list = server.workers().await;
+    assert_eq!(
+        list.workers[0].status,
+        WorkerStatus::Idle,
+        "the job's fault"
+    );
+    // ...the worker's own do: three attempts its engine could not run (no infrastructure
+    // retries here, so each job ends at once and the next one comes).
+    for i in 0..3 {
+        server.create(json!({"command": format!("true {i}")})).await;
+        let job = worker.take_one().await;
+        assert_eq!(worker.start(&job).await.0, StatusCode::OK);
+        let broken = json!({"infrastructureError": true, "error": "the engine refused"});
+        assert_eq!(worker.finish_with(&job, broken).await.0, StatusCode::OK);
     }
     let list = server.workers().await;
     assert_eq!(list.workers[0].status, WorkerStatus::Unhealthy);

@@ -19,6 +19,7 @@ async fn up_runs_a_job(env: &[(&str, &str)]) -> (String, Value) {
         .current_dir(dir.path())
         .env("RUST_LOG", "warn")
         .env("HEARTBEAT_INTERVAL", "200ms")
+        .env("GANTRY_STATE_DIR", dir.path().join("state"))
         .env_remove("DATABASE_URL")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());

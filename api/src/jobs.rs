@@ -146,6 +146,9 @@ pub struct HistoryEntry {
     pub at: i64,
     /// Why, in words.
     pub reason: Option<String>,
+    /// Whose fault the end of an attempt was (absent for changes that end none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<crate::Fault>,
 }
 
 /// `GET /api/jobs/status`: the job plus its whole history.

@@ -8,6 +8,7 @@
 mod batch;
 mod duration;
 mod error;
+mod fault;
 mod jobs;
 mod reports;
 mod status;
@@ -19,6 +20,7 @@ pub use batch::{
 };
 pub use duration::parse_duration;
 pub use error::{ErrorBody, ErrorDetail};
+pub use fault::Fault;
 pub use jobs::{
     CancelJobRequest, CreateJobRequest, GetJobRequest, GetJobResponse, HistoryEntry, Job,
     JobStatusResponse, JobsListResponse, RunAt, StartJobRequest, SubmitResultRequest,

@@ -36,6 +36,12 @@ pub struct ReportGroup {
     pub success_rate: f64,
     /// Attempts beyond the first, summed over the jobs.
     pub retries: i64,
+    /// Attempts of these jobs that ended by their worker's fault (engine, executor, loss).
+    #[serde(default)]
+    pub worker_faults: i64,
+    /// Attempts of these jobs that ended by the job's own fault (exit, timeout, memory).
+    #[serde(default)]
+    pub job_faults: i64,
     /// From entering QUEUED to assignment, over the attempts of these jobs.
     pub queue_wait_ms: Option<Percentiles>,
     /// From start to end, over the attempts of these jobs that started.

@@ -78,6 +78,7 @@ async fn measure(
         .env("MAX_PARALLEL_JOBS", "1")
         .env("HEARTBEAT_INTERVAL", "1s")
         .env("GANTRY_WORK_DIR", work.path().join("jobs"))
+        .env("GANTRY_STATE_DIR", work.path().join("state"))
         .env(
             "RUST_LOG",
             std::env::var("GANTRY_BENCH_AGENT_LOG").unwrap_or("warn".into()),

@@ -107,7 +107,7 @@ fn facts(job: &Job, now: i64) -> String {
 fn timeline(history: &[HistoryEntry]) -> String {
     let mut out = String::from(
         "<table class=\"grid timeline\"><thead><tr><th>Time (UTC)</th><th class=\"num\">Attempt</th>\
-         <th>Change</th><th>Worker</th><th>Reason</th></tr></thead><tbody>",
+         <th>Change</th><th>Worker</th><th>Fault</th><th>Reason</th></tr></thead><tbody>",
     );
     for h in history {
         let from = h
@@ -116,11 +116,12 @@ fn timeline(history: &[HistoryEntry]) -> String {
             .unwrap_or_default();
         out.push_str(&format!(
             "<tr><td class=\"nowrap mono\">{}</td><td class=\"num\">{}</td><td class=\"nowrap\">{from}{}</td>\
-             <td class=\"mono\">{}</td><td>{}</td></tr>",
+             <td class=\"mono\">{}</td><td class=\"fault\">{}</td><td>{}</td></tr>",
             html::time(h.at),
             h.attempt,
             html::job_badge(h.to_status),
             h.worker_id.as_deref().map(esc).unwrap_or_default(),
+            h.fault.map(|f| f.as_str()).unwrap_or_default(),
             h.reason.as_deref().map(esc).unwrap_or_default(),
         ));
     }

@@ -1,6 +1,8 @@
 //! Input checks: every value from a client is checked here, with an error naming the field,
 //! before anything is written.
 
+pub mod image_reference;
+
 use super::error::{ApiError, ApiResult};
 use crate::model::{cores_to_milli, JobFinishParams, JobInsertParams};
 use gantry_api::{CreateJobRequest, RunAt, SubmitResultRequest};
@@ -85,12 +87,22 @@ fn check_command_and_image(req: &CreateJobRequest) -> ApiResult<()> {
         ));
     }
     if let Some(image) = &req.image {
-        if image.is_empty() || image.len() > MAX_NAME_BYTES || image.contains(char::is_whitespace) {
-            return Err(ApiError::invalid(
-                "image",
-                "image must be a non-empty image reference without spaces",
-            ));
-        }
+        check_image(image)?;
+    }
+    Ok(())
+}
+
+/// Checks an image reference with Docker's grammar (see [`image_reference`]), and its length as
+/// stored.
+pub fn check_image(image: &str) -> ApiResult<()> {
+    image_reference::parse(image).map_err(|e| {
+        ApiError::invalid("image", format!("`{image}` is not an image reference: {e}"))
+    })?;
+    if image.len() > MAX_NAME_BYTES {
+        return Err(ApiError::invalid(
+            "image",
+            format!("image is longer than {MAX_NAME_BYTES} bytes"),
+        ));
     }
     Ok(())
 }
@@ -316,77 +328,4 @@ pub fn job_finish(worker_id: &str, r: SubmitResultRequest, now: i64) -> ApiResul
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn req(command: &str) -> CreateJobRequest {
-        CreateJobRequest {
-            command: command.into(),
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn legacy_body_gets_defaults() {
-        let mut r = req("echo test");
-        r.file_url = Some("/uploads/abc/test.zip".into());
-        let p = job_insert(r, "id".into(), 5, 1000).unwrap();
-        assert_eq!(p.filename.as_deref(), Some("test.zip"));
-        assert_eq!(p.required_cpu_milli, 250);
-        assert_eq!(p.timeout_ms, 1000);
-        assert_eq!(p.run_at, 5);
-    }
-
-    #[test]
-    fn bad_values_name_their_field() {
-        assert_eq!(
-            job_insert(req("  "), "i".into(), 0, 1)
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("command")
-        );
-        let mut r = req("x");
-        r.required_cpu = Some(-1.0);
-        assert_eq!(
-            job_insert(r, "i".into(), 0, 1)
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("requiredCpu")
-        );
-        let mut r = req("x");
-        r.required_ram_mb = Some(1 << 40);
-        assert_eq!(
-            job_insert(r, "i".into(), 0, 1)
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("requiredRamMb")
-        );
-        let mut r = req("x");
-        r.filename = Some("../etc/passwd".into());
-        assert_eq!(
-            job_insert(r, "i".into(), 0, 1)
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("filename")
-        );
-        let mut r = req("x");
-        r.run_at = Some(RunAt::Text("tomorrow".into()));
-        assert_eq!(
-            job_insert(r, "i".into(), 0, 1)
-                .unwrap_err()
-                .field
-                .as_deref(),
-            Some("runAt")
-        );
-    }
-
-    #[test]
-    fn run_at_takes_rfc3339() {
-        let ms = parse_time("runAt", &RunAt::Text("2026-01-01T00:00:00Z".into())).unwrap();
-        assert_eq!(ms, 1_767_225_600_000);
-    }
-}
+mod tests;

@@ -5,8 +5,8 @@
 //! set-based statements; [`super::table`] names them.)
 
 use super::fencing::{is_holder, not_holder, Refusal};
-use super::worker::WorkerOutcome;
-use super::Policy;
+use super::worker::{outcome, WorkerOutcome};
+use super::{Fault, Policy};
 use crate::model::{JobFinishParams, JobRecord};
 use gantry_api::JobStatus;
 
@@ -33,6 +33,8 @@ pub struct Transition {
     pub to: JobStatus,
     /// Why, in words.
     pub reason: String,
+    /// Whose fault the end of the attempt was; `None` when no attempt ended badly.
+    pub fault: Option<Fault>,
     /// How it counts for the worker that held the job.
     pub worker_outcome: WorkerOutcome,
 }
@@ -67,6 +69,7 @@ pub fn start(
                 from: JobStatus::Assigned,
                 to: JobStatus::Running,
                 reason: STARTED.into(),
+                fault: None,
                 worker_outcome: WorkerOutcome::Neutral,
             }))
         }
@@ -101,10 +104,18 @@ pub fn finish(
             from,
             to: JobStatus::Completed,
             reason: "exit code 0".into(),
+            fault: None,
             worker_outcome: WorkerOutcome::Success,
         });
     }
     let what = describe_failure(p);
+    // The worker says whether the failure was its own (engine, executor, workspace) or the
+    // job's (its exit, its timeout or memory limit, its input).
+    let fault = if p.infrastructure_error {
+        Fault::Worker
+    } else {
+        Fault::Job
+    };
     let (to, reason) = if p.infrastructure_error {
         infra_retry(job, p.now, policy, &what)
     } else {
@@ -119,7 +130,8 @@ pub fn finish(
         from,
         to,
         reason,
-        worker_outcome: WorkerOutcome::Failure,
+        fault: Some(fault),
+        worker_outcome: outcome(Some(fault), policy),
     })
 }
 
@@ -133,7 +145,8 @@ pub fn time_out(job: &mut JobRecord, now: i64, policy: &Policy) -> Transition {
         from: JobStatus::Running,
         to,
         reason,
-        worker_outcome: WorkerOutcome::Failure,
+        fault: Some(Fault::Job),
+        worker_outcome: outcome(Some(Fault::Job), policy),
     }
 }
 
@@ -147,7 +160,8 @@ pub fn lose(job: &mut JobRecord, now: i64, policy: &Policy, why: &str) -> Transi
         from,
         to,
         reason,
-        worker_outcome: WorkerOutcome::Failure,
+        fault: Some(Fault::Worker),
+        worker_outcome: outcome(Some(Fault::Worker), policy),
     }
 }
 
@@ -179,6 +193,8 @@ pub fn cancel(job: &mut JobRecord, now: i64) -> Result<Transition, Refusal> {
         from,
         to: JobStatus::Cancelled,
         reason: "cancelled by a client".into(),
+        fault: Some(Fault::Operator),
+        // An operator's stop never counts against the worker (see `worker::outcome`).
         worker_outcome: WorkerOutcome::Neutral,
     })
 }

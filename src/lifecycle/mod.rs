@@ -19,8 +19,9 @@ pub mod table;
 pub mod worker;
 
 pub use fencing::Refusal;
+pub use gantry_api::Fault;
 pub use job::Transition;
-pub use policy::Policy;
+pub use policy::{CooldownCounts, Policy};
 pub use worker::WorkerOutcome;
 
 #[cfg(test)]

@@ -3,6 +3,15 @@
 
 use rand::Rng;
 
+/// Which failed attempts count toward a worker's cooldown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CooldownCounts {
+    /// The worker's own faults, and attempts that failed on it and then succeeded elsewhere.
+    WorkerFaults,
+    /// Every failed attempt, whoever caused it (the prototype's rule).
+    AllFailures,
+}
+
 /// The rules for retries and worker cooldown.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
@@ -16,6 +25,8 @@ pub struct Policy {
     pub cooldown_after_failures: i64,
     /// How long a cooldown lasts.
     pub worker_cooldown_ms: i64,
+    /// Which failures count toward a cooldown.
+    pub cooldown_counts: CooldownCounts,
 }
 
 impl Policy {

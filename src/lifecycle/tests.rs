@@ -3,8 +3,9 @@
 use super::fencing::{not_holder, stop_reason};
 use super::job::{self, keep_tail, MAX_STORED_OUTPUT_BYTES};
 use super::table::{job_allows, job_rule, render, JOB_RULES, WORKER_RULES};
+use super::worker::evidence;
 use super::worker::{accepts_work, batch_outcomes, record_outcome, status, WorkerOutcome};
-use super::Policy;
+use super::{CooldownCounts, Fault, Policy};
 use crate::model::{JobFinishParams, JobRecord, WorkerRecord};
 use gantry_api::{JobStatus, StopReason, WorkerStatus};
 
@@ -15,6 +16,7 @@ fn policy() -> Policy {
         infra_retry_budget: 5,
         cooldown_after_failures: 3,
         worker_cooldown_ms: 60_000,
+        cooldown_counts: CooldownCounts::WorkerFaults,
     }
 }
 
@@ -292,4 +294,73 @@ fn the_transition_table_names_every_state() {
     assert_eq!(JOB_RULES.len(), 10);
     assert_eq!(WORKER_RULES.len(), 6);
     println!("{text}");
+}
+
+#[test]
+fn every_end_says_whose_fault_it_was_and_only_the_workers_count() {
+    let p = policy();
+    let t = job::finish(&mut job(0), &result(1), &p).unwrap();
+    assert_eq!(
+        (t.fault, t.worker_outcome),
+        (Some(Fault::Job), WorkerOutcome::Neutral)
+    );
+    let broken = JobFinishParams {
+        infrastructure_error: true,
+        error: Some("the engine refused".into()),
+        exit_code: None,
+        ..result(0)
+    };
+    let t = job::finish(&mut job(0), &broken, &p).unwrap();
+    assert_eq!(
+        (t.fault, t.worker_outcome),
+        (Some(Fault::Worker), WorkerOutcome::Failure)
+    );
+    let t = job::time_out(&mut job(0), 9_000, &p);
+    assert_eq!(
+        (t.fault, t.worker_outcome),
+        (Some(Fault::Job), WorkerOutcome::Neutral)
+    );
+    let t = job::lose(&mut job(0), 9_000, &p, "gone");
+    assert_eq!(
+        (t.fault, t.worker_outcome),
+        (Some(Fault::Worker), WorkerOutcome::Failure)
+    );
+    let t = job::cancel(&mut job(0), 9_000).unwrap();
+    assert_eq!(
+        (t.fault, t.worker_outcome),
+        (Some(Fault::Operator), WorkerOutcome::Neutral)
+    );
+    let t = job::finish(&mut job(0), &result(0), &p).unwrap();
+    assert_eq!((t.fault, t.worker_outcome), (None, WorkerOutcome::Success));
+
+    let all = Policy {
+        cooldown_counts: CooldownCounts::AllFailures,
+        ..p
+    };
+    let t = job::finish(&mut job(0), &result(1), &all).unwrap();
+    assert_eq!(
+        t.worker_outcome,
+        WorkerOutcome::Failure,
+        "the prototype's rule"
+    );
+    let t = job::cancel(&mut job(0), 9_000).unwrap();
+    assert_eq!(
+        t.worker_outcome,
+        WorkerOutcome::Neutral,
+        "a cancel never counts"
+    );
+}
+
+#[test]
+fn a_success_elsewhere_turns_earlier_failures_into_evidence() {
+    let failed_on = vec!["w1".to_string(), "w2".to_string(), "w3".to_string()];
+    assert_eq!(evidence(&failed_on, "w3", &policy()), ["w1", "w2"]);
+    let all = Policy {
+        cooldown_counts: CooldownCounts::AllFailures,
+        ..policy()
+    };
+    assert!(
+        evidence(&failed_on, "w3", &all).is_empty(),
+        "already counted"
+    );
 }

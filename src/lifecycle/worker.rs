@@ -2,7 +2,7 @@
 //! stored: it is derived from its row's facts by [`status`], the one rule the listing, the
 //! dashboard, the metrics and placement ([`accepts_work`]) all use.
 
-use super::Policy;
+use super::{CooldownCounts, Fault, Policy};
 use crate::model::WorkerRecord;
 use gantry_api::WorkerStatus;
 
@@ -15,6 +15,35 @@ pub enum WorkerOutcome {
     Failure,
     /// Neither (a cancel, or an assignment never handed over).
     Neutral,
+}
+
+/// How an attempt's end counts for the worker that ran it, given whose `fault` it was
+/// (`None`: it succeeded). The worker's faults always count; the job's own only when the
+/// policy counts every failure; an operator's never.
+pub fn outcome(fault: Option<Fault>, policy: &Policy) -> WorkerOutcome {
+    match fault {
+        None => WorkerOutcome::Success,
+        Some(Fault::Worker) => WorkerOutcome::Failure,
+        Some(Fault::Job) if policy.cooldown_counts == CooldownCounts::AllFailures => {
+            WorkerOutcome::Failure
+        }
+        Some(Fault::Job) | Some(Fault::Operator) => WorkerOutcome::Neutral,
+    }
+}
+
+/// Evidence against hosts: when a job succeeds on `succeeded_on` after attempts of its own
+/// that failed on other workers (`failed_on`, one entry per such attempt), each of those counts
+/// as a failure of the worker it failed on, since the job itself was able to succeed. Under
+/// the prototype's rule those failures already counted when they happened.
+pub fn evidence<'a>(failed_on: &'a [String], succeeded_on: &str, policy: &Policy) -> Vec<&'a str> {
+    if policy.cooldown_counts == CooldownCounts::AllFailures {
+        return Vec::new();
+    }
+    failed_on
+        .iter()
+        .map(String::as_str)
+        .filter(|w| *w != succeeded_on)
+        .collect()
 }
 
 /// The worker's state at `now`: offline, then unhealthy, then busy or idle.

@@ -1,7 +1,7 @@
 //! A job's row and its history rows, as stored, and their wire form.
 
 use super::{milli_to_cores, CorruptRow};
-use gantry_api::{HistoryEntry, Job, JobStatus};
+use gantry_api::{Fault, HistoryEntry, Job, JobStatus};
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 use std::collections::BTreeMap;
 
@@ -140,6 +140,8 @@ pub struct HistoryRecord {
     pub at: i64,
     /// Why, for people.
     pub reason: Option<String>,
+    /// Whose fault the end of an attempt was, on the rows that end one.
+    pub fault: Option<Fault>,
 }
 
 impl HistoryRecord {
@@ -153,6 +155,7 @@ impl HistoryRecord {
             worker_id: self.worker_id.clone(),
             at: self.at,
             reason: self.reason.clone(),
+            fault: self.fault,
         }
     }
 }
@@ -176,6 +179,15 @@ where
                 })
         };
         let from: Option<String> = row.try_get("from_status")?;
+        let fault: Option<String> = row.try_get("fault")?;
+        let fault = fault
+            .map(|f| {
+                f.parse::<Fault>().map_err(|e| sqlx::Error::ColumnDecode {
+                    index: "fault".into(),
+                    source: e.into(),
+                })
+            })
+            .transpose()?;
         Ok(HistoryRecord {
             id: row.try_get("id")?,
             job_id: row.try_get("job_id")?,
@@ -185,6 +197,7 @@ where
             worker_id: row.try_get("worker_id")?,
             at: row.try_get("at")?,
             reason: row.try_get("reason")?,
+            fault,
         })
     }
 }

@@ -28,6 +28,10 @@ macro_rules! dialect_statements {
             /// Appends many history rows, in array order.
             HISTORY_INSERT_MANY => "history_insert_many.sql",
 
+            /// The workers on which a job's attempts failed by the job's own fault, one row
+            /// per such attempt (the evidence a later success elsewhere turns against them).
+            HISTORY_JOB_FAULT_WORKERS => "history_job_fault_workers.sql",
+
             /// Keeps a job that fits no online worker out of the placement index, with the reason.
             JOB_BLOCK => "job_block.sql",
 

@@ -42,18 +42,67 @@ pub async fn require_client(
     Ok(next.run(request).await)
 }
 
-/// Registration: the join token, when one is configured.
-pub fn require_join(state: &AppState, headers: &HeaderMap) -> ApiResult<()> {
-    let Some(expected) = &state.config.worker_token else {
+/// Registration, when worker tokens are in use: the join token for a new worker (or one
+/// registered before tokens), but for `worker_id` when it already has a token, that token or
+/// the API token. Otherwise anyone holding the join token could take over a running worker's
+/// id, and with it its jobs.
+///
+/// `worker_id` is the id asked for, when it is a valid one.
+pub async fn require_register(
+    state: &AppState,
+    headers: &HeaderMap,
+    worker_id: Option<&str>,
+) -> ApiResult<()> {
+    let Some(join) = &state.config.worker_token else {
         return Ok(());
     };
-    match bearer(headers) {
-        None => Err(ApiError::unauthorized(
+    let Some(given) = bearer(headers) else {
+        return Err(ApiError::unauthorized(
             "send `Authorization: Bearer <worker join token>`",
-        )),
-        Some(given) if tokens_match(given, expected) => Ok(()),
-        Some(_) => Err(ApiError::unauthorized("the worker join token is wrong")),
+        ));
+    };
+    // A worker that is OFFLINE holds nothing (its jobs were requeued when it went silent), so
+    // the join token may give its id a new life: the way back for an agent that lost its state
+    // folder, once its old life has timed out.
+    let existing_hash = match worker_id {
+        Some(id) => state
+            .repo
+            .worker_get(id)
+            .await?
+            .filter(|w| w.offline_since.is_none())
+            .and_then(|w| w.token_hash),
+        None => None,
+    };
+    let Some(existing_hash) = existing_hash else {
+        return if tokens_match(given, join) {
+            Ok(())
+        } else {
+            Err(ApiError::unauthorized("the worker join token is wrong"))
+        };
+    };
+    let is_api_token = state
+        .config
+        .api_token
+        .as_deref()
+        .is_some_and(|api| tokens_match(given, api));
+    let given_hash = token_hash(given);
+    if given_hash == existing_hash || is_api_token {
+        return Ok(());
     }
+    let id = worker_id.unwrap_or_default();
+    if tokens_match(given, join)
+        || state
+            .repo
+            .worker_by_token_hash(&given_hash)
+            .await?
+            .is_some()
+    {
+        return Err(ApiError::forbidden(format!(
+            "worker `{id}` is online with its own token: re-register with that token (or the \
+             API token), pick another id, or wait until it is OFFLINE (one heartbeat timeout)"
+        )));
+    }
+    Err(ApiError::unauthorized("the token is wrong"))
 }
 
 /// Worker routes: the token of exactly this worker, when worker tokens are in use.

@@ -1,6 +1,6 @@
 //! Worker routes: register, heartbeat, and the fleet listing.
 
-use super::auth::{new_worker_token, require_join, require_worker};
+use super::auth::{new_worker_token, require_register, require_worker};
 use crate::clock::now_ms;
 use crate::config::millis;
 use crate::http::auth::token_hash;
@@ -25,17 +25,54 @@ const MAX_LABELS: usize = 64;
 /// `POST /api/workers/register`.
 #[utoipa::path(post, path = "/api/workers/register", tag = "workers",
     request_body = RegisterWorkerRequest,
-    responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the id is a registered worker's: its own token or the API token is needed", body = gantry_api::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
     AppJson(req): AppJson<RegisterWorkerRequest>,
 ) -> ApiResult<Json<RegisterWorkerResponse>> {
-    require_join(&state, &headers)?;
-    let id = match &req.worker_id {
-        Some(id) => validate::worker_id("workerId", id)?,
+    // The id is checked after the token, so a caller without one learns nothing from a 400.
+    let asked = req
+        .worker_id
+        .as_deref()
+        .map(|id| validate::worker_id("workerId", id));
+    let valid_asked = asked.as_ref().and_then(|id| id.as_deref().ok());
+    require_register(&state, &headers, valid_asked).await?;
+    let id = match asked {
+        Some(id) => id?,
         None => format!("worker-{}", uuid::Uuid::new_v4().simple()),
     };
+    check_registration(&req)?;
+    let token = state.config.worker_token.is_some().then(new_worker_token);
+    let worker = state
+        .repo
+        .worker_register(WorkerRegisterParams {
+            id: id.clone(),
+            hostname: req.hostname,
+            cpu_milli: cores_to_milli(req.cpu_cores),
+            ram_total_mb: req.ram_total_mb,
+            ram_free_mb: req.ram_free_mb,
+            cpu_usage: req.cpu_usage,
+            max_parallel_jobs: req.max_parallel_jobs,
+            labels_json: serde_json::to_string(&req.labels).expect("labels serialize"),
+            version: req.version,
+            executor: req.executor,
+            token_hash: token.as_deref().map(token_hash),
+            now: now_ms(),
+        })
+        .await?;
+    tracing::info!(worker = %id, host = %worker.hostname, "worker registered");
+    state.scheduler.trigger();
+    Ok(Json(RegisterWorkerResponse {
+        worker_id: id,
+        token,
+        worker: worker.to_api(worker::status(&worker, now_ms()), now_ms(), Vec::new())?,
+        heartbeat_timeout_ms: Some(millis(state.config.heartbeat_timeout)),
+    }))
+}
+
+/// Checks a registration's hostname, capacity, metrics, labels and executor.
+fn check_registration(req: &RegisterWorkerRequest) -> ApiResult<()> {
     if req.hostname.trim().is_empty() || req.hostname.len() > validate::MAX_NAME_BYTES {
         return Err(ApiError::invalid(
             "hostname",
@@ -75,32 +112,7 @@ pub async fn register(
             ));
         }
     }
-    let token = state.config.worker_token.is_some().then(new_worker_token);
-    let worker = state
-        .repo
-        .worker_register(WorkerRegisterParams {
-            id: id.clone(),
-            hostname: req.hostname,
-            cpu_milli: cores_to_milli(req.cpu_cores),
-            ram_total_mb: req.ram_total_mb,
-            ram_free_mb: req.ram_free_mb,
-            cpu_usage: req.cpu_usage,
-            max_parallel_jobs: req.max_parallel_jobs,
-            labels_json: serde_json::to_string(&req.labels).expect("labels serialize"),
-            version: req.version,
-            executor: req.executor,
-            token_hash: token.as_deref().map(token_hash),
-            now: now_ms(),
-        })
-        .await?;
-    tracing::info!(worker = %id, host = %worker.hostname, "worker registered");
-    state.scheduler.trigger();
-    Ok(Json(RegisterWorkerResponse {
-        worker_id: id,
-        token,
-        worker: worker.to_api(worker::status(&worker, now_ms()), now_ms(), Vec::new())?,
-        heartbeat_timeout_ms: Some(millis(state.config.heartbeat_timeout)),
-    }))
+    Ok(())
 }
 
 fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {

@@ -3,6 +3,7 @@
 //! `scripts/build-test-image.sh`). The seed's six scenarios, the sandbox, and the process
 //! executor. Docker tests skip loudly without an engine, and fail with GANTRY_REQUIRE_DOCKER=1.
 
+mod identity;
 mod resilience;
 mod sandbox;
 mod scenarios;
@@ -104,13 +105,46 @@ impl Cluster {
 
 /// Containers of a job, running or not.
 fn containers_of(job_id: &str) -> String {
+    containers_labelled(&format!("gantry.job-id={job_id}"))
+}
+
+/// Stops each agent as an operator would (SIGTERM) and waits for it to exit cleanly, then
+/// checks that no container of these workers is left in the engine.
+async fn stop_leaving_no_container(agents: Vec<AgentProcess>, worker_ids: &[&str]) {
+    for mut agent in agents {
+        let pid = agent.child.id().to_string();
+        assert!(Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success());
+        let status = eventually(&format!("agent {pid} to exit"), WAIT, || {
+            let exited = agent.child.try_wait().unwrap();
+            async move { exited }
+        })
+        .await;
+        assert!(status.success(), "the agent exits cleanly: {status}");
+    }
+    for id in worker_ids {
+        // Removal is asynchronous in the engine: give it a moment, not a fixed sleep.
+        eventually(
+            &format!("no container of worker {id} to be left"),
+            Duration::from_secs(20),
+            || async { worker_containers(id).is_empty().then_some(()) },
+        )
+        .await;
+    }
+}
+
+/// Containers of a worker, running or not.
+fn worker_containers(worker_id: &str) -> String {
+    containers_labelled(&format!("gantry.worker-id={worker_id}"))
+}
+
+/// The ids of the containers carrying `label` (`key=value`), running or not.
+fn containers_labelled(label: &str) -> String {
     let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--filter",
-            &format!("label=gantry.job-id={job_id}"),
-        ])
+        .args(["ps", "-aq", "--filter", &format!("label={label}")])
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()

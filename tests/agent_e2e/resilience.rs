@@ -13,7 +13,7 @@ async fn the_agent_survives_a_server_restart_and_reports_its_job() {
     let flags = ["--heartbeat-timeout", "10s", "--sweep-interval", "100ms"];
     let mut first = ServerProcess::spawn(&db, port, &flags);
     let server = TestServer::attach(first.base.clone()).await;
-    let _agent = AgentProcess::spawn(&server.base, "e2e-restart", &[]);
+    let agent = AgentProcess::spawn(&server.base, "e2e-restart", &[]);
     eventually("the agent to register", WAIT, || async {
         let list = server.workers().await;
         (list.total_workers == 1).then_some(())
@@ -36,6 +36,7 @@ async fn the_agent_survives_a_server_restart_and_reports_its_job() {
     assert_eq!(done.status, JobStatus::Completed, "{done:?}");
     assert_eq!(done.stdout.as_deref(), Some("outlived the server\n"));
     assert_eq!(done.attempts, 1, "the same attempt, not a rerun");
+    stop_leaving_no_container(vec![agent], &["e2e-restart"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -44,7 +45,7 @@ async fn an_agent_cut_off_from_the_server_stops_its_job_before_it_is_given_away(
         return;
     }
     let c = Cluster::start().await;
-    let _agent = c.agent("e2e-fenced", &[]);
+    let agent = c.agent("e2e-fenced", &[]);
     c.wait_worker("e2e-fenced", WorkerStatus::Idle).await;
     let job = c.server.create(json!({"command": "sleep 60"})).await;
     c.server
@@ -92,6 +93,7 @@ async fn an_agent_cut_off_from_the_server_stops_its_job_before_it_is_given_away(
         .post("/api/jobs/cancel", &json!({"jobId": job.id}))
         .await;
     assert_eq!(code, reqwest::StatusCode::OK);
+    stop_leaving_no_container(vec![agent], &["e2e-fenced"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

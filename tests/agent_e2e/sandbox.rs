@@ -58,6 +58,7 @@ async fn the_sandbox_holds() {
     );
     let peak = agent.peak_rss_kib();
     assert!(peak < 200 * 1024, "agent memory stayed bounded: {peak} KiB");
+    stop_leaving_no_container(vec![agent], &["e2e-sandbox"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -66,7 +67,7 @@ async fn zip_entries_cannot_escape_the_work_folder() {
         return;
     }
     let c = Cluster::start().await;
-    let _agent = c.agent("e2e-zip", &[]);
+    let agent = c.agent("e2e-zip", &[]);
     c.wait_worker("e2e-zip", WorkerStatus::Idle).await;
     let upload = |name: &str, entries: &[(&str, &str)]| {
         let dir = tempfile::tempdir().unwrap();
@@ -105,6 +106,7 @@ async fn zip_entries_cannot_escape_the_work_folder() {
         refused.error.unwrap_or_default().contains("escape"),
         "says why"
     );
+    stop_leaving_no_container(vec![agent], &["e2e-zip"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

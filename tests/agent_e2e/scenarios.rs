@@ -8,7 +8,7 @@ async fn a_job_runs_in_a_container_and_completes_with_its_output() {
         return;
     }
     let c = Cluster::start().await;
-    let _agent = c.agent("e2e-basic", &[]);
+    let agent = c.agent("e2e-basic", &[]);
     let w = c.wait_worker("e2e-basic", WorkerStatus::Idle).await;
     assert_eq!(w.executor.as_deref(), Some("docker"));
     let job = c
@@ -25,6 +25,7 @@ async fn a_job_runs_in_a_container_and_completes_with_its_output() {
         (failed.status, failed.exit_code),
         (JobStatus::Failed, Some(7))
     );
+    stop_leaving_no_container(vec![agent], &["e2e-basic"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -33,7 +34,7 @@ async fn four_jobs_run_at_once_on_a_worker_with_four_slots() {
         return;
     }
     let c = Cluster::start().await;
-    let _agent = c.agent("e2e-parallel", &[("MAX_PARALLEL_JOBS", "4")]);
+    let agent = c.agent("e2e-parallel", &[("MAX_PARALLEL_JOBS", "4")]);
     c.wait_worker("e2e-parallel", WorkerStatus::Idle).await;
     let mut ids = Vec::new();
     for i in 0..4 {
@@ -51,6 +52,7 @@ async fn four_jobs_run_at_once_on_a_worker_with_four_slots() {
     let last_start = jobs.iter().map(|j| j.started_at.unwrap()).max().unwrap();
     let first_end = jobs.iter().map(|j| j.finished_at.unwrap()).min().unwrap();
     assert!(last_start < first_end, "all four ran at the same time");
+    stop_leaving_no_container(vec![agent], &["e2e-parallel"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -59,7 +61,7 @@ async fn a_job_needing_more_ram_than_the_worker_has_never_starts_there() {
         return;
     }
     let c = Cluster::start().await;
-    let _agent = c.agent("e2e-small", &[]);
+    let agent = c.agent("e2e-small", &[]);
     let w = c.wait_worker("e2e-small", WorkerStatus::Idle).await;
     let too_big = c
         .server
@@ -74,6 +76,7 @@ async fn a_job_needing_more_ram_than_the_worker_has_never_starts_there() {
         s.history.iter().all(|h| h.to_status != JobStatus::Assigned),
         "never placed"
     );
+    stop_leaving_no_container(vec![agent], &["e2e-small"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -82,7 +85,7 @@ async fn a_job_past_its_timeout_is_killed_and_its_container_is_gone() {
         return;
     }
     let c = Cluster::start().await;
-    let _agent = c.agent("e2e-timeout", &[]);
+    let agent = c.agent("e2e-timeout", &[]);
     c.wait_worker("e2e-timeout", WorkerStatus::Idle).await;
     let started = Instant::now();
     let job = c
@@ -100,6 +103,7 @@ async fn a_job_past_its_timeout_is_killed_and_its_container_is_gone() {
         || async { containers_of(&job.id).is_empty().then_some(()) },
     )
     .await;
+    stop_leaving_no_container(vec![agent], &["e2e-timeout"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +121,7 @@ async fn a_killed_agent_goes_offline_and_its_job_finishes_elsewhere() {
     c.server
         .wait_status(&job.id, JobStatus::Running, WAIT)
         .await;
-    let _second = c.agent("e2e-survivor", &[]);
+    let second = c.agent("e2e-survivor", &[]);
     c.wait_worker("e2e-survivor", WorkerStatus::Idle).await;
     first.kill9();
     c.wait_worker("e2e-doomed", WorkerStatus::Offline).await;
@@ -134,6 +138,7 @@ async fn a_killed_agent_goes_offline_and_its_job_finishes_elsewhere() {
             .args(orphans.split_whitespace())
             .output();
     }
+    stop_leaving_no_container(vec![second], &["e2e-doomed", "e2e-survivor"]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -142,7 +147,7 @@ async fn cancelling_a_running_job_stops_its_container_within_two_seconds() {
         return;
     }
     let c = Cluster::start().await;
-    let _agent = c.agent("e2e-cancel", &[]);
+    let agent = c.agent("e2e-cancel", &[]);
     c.wait_worker("e2e-cancel", WorkerStatus::Idle).await;
     let job = c.server.create(json!({"command": "sleep 60"})).await;
     c.server
@@ -173,4 +178,5 @@ async fn cancelling_a_running_job_stops_its_container_within_two_seconds() {
         c.server.status(&job.id).await.job.status,
         JobStatus::Cancelled
     );
+    stop_leaving_no_container(vec![agent], &["e2e-cancel"]).await;
 }

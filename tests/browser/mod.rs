@@ -165,7 +165,8 @@ fn start_agent(base: &str, dir: &Path, logs: &Path) -> Box<dyn std::any::Any> {
                 .env("ENABLE_DOCKER", "false")
                 .env("HEARTBEAT_INTERVAL", "1s")
                 .env("JOB_POLL_INTERVAL", "1s")
-                .env("GANTRY_WORK_DIR", dir.join("work"));
+                .env("GANTRY_WORK_DIR", dir.join("work"))
+                .env("GANTRY_STATE_DIR", dir.join("state"));
             eprintln!("agent: gantry-worker");
             Box::new(Proc::spawn("gantry-worker", cmd, &logs.join("worker.log")))
         }

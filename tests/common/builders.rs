@@ -200,6 +200,17 @@ pub fn failure(
     }
 }
 
+/// A result of attempt `attempt` of `job_id` that failed by `worker_id`'s own fault (its engine
+/// refused), at `now`.
+pub fn worker_fault(worker_id: &str, job_id: &str, attempt: i64, now: i64) -> JobFinishParams {
+    JobFinishParams {
+        exit_code: None,
+        error: Some("the Docker engine refused to create the container".into()),
+        infrastructure_error: true,
+        ..result(worker_id, job_id, attempt, now)
+    }
+}
+
 /// A heartbeat reporting these jobs running; nothing counts as lost.
 pub fn heartbeat(worker_id: &str, now: i64, running: &[&str]) -> WorkerHeartbeatParams {
     WorkerHeartbeatParams {

@@ -95,6 +95,7 @@ impl AgentProcess {
             .env("KILL_GRACE", "1s")
             .env("GANTRY_DRAIN_TIMEOUT", "2s")
             .env("GANTRY_WORK_DIR", &work)
+            .env("GANTRY_STATE_DIR", work.join("state"))
             .env("MAX_PARALLEL_JOBS", "2")
             .env("RUST_LOG", "warn")
             .env_remove("GANTRY_WORKER_TOKEN")

@@ -90,7 +90,7 @@ async fn start_many_is_fenced_per_item_and_idempotent(db: TestDb) {
 }
 
 async fn finish_many_moves_each_job_on_and_releases_once(db: TestDb) {
-    let repo = db.repo(policy()).await;
+    let repo = db.repo(counting_every_failure()).await;
     let r = &*repo;
     worker("w1")
         .capacity(4000, 4096)
@@ -143,7 +143,7 @@ async fn finish_many_moves_each_job_on_and_releases_once(db: TestDb) {
 }
 
 async fn finish_many_counts_failures_toward_cooldown_in_order(db: TestDb) {
-    let repo = db.repo(policy()).await;
+    let repo = db.repo(counting_every_failure()).await;
     let r = &*repo;
     worker("w1")
         .capacity(8000, 8192)

@@ -81,7 +81,7 @@ async fn cancel_is_state_aware(db: TestDb) {
 }
 
 async fn expired_deadlines_time_out_or_retry_and_release(db: TestDb) {
-    let repo = db.repo(policy()).await;
+    let repo = db.repo(counting_every_failure()).await;
     let r = &*repo;
     worker("w").register(r).await;
     job("final").timeout_ms(1_000).insert(r).await;

@@ -4,6 +4,7 @@
 mod attempts;
 mod batches;
 mod cancels_and_deadlines;
+mod faults;
 mod heartbeats;
 mod insert_and_block;
 mod leases;
@@ -14,7 +15,7 @@ mod workers;
 
 use crate::common::builders::*;
 use crate::common::TestDb;
-use gantry::lifecycle::Policy;
+use gantry::lifecycle::{CooldownCounts, Policy};
 use gantry::model::{Assignment, JobListParams, SweepCounts, UploadInsertParams};
 use gantry::repo::{Repo, RepoError};
 use gantry_api::{JobStatus, StopJob, StopReason, WorkerStatus};
@@ -28,6 +29,17 @@ fn policy() -> Policy {
         infra_retry_budget: 2,
         cooldown_after_failures: 3,
         worker_cooldown_ms: 60_000,
+        cooldown_counts: CooldownCounts::WorkerFaults,
+    }
+}
+
+/// [`policy`] counting every failed attempt toward cooldown, the job's own too (the
+/// prototype's rule, `--cooldown-counts all-failures`): the cooldown tests written for that rule
+/// run with it; `faults.rs` holds the default rule's.
+fn counting_every_failure() -> Policy {
+    Policy {
+        cooldown_counts: CooldownCounts::AllFailures,
+        ..policy()
     }
 }
 

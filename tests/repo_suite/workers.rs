@@ -4,7 +4,7 @@ use super::*;
 use gantry::lifecycle::worker::status as worker_status;
 
 async fn repeated_failures_cool_a_worker_down(db: TestDb) {
-    let repo = db.repo(policy()).await;
+    let repo = db.repo(counting_every_failure()).await;
     let r = &*repo;
     worker("w").register(r).await;
     for i in 0..3 {
@@ -51,7 +51,7 @@ async fn repeated_failures_cool_a_worker_down(db: TestDb) {
 }
 
 async fn a_success_resets_the_failure_count(db: TestDb) {
-    let repo = db.repo(policy()).await;
+    let repo = db.repo(counting_every_failure()).await;
     let r = &*repo;
     worker("w").register(r).await;
     let outcomes = [1, 1, 0, 1, 1];

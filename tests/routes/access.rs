@@ -182,6 +182,141 @@ async fn uploads_want_a_token(server: &TestServer, worker_token: &str) {
     );
 }
 
+/// A registered worker's id is re-registered only with that worker's token or the API token:
+/// the join token alone is refused with 403 and changes nothing. A new id still takes the join
+/// token.
+async fn the_join_token_cannot_take_over_a_worker(db: TestDb) {
+    let mut config = fast_config(&db);
+    config.api_token = Some(CLIENT_TOKEN.into());
+    config.worker_token = Some(JOIN_TOKEN.into());
+    // Online throughout: an OFFLINE worker may be rejoined (see the next test).
+    config.heartbeat_timeout = std::time::Duration::from_secs(30);
+    let server = TestServer::start_with(config).await;
+    let s = &server;
+    let first = token_of(&register_as(s, "w1", JOIN_TOKEN, "h1").await);
+    let other = token_of(&register_as(s, "w2", JOIN_TOKEN, "h2").await);
+
+    let taken = register_as(s, "w1", JOIN_TOKEN, "thief").await;
+    assert_error(&taken, StatusCode::FORBIDDEN, "forbidden", None);
+    let as_w2 = register_as(s, "w1", &other, "thief").await;
+    assert_error(&as_w2, StatusCode::FORBIDDEN, "forbidden", None);
+    let wrong = register_as(s, "w1", "nope", "thief").await;
+    assert_error(&wrong, StatusCode::UNAUTHORIZED, "unauthorized", None);
+    assert_eq!(
+        beat_w1(s, &first).await,
+        StatusCode::OK,
+        "w1's token still works"
+    );
+    assert_eq!(
+        hostname_of_w1(s).await,
+        "h1",
+        "the refusals changed nothing"
+    );
+
+    let own = token_of(&register_as(s, "w1", &first, "h1-again").await);
+    assert_ne!(own, first, "a new token");
+    assert_eq!(
+        beat_w1(s, &first).await,
+        StatusCode::UNAUTHORIZED,
+        "the old token stops working"
+    );
+    assert_eq!(beat_w1(s, &own).await, StatusCode::OK);
+    assert_eq!(hostname_of_w1(s).await, "h1-again");
+
+    let by_api = token_of(&register_as(s, "w1", CLIENT_TOKEN, "h1-by-api").await);
+    assert_eq!(beat_w1(s, &own).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(beat_w1(s, &by_api).await, StatusCode::OK);
+    assert_eq!(hostname_of_w1(s).await, "h1-by-api");
+    server.stop().await;
+}
+
+/// A worker that went OFFLINE holds nothing, and its id may be rejoined with the join token
+/// (an agent that lost its state folder comes back once its old life has timed out).
+async fn an_offline_worker_may_be_rejoined_with_the_join_token(db: TestDb) {
+    let mut config = fast_config(&db);
+    config.api_token = Some(CLIENT_TOKEN.into());
+    config.worker_token = Some(JOIN_TOKEN.into());
+    let server = TestServer::start_with(config).await;
+    let s = &server;
+    token_of(&register_as(s, "w1", JOIN_TOKEN, "h1").await);
+    crate::common::eventually(
+        "w1 to go offline",
+        std::time::Duration::from_secs(10),
+        || async {
+            let r = s
+                .http
+                .get(s.url("/api/workers/list"))
+                .bearer_auth(CLIENT_TOKEN)
+                .send()
+                .await
+                .ok()?;
+            let list: Value = r.json().await.ok()?;
+            (list["workers"][0]["status"] == "OFFLINE").then_some(())
+        },
+    )
+    .await;
+    let back = token_of(&register_as(s, "w1", JOIN_TOKEN, "h1-new-life").await);
+    assert_eq!(beat_w1(s, &back).await, StatusCode::OK);
+    assert_eq!(hostname_of_w1(s).await, "h1-new-life");
+    server.stop().await;
+}
+
+/// Registers `id` on `hostname` with `token` as the bearer.
+async fn register_as(
+    server: &TestServer,
+    id: &str,
+    token: &str,
+    hostname: &str,
+) -> (StatusCode, Value) {
+    let body = json!({"workerId": id, "hostname": hostname, "cpuCores": 1, "ramTotalMb": 512,
+        "maxParallelJobs": 1});
+    let r = server
+        .http
+        .post(server.url("/api/workers/register"))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+/// The token of a successful registration.
+fn token_of(answer: &(StatusCode, Value)) -> String {
+    assert_eq!(answer.0, StatusCode::OK, "answer: {}", answer.1);
+    answer.1["token"].as_str().unwrap().to_string()
+}
+
+/// The status of a heartbeat for w1 with `token`.
+async fn beat_w1(server: &TestServer, token: &str) -> StatusCode {
+    server
+        .http
+        .post(server.url("/api/workers/heartbeat"))
+        .bearer_auth(token)
+        .json(&json!({"workerId": "w1"}))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// The hostname the server has for w1.
+async fn hostname_of_w1(server: &TestServer) -> String {
+    let workers: Value = server
+        .http
+        .get(server.url("/api/workers/list"))
+        .bearer_auth(CLIENT_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let all = workers["workers"].as_array().unwrap();
+    let w1 = all.iter().find(|w| w["id"] == "w1").unwrap();
+    w1["hostname"].as_str().unwrap().to_string()
+}
+
 async fn health_and_readiness(db: TestDb) {
     let server = TestServer::start(&db).await;
     let (code, health) = server.get("/healthz").await;
@@ -244,5 +379,7 @@ crate::common::on_both_databases!(
     without_a_token_only_loopback_host_names_are_served,
     uploads_round_trip_with_safe_names,
     tokens_guard_every_route,
+    the_join_token_cannot_take_over_a_worker,
+    an_offline_worker_may_be_rejoined_with_the_join_token,
     health_and_readiness,
 );

@@ -261,8 +261,50 @@ async fn list_pages_newest_first_and_filters(db: TestDb) {
     server.stop().await;
 }
 
+/// An image outside Docker's reference grammar is refused by create, create-batch and execute,
+/// naming the field and what is wrong, and nothing is stored.
+async fn a_bad_image_is_refused_on_every_create_route(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    for image in ["../../etc", "UPPER", "x:", "a//b", "a@sha256:xyz"] {
+        let job = json!({"command": "x", "image": image});
+        let answer = server.post("/api/jobs/create", &job).await;
+        assert_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            Some("image"),
+        );
+        let message = answer.1["error"]["message"].as_str().unwrap();
+        assert!(message.contains(image), "names the reference: {message}");
+        let good = json!({"command": "x", "image": "ghcr.io/org/app:v1"});
+        let batch = json!({"jobs": [good, job]});
+        assert_error(
+            &server.post("/api/jobs/create-batch", &batch).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            Some("jobs[1].image"),
+        );
+        assert_error(
+            &server.post("/api/execute", &job).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            Some("image"),
+        );
+    }
+    assert_eq!(job_count(&server).await, 0, "nothing was created");
+    let good = server
+        .create(json!({"command": "x", "image": "127.0.0.1:5000/gantry/busybox:t1"}))
+        .await;
+    assert_eq!(
+        good.image.as_deref(),
+        Some("127.0.0.1:5000/gantry/busybox:t1")
+    );
+    server.stop().await;
+}
+
 crate::common::on_both_databases!(
     create_refuses_bad_input_and_changes_nothing,
+    a_bad_image_is_refused_on_every_create_route,
     create_accepts_legacy_and_full_bodies,
     status_list_and_cancel_check_their_ids,
     list_pages_newest_first_and_filters,

@@ -92,6 +92,12 @@ pub struct Config {
     #[arg(long, env = "GANTRY_WORK_DIR")]
     pub work_dir: Option<PathBuf>,
 
+    /// Folder of the agent's state (its worker id and token, so a restart resumes as the same
+    /// worker); `$XDG_STATE_HOME/gantry-worker` or `~/.local/state/gantry-worker` when absent.
+    /// Two agents on one host need a folder each.
+    #[arg(long, env = "GANTRY_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
+
     /// Bytes kept of each output stream (the tail; the head is dropped and marked).
     #[arg(long, env = "GANTRY_MAX_OUTPUT_BYTES", default_value_t = DEFAULT_MAX_OUTPUT_BYTES)]
     pub max_output_bytes: usize,
@@ -159,6 +165,9 @@ impl Config {
         if self.work_dir.is_none() {
             self.work_dir = Some(std::env::temp_dir().join("gantry-worker"));
         }
+        if self.state_dir.is_none() {
+            self.state_dir = Some(crate::state::default_dir());
+        }
         if self.hostname.as_deref().unwrap_or("").is_empty() {
             self.hostname = Some(system_hostname());
         }
@@ -168,6 +177,13 @@ impl Config {
     /// Jobs run at once (valid after [`Config::validate`]).
     pub fn parallelism(&self) -> usize {
         self.max_parallel_jobs.unwrap_or_else(default_parallelism)
+    }
+
+    /// The agent's state folder (valid after [`Config::validate`]).
+    pub fn state_root(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .unwrap_or_else(crate::state::default_dir)
     }
 
     /// The root of the per-attempt work folders (valid after [`Config::validate`]).

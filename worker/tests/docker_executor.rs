@@ -3,13 +3,13 @@
 //! Each test is skipped (printing `SKIPPED <test>: <why>`) when no engine answers, unless
 //! GANTRY_REQUIRE_DOCKER=1, which makes a missing engine fail them.
 
-use crate::common::exec_spec;
+use crate::common::{assert_identity, claim_another_identity, exec_spec, PRINT_IDENTITY};
 use gantry_worker::executor::docker::{DockerExecutor, DockerSettings, LABEL_JOB_ID};
 use gantry_worker::executor::{ExecOutcome, ExecSpec, Executor};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -78,8 +78,8 @@ async fn run(spec: &ExecSpec) -> ExecOutcome {
     exec.run(spec, CancellationToken::new()).await
 }
 
-/// No container of this job is left behind.
-fn assert_no_container(job_id: &str) {
+/// The ids of the containers of this job, running or not.
+fn containers_of(job_id: &str) -> String {
     let out = Command::new("docker")
         .args([
             "ps",
@@ -89,8 +89,13 @@ fn assert_no_container(job_id: &str) {
         ])
         .output()
         .unwrap();
-    let ids = String::from_utf8_lossy(&out.stdout);
-    assert!(ids.trim().is_empty(), "containers left for {job_id}: {ids}");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// No container of this job is left behind.
+fn assert_no_container(job_id: &str) {
+    let ids = containers_of(job_id);
+    assert!(ids.is_empty(), "containers left for {job_id}: {ids}");
 }
 
 /// Returns from the test, saying so on stderr, when Docker cannot run here.
@@ -122,6 +127,17 @@ async fn echo_completes_with_output_env_and_files() {
         c.spec.work_dir.join("result.txt").exists(),
         "work folder is writable"
     );
+    assert_no_container(&c.spec.job_id);
+}
+
+#[tokio::test]
+async fn attempts_know_their_job_attempt_and_worker() {
+    require_docker!();
+    let mut c = case(PRINT_IDENTITY);
+    claim_another_identity(&mut c.spec);
+    let out = run(&c.spec).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_identity(&out.stdout, &c.spec);
     assert_no_container(&c.spec.job_id);
 }
 
@@ -253,12 +269,54 @@ async fn cancel_stops_within_two_seconds() {
 }
 
 #[tokio::test]
-async fn a_missing_image_is_an_infrastructure_error_and_never_pulled() {
+async fn a_cancel_between_create_and_start_never_starts_and_removes_the_container() {
+    require_docker!();
+    let c = case("echo must not run > ran.txt");
+    let exec = DockerExecutor::connect(settings()).await.unwrap();
+    // Already cancelled: the container is created, then the cancel is seen before its start.
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let out = exec.run(&c.spec, cancel).await;
+    assert!(out.cancelled, "{out:?}");
+    assert_eq!(out.exit_code, None, "never started: {out:?}");
+    assert!(
+        !c.spec.work_dir.join("ran.txt").exists(),
+        "the command never ran"
+    );
+    assert_no_container(&c.spec.job_id);
+}
+
+#[tokio::test]
+async fn a_run_dropped_mid_attempt_still_removes_its_container() {
+    require_docker!();
+    let c = case("sleep 60");
+    let exec = Arc::new(DockerExecutor::connect(settings()).await.unwrap());
+    let job_id = c.spec.job_id.clone();
+    let runner = exec.clone();
+    let run = tokio::spawn(async move { runner.run(&c.spec, CancellationToken::new()).await });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while containers_of(&job_id).is_empty() {
+        assert!(Instant::now() < deadline, "the container was never created");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // What the agent does to an attempt that outlived every grace: drop it mid-run.
+    run.abort();
+    match run.await {
+        Ok(out) => panic!("the run ended by itself: {out:?}"),
+        Err(e) => assert!(e.is_cancelled(), "{e}"),
+    }
+    exec.wait_cleanups().await;
+    assert_no_container(&job_id);
+}
+
+#[tokio::test]
+async fn a_missing_image_is_the_jobs_failure_and_never_pulled() {
     require_docker!();
     let mut c = case("true");
     c.spec.image = "gantry-no-such-image:never".into();
     let out = run(&c.spec).await;
-    assert!(out.infrastructure_error, "{out:?}");
+    assert!(!out.infrastructure_error, "not the worker's fault: {out:?}");
+    assert_eq!(out.exit_code, None, "nothing ran");
     assert!(out.error.as_deref().unwrap().contains("never pulls"));
 }
 

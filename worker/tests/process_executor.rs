@@ -1,6 +1,6 @@
 //! The process executor against real child processes.
 
-use crate::common::exec_spec;
+use crate::common::{assert_identity, claim_another_identity, exec_spec, PRINT_IDENTITY};
 use gantry_worker::executor::process::ProcessExecutor;
 use gantry_worker::executor::{ExecSpec, Executor};
 use std::collections::BTreeMap;
@@ -35,6 +35,16 @@ async fn captures_exit_code_output_env_and_folder() {
     assert_eq!(out.stdout, "hello\ndata");
     assert_eq!(out.stderr, "oops\n");
     assert!(!out.timed_out && !out.cancelled && !out.infrastructure_error);
+}
+
+#[tokio::test]
+async fn attempts_know_their_job_attempt_and_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = spec(PRINT_IDENTITY, dir.path(), Duration::from_secs(10));
+    claim_another_identity(&mut spec);
+    let out = executor().run(&spec, CancellationToken::new()).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_identity(&out.stdout, &spec);
 }
 
 #[tokio::test]

@@ -54,7 +54,7 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
     field("started", format_time(j.started_at));
     field("finished", format_time(j.finished_at));
     println!("\nhistory:");
-    let mut table = Table::new(&["AT", "ATTEMPT", "FROM", "TO", "WORKER", "REASON"]);
+    let mut table = Table::new(&["AT", "ATTEMPT", "FROM", "TO", "WORKER", "FAULT", "REASON"]);
     for h in &s.history {
         table.row(vec![
             format_time(Some(h.at)),
@@ -62,6 +62,7 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
             h.from_status.map_or("-".into(), |s| s.to_string()),
             h.to_status.to_string(),
             h.worker_id.clone().unwrap_or_else(|| "-".into()),
+            h.fault.map_or("-".into(), |f| f.to_string()),
             h.reason.clone().unwrap_or_default(),
         ]);
     }

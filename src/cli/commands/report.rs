@@ -37,6 +37,7 @@ pub async fn report(
         "CANCELLED",
         "SUCCESS",
         "RETRIES",
+        "FAULTS worker/job",
         "WAIT p50/p95/max ms",
         "RUN p50/p95/max ms",
     ]);
@@ -54,6 +55,7 @@ pub async fn report(
             g.cancelled.to_string(),
             format!("{:.1}%", g.success_rate * 100.0),
             g.retries.to_string(),
+            format!("{}/{}", g.worker_faults, g.job_faults),
             stats(g.queue_wait_ms),
             stats(g.run_ms),
         ]);

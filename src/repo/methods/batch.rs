@@ -2,7 +2,7 @@
 //! transaction with one statement per kind of row.
 
 use super::rows::{history_many, release_many, to_json, write_transitions, HistoryRow};
-use super::{jobs_by_ids, lock_job, sql, write_transition, SqlRepo, Tx};
+use super::{count_evidence, jobs_by_ids, lock_job, sql, write_transition, SqlRepo, Tx};
 use crate::lifecycle::job;
 use crate::model::{JobFinishParams, JobInsertParams, JobRecord};
 use crate::repo::{JobBatchRepo, RepoError, RepoResult};
@@ -185,6 +185,9 @@ impl JobBatchRepo for SqlRepo {
         }
         write_transitions(&mut tx, &changed, now).await?;
         release_many(&mut tx, &changed, &self.policy, now).await?;
+        for (row, t) in &changed {
+            count_evidence(&mut tx, row, t, &self.policy, now).await?;
+        }
         tx.commit().await?;
         Ok(out)
     }

@@ -1,6 +1,6 @@
 //! The job methods of the repository (see `JobRepo`).
 
-use super::{history, lock_job, release, sql, write_transition, Db, SqlRepo};
+use super::{count_evidence, history, lock_job, release, sql, write_transition, Db, SqlRepo};
 use crate::lifecycle::job;
 use crate::model::{HistoryRecord, JobFinishParams, JobInsertParams, JobListParams, JobRecord};
 use crate::repo::{JobRepo, RepoResult};
@@ -51,7 +51,7 @@ impl JobRepo for SqlRepo {
                 .await?;
             return Ok((existing, false));
         };
-        history(&mut tx, &job, None, status, p.now, why).await?;
+        history(&mut tx, &job, (None, status), p.now, why, None).await?;
         tx.commit().await?;
         Ok((job, true))
     }
@@ -117,15 +117,8 @@ impl JobRepo for SqlRepo {
             .fetch_optional(&mut *tx)
             .await?;
         if let Some(started) = started {
-            history(
-                &mut tx,
-                &started,
-                Some(JobStatus::Assigned),
-                JobStatus::Running,
-                now,
-                job::STARTED,
-            )
-            .await?;
+            let change = (Some(JobStatus::Assigned), JobStatus::Running);
+            history(&mut tx, &started, change, now, job::STARTED, None).await?;
             tx.commit().await?;
             return Ok(started);
         }
@@ -144,6 +137,7 @@ impl JobRepo for SqlRepo {
         let t = job::finish(&mut row, &p, &self.policy)?;
         write_transition(&mut tx, &row, &t, p.now).await?;
         release(&mut tx, &row, t.worker_outcome, &self.policy, p.now).await?;
+        count_evidence(&mut tx, &row, &t, &self.policy, p.now).await?;
         tx.commit().await?;
         Ok(row)
     }

@@ -32,7 +32,8 @@ use super::{Backend, Db, Tx};
 use crate::lifecycle::fencing::stop_reason;
 use crate::lifecycle::fit::unfit_text;
 use crate::lifecycle::job::Transition;
-use crate::lifecycle::{job, Policy, WorkerOutcome};
+use crate::lifecycle::worker::evidence;
+use crate::lifecycle::{job, Fault, Policy, WorkerOutcome};
 use crate::model::{JobInsertParams, JobRecord, WorkerRecord};
 use crate::repo::{Dialect, Repo, RepoError, RepoResult};
 use async_trait::async_trait;
@@ -47,14 +48,15 @@ pub struct SqlRepo {
     pub(super) policy: Policy,
 }
 
-/// Appends one history row: `job` (as it is after the change) went from `from` to `to`.
+/// Appends one history row: `job` (as it is after the change) went from `from` to `to`, by
+/// `fault` when the change ended an attempt badly.
 async fn history(
     tx: &mut Tx,
     job: &JobRecord,
-    from: Option<JobStatus>,
-    to: JobStatus,
+    (from, to): (Option<JobStatus>, JobStatus),
     at: i64,
     reason: &str,
+    fault: Option<Fault>,
 ) -> RepoResult<()> {
     sqlx::query(sql::HISTORY_INSERT)
         .bind(&job.id)
@@ -64,6 +66,7 @@ async fn history(
         .bind(&job.worker_id)
         .bind(at)
         .bind(reason)
+        .bind(fault.map(Fault::as_str))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -92,7 +95,7 @@ async fn write_transition(tx: &mut Tx, job: &JobRecord, t: &Transition, at: i64)
         .bind(job.blocked)
         .execute(&mut **tx)
         .await?;
-    history(tx, job, Some(t.from), t.to, at, &t.reason).await
+    history(tx, job, (Some(t.from), t.to), at, &t.reason, t.fault).await
 }
 
 /// Gives back the job's reservation on its worker and counts the outcome toward cooldown
@@ -133,6 +136,31 @@ async fn record_outcome(
         WorkerOutcome::Neutral => return Ok(()),
     };
     query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Counts the evidence a success on `job`'s current worker gives against the workers its
+/// earlier attempts failed on (see `lifecycle::worker::evidence`).
+async fn count_evidence(
+    tx: &mut Tx,
+    job: &JobRecord,
+    t: &Transition,
+    policy: &Policy,
+    now: i64,
+) -> RepoResult<()> {
+    let Some(succeeded_on) = job.worker_id.as_deref() else {
+        return Ok(());
+    };
+    if t.to != JobStatus::Completed || job.failed_attempts == 0 {
+        return Ok(());
+    }
+    let failed_on: Vec<String> = sqlx::query_scalar(sql::HISTORY_JOB_FAULT_WORKERS)
+        .bind(&job.id)
+        .fetch_all(&mut **tx)
+        .await?;
+    for worker_id in evidence(&failed_on, succeeded_on, policy) {
+        record_outcome(tx, worker_id, WorkerOutcome::Failure, policy, now).await?;
+    }
     Ok(())
 }
 

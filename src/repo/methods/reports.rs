@@ -27,7 +27,7 @@ impl ReportRepo for SqlRepo {
         to: i64,
         group_by: &str,
     ) -> RepoResult<Vec<ReportGroup>> {
-        type Counts = (String, i64, i64, i64, i64, i64, i64);
+        type Counts = (String, i64, i64, i64, i64, i64, i64, i64, i64);
         type Stats = (String, i64, i64, i64, i64);
         let counts: Vec<Counts> = sqlx::query_as(sql::REPORT_COUNTS)
             .bind(from)
@@ -63,7 +63,17 @@ impl ReportRepo for SqlRepo {
         Ok(counts
             .into_iter()
             .map(
-                |(key, jobs, completed, failed, timed_out, cancelled, retries)| ReportGroup {
+                |(
+                    key,
+                    jobs,
+                    completed,
+                    failed,
+                    timed_out,
+                    cancelled,
+                    retries,
+                    worker_faults,
+                    job_faults,
+                )| ReportGroup {
                     queue_wait_ms: stats[0].get(&key).copied(),
                     run_ms: stats[1].get(&key).copied(),
                     success_rate: if jobs > 0 {
@@ -78,6 +88,8 @@ impl ReportRepo for SqlRepo {
                     timed_out,
                     cancelled,
                     retries,
+                    worker_faults,
+                    job_faults,
                 },
             )
             .collect())

@@ -4,7 +4,7 @@
 use super::{record_outcome, sql, Tx};
 use crate::lifecycle::job::{self, Transition};
 use crate::lifecycle::worker::batch_outcomes;
-use crate::lifecycle::{Policy, WorkerOutcome};
+use crate::lifecycle::{Fault, Policy, WorkerOutcome};
 use crate::model::JobRecord;
 use crate::repo::RepoResult;
 use gantry_api::JobStatus;
@@ -21,6 +21,7 @@ pub(super) struct HistoryRow<'a> {
     h_worker: Option<&'a str>,
     h_at: i64,
     h_reason: &'a str,
+    h_fault: Option<&'static str>,
 }
 
 impl<'a> HistoryRow<'a> {
@@ -40,7 +41,14 @@ impl<'a> HistoryRow<'a> {
             h_worker: job.worker_id.as_deref(),
             h_at: at,
             h_reason: reason,
+            h_fault: None,
         }
+    }
+
+    /// The same row, recording whose fault the change was.
+    pub(super) fn by(mut self, fault: Option<Fault>) -> Self {
+        self.h_fault = fault.map(Fault::as_str);
+        self
     }
 
     /// The row recording that `job_id` was created in `status`.
@@ -53,6 +61,7 @@ impl<'a> HistoryRow<'a> {
             h_worker: None,
             h_at: at,
             h_reason: reason,
+            h_fault: None,
         }
     }
 
@@ -66,6 +75,7 @@ impl<'a> HistoryRow<'a> {
             h_worker: None,
             h_at: at,
             h_reason: job::PROMOTED,
+            h_fault: None,
         }
     }
 
@@ -79,6 +89,7 @@ impl<'a> HistoryRow<'a> {
             h_worker: Some(worker_id),
             h_at: at,
             h_reason: job::STARTED,
+            h_fault: None,
         }
     }
 
@@ -92,6 +103,7 @@ impl<'a> HistoryRow<'a> {
             h_worker: Some(worker_id),
             h_at: at,
             h_reason: job::PLACED,
+            h_fault: None,
         }
     }
 }
@@ -173,7 +185,7 @@ pub(super) async fn write_transitions(
         .await?;
     let history: Vec<HistoryRow> = changed
         .iter()
-        .map(|(j, t)| HistoryRow::of(j, Some(t.from), t.to, at, &t.reason))
+        .map(|(j, t)| HistoryRow::of(j, Some(t.from), t.to, at, &t.reason).by(t.fault))
         .collect();
     history_many(tx, &history).await
 }

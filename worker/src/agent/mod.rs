@@ -14,6 +14,7 @@ use crate::executor::Executor;
 use crate::fence::Fence;
 use crate::host::HostSampler;
 use crate::job_table::{JobTable, StopCause};
+use crate::state::{AgentState, StateFile};
 use crate::worker_id::WorkerId;
 use anyhow::Context;
 use gantry_api::RegisterWorkerRequest;
@@ -28,6 +29,9 @@ use tokio_util::sync::CancellationToken;
 const HAND_BACK_TIMEOUT: Duration = Duration::from_secs(15);
 /// Time given to tasks to notice `give_up` before they are aborted.
 const GIVE_UP_GRACE: Duration = Duration::from_secs(2);
+/// Time beyond the kill grace given to the executor, once every attempt ended, to stop and
+/// remove what they left behind.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Everything the agent's loops share.
 pub(crate) struct Agent {
@@ -60,6 +64,8 @@ pub(crate) struct Agent {
     draining: AtomicBool,
     /// Sends a heartbeat at once instead of at the next tick.
     beat_now: Notify,
+    /// Where the agent keeps its worker id and token across restarts.
+    state: StateFile,
 }
 
 /// Runs the agent until `shutdown` fires, then drains and returns.
@@ -124,6 +130,7 @@ pub async fn run_with_executor(
     agent.draining.store(true, Ordering::Relaxed);
     agent.beat_now.notify_one();
     agent.drain(&mut tasks).await;
+    agent.clean_up().await;
     heartbeat_stop.cancel();
     let _ = heartbeat.await;
     let _ = fence.await;
@@ -139,7 +146,19 @@ impl Agent {
             &config.server_url,
             config.worker_token.clone(),
         )?);
-        let worker_id = Arc::new(WorkerId::new(config.worker_id.clone().unwrap_or_default()));
+        let state = StateFile::in_dir(&config.state_root());
+        let saved = state.load(&config.server_url);
+        // WORKER_ID wins; else the id of this agent's earlier life, whose token it shows again.
+        let id = config
+            .worker_id
+            .clone()
+            .filter(|id| !id.is_empty())
+            .or_else(|| saved.as_ref().map(|s| s.worker_id.clone()))
+            .unwrap_or_default();
+        if let Some(saved) = saved.filter(|s| s.worker_id == id) {
+            client.resume_with(saved.token);
+        }
+        let worker_id = Arc::new(WorkerId::new(id));
         let jobs = Arc::new(JobTable::default());
         let slot_freed = Arc::new(Notify::new());
         let give_up = CancellationToken::new();
@@ -167,6 +186,7 @@ impl Agent {
             fence: Fence::new(),
             draining: AtomicBool::new(false),
             beat_now: Notify::new(),
+            state,
         })
     }
 
@@ -194,7 +214,16 @@ impl Agent {
         tracing::info!(worker_id = resp.worker_id, "registered");
         self.fence.set_server_timeout(resp.heartbeat_timeout_ms);
         self.fence.contact();
-        self.worker_id.set(resp.worker_id);
+        self.worker_id.set(resp.worker_id.clone());
+        let saved = AgentState {
+            server_url: self.config.server_url.clone(),
+            worker_id: resp.worker_id,
+            token: self.client.worker_token(),
+        };
+        if let Err(e) = self.state.save(&saved) {
+            tracing::warn!(path = %self.state.path().display(), error = %e,
+                "cannot save the agent's state: a restart will join as a new worker");
+        }
         Ok(())
     }
 
@@ -231,6 +260,22 @@ impl Agent {
         self.give_up.cancel();
         if !join_all_within(tasks, GIVE_UP_GRACE).await {
             tasks.abort_all();
+            // An aborted attempt drops its container guard only once it is polled again.
+            while tasks.join_next().await.is_some() {}
+        }
+    }
+
+    /// Waits for the removals still under way, then removes whatever of this worker is still
+    /// in the engine: no container outlives the agent, whatever ended its attempt.
+    async fn clean_up(&self) {
+        let clean = async {
+            self.executor.wait_cleanups().await;
+            self.executor.cleanup_orphans(&self.worker_id.get()).await
+        };
+        match tokio::time::timeout(self.config.kill_grace + CLEANUP_TIMEOUT, clean).await {
+            Ok(0) => {}
+            Ok(left) => tracing::warn!(left, "removed containers the attempts left behind"),
+            Err(_) => tracing::warn!("containers still being removed at exit"),
         }
     }
 }

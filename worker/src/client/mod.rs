@@ -71,21 +71,50 @@ impl ServerClient {
         self.worker_token.read().expect("token lock").clone()
     }
 
+    /// Takes up a per-worker token kept from an earlier life of this agent (its state file), so
+    /// the next registration proves it is that worker.
+    pub fn resume_with(&self, worker_token: Option<String>) {
+        *self.worker_token.write().expect("token lock") = worker_token;
+    }
+
     /// The token for worker routes: the per-worker one, else the join token.
     fn token(&self) -> Option<String> {
         self.worker_token().or_else(|| self.join_token.clone())
     }
 
-    /// `POST /api/workers/register` with the join token; keeps the returned per-worker token.
+    /// `POST /api/workers/register`; keeps the returned per-worker token. An agent resuming a
+    /// worker (see [`ServerClient::resume_with`]) proves it with that worker's token; when the
+    /// server no longer takes it (its database was reset, say), it joins with the join token.
     pub async fn register(
         &self,
         body: &RegisterWorkerRequest,
         retry: &Retry,
     ) -> Result<RegisterWorkerResponse, ClientError> {
-        let token = self.join_token.clone();
-        let resp: RegisterWorkerResponse = self
-            .call_json("/api/workers/register", body, token, REQUEST_TIMEOUT, retry)
-            .await?;
+        let path = "/api/workers/register";
+        let resp: RegisterWorkerResponse = match self.worker_token() {
+            Some(own) => {
+                let first = self
+                    .call_json(path, body, Some(own), REQUEST_TIMEOUT, retry)
+                    .await;
+                match first {
+                    Err(ClientError::Refused { status, .. }) if status == 401 || status == 403 => {
+                        tracing::info!(
+                            "the server does not take this worker's saved token: joining anew"
+                        );
+                        self.resume_with(None);
+                        let token = self.join_token.clone();
+                        self.call_json(path, body, token, REQUEST_TIMEOUT, retry)
+                            .await?
+                    }
+                    other => other?,
+                }
+            }
+            None => {
+                let token = self.join_token.clone();
+                self.call_json(path, body, token, REQUEST_TIMEOUT, retry)
+                    .await?
+            }
+        };
         if let Some(t) = &resp.token {
             *self.worker_token.write().expect("token lock") = Some(t.clone());
         }

@@ -2,6 +2,7 @@
 //! containers ([`docker::DockerExecutor`]) and local processes ([`process::ProcessExecutor`]).
 
 pub mod docker;
+pub mod environment;
 pub mod output;
 pub mod process;
 
@@ -13,17 +14,18 @@ use tokio_util::sync::CancellationToken;
 /// Everything an executor needs to run one attempt.
 #[derive(Debug, Clone)]
 pub struct ExecSpec {
-    /// The job's id (labels its container; part of the container's name).
+    /// The job's id (labels its container; part of the container's name; `GANTRY_JOB_ID`).
     pub job_id: String,
-    /// The attempt number the server delivered.
+    /// The attempt number the server delivered (`GANTRY_ATTEMPT`).
     pub attempt: i64,
-    /// The worker running it (labels its container).
+    /// The worker running it (labels its container; `GANTRY_WORKER_ID`).
     pub worker_id: String,
     /// The shell command, run with `sh -c`.
     pub command: String,
     /// The container image (ignored by the process executor).
     pub image: String,
-    /// Environment variables for the command.
+    /// The job's own environment variables; executors pass on [`ExecSpec::environment`],
+    /// which adds the attempt's identity.
     pub env: BTreeMap<String, String>,
     /// CPU cores to allow (already defaulted; > 0).
     pub cpu: f64,
@@ -85,6 +87,10 @@ pub trait Executor: Send + Sync {
         let _ = worker_id;
         0
     }
+
+    /// Waits for cleanups still under way (the removal of a container whose attempt was
+    /// dropped mid-run), so that nothing an attempt created outlives the agent.
+    async fn wait_cleanups(&self) {}
 
     /// Runs one attempt to its end: exit, timeout (`spec.timeout`) or `cancel`. Stopping means
     /// SIGTERM, then SIGKILL after the kill grace. Never panics on job misbehaviour; failures

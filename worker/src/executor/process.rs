@@ -66,7 +66,7 @@ impl Executor for ProcessExecutor {
             .env_clear()
             .env("PATH", CHILD_PATH)
             .env("HOME", &spec.work_dir)
-            .envs(&spec.env)
+            .envs(spec.environment())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

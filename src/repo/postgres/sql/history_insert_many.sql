@@ -1,5 +1,5 @@
-INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id, at, reason)
-SELECT h_job, h_attempt, h_from, h_to, h_worker, h_at, h_reason
+INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id, at, reason, fault)
+SELECT h_job, h_attempt, h_from, h_to, h_worker, h_at, h_reason, h_fault
 FROM (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows(
     h_job text,
@@ -8,5 +8,6 @@ FROM (
     h_to text,
     h_worker text,
     h_at bigint,
-    h_reason text)
+    h_reason text,
+    h_fault text)
 ) AS v

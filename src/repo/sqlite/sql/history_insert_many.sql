@@ -1,5 +1,5 @@
-INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id, at, reason)
-SELECT h_job, h_attempt, h_from, h_to, h_worker, h_at, h_reason
+INSERT INTO job_history (job_id, attempt, from_status, to_status, worker_id, at, reason, fault)
+SELECT h_job, h_attempt, h_from, h_to, h_worker, h_at, h_reason, h_fault
 FROM (
   WITH items AS MATERIALIZED (SELECT value AS item FROM json_each($1))
   SELECT
@@ -9,6 +9,7 @@ FROM (
     json_extract(item, '$.h_to') AS h_to,
     json_extract(item, '$.h_worker') AS h_worker,
     json_extract(item, '$.h_at') AS h_at,
-    json_extract(item, '$.h_reason') AS h_reason
+    json_extract(item, '$.h_reason') AS h_reason,
+    json_extract(item, '$.h_fault') AS h_fault
   FROM items
 ) AS v

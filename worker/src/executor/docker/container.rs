@@ -22,7 +22,11 @@ const MIB: i64 = 1024 * 1024;
 pub(super) fn container_body(settings: &DockerSettings, spec: &ExecSpec) -> ContainerCreateBody {
     let network = spec.network && settings.allow_network;
     let mut env: Vec<String> = vec!["HOME=/work".into()];
-    env.extend(spec.env.iter().map(|(k, v)| format!("{k}={v}")));
+    env.extend(
+        spec.environment()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}")),
+    );
     let labels = HashMap::from([
         (LABEL_JOB_ID.to_string(), spec.job_id.clone()),
         (LABEL_ATTEMPT.to_string(), spec.attempt.to_string()),
@@ -141,7 +145,16 @@ mod tests {
         let body = container_body(&settings(true), &spec(false, 64));
         assert_eq!(body.user.as_deref(), Some(JOB_USER));
         assert_eq!(body.network_disabled, Some(true));
-        assert_eq!(body.env.unwrap(), ["HOME=/work", "A=b"]);
+        assert_eq!(
+            body.env.unwrap(),
+            [
+                "HOME=/work",
+                "A=b",
+                "GANTRY_ATTEMPT=3",
+                "GANTRY_JOB_ID=j",
+                "GANTRY_WORKER_ID=w-1"
+            ]
+        );
         let labels = body.labels.unwrap();
         assert_eq!(labels[LABEL_WORKER_ID], "w-1");
         assert_eq!(labels[LABEL_ATTEMPT], "3");

@@ -1,25 +1,29 @@
 //! The Docker executor: one fresh, hardened container per attempt, through bollard.
 //!
-//! The container never pulls (a missing image is an infrastructure error), runs `sh -c` as
-//! nobody with no network, no capabilities, a read-only root, a pids limit and the job's
+//! The container never pulls (a missing image is the job's failure, not the worker's), runs
+//! `sh -c` as nobody with no network, no capabilities, a read-only root, a pids limit and the job's
 //! memory and CPU limits, with the work folder bind-mounted at `/work`. Output is read from
-//! an attach stream into bounded tail buffers, and the container is always removed.
+//! an attach stream into bounded tail buffers, and the container is always removed: its life
+//! from create to removal runs in a task of its own, owned by a guard that removes it on every
+//! path, and [`Executor::wait_cleanups`] waits for those tasks.
 
 mod container;
+mod guard;
 mod run;
 
 use super::{ExecOutcome, ExecSpec, Executor};
 use bollard::errors::Error as DockerError;
-use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
-};
+use bollard::query_parameters::ListContainersOptionsBuilder;
 use bollard::Docker;
-use container::{container_body, make_writable_for_job};
+use container::make_writable_for_job;
+use guard::remove;
+use run::ContainerLife;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// Label holding the job id on every container the agent starts.
 pub const LABEL_JOB_ID: &str = "gantry.job-id";
@@ -52,6 +56,9 @@ pub struct DockerExecutor {
     settings: DockerSettings,
     /// Whether the API version has been agreed with the engine.
     negotiated: AtomicBool,
+    /// The tasks that own a container, from its create to its removal; the agent waits for
+    /// them before it exits.
+    containers: TaskTracker,
 }
 
 impl DockerExecutor {
@@ -70,6 +77,7 @@ impl DockerExecutor {
             docker: Mutex::new(docker),
             settings,
             negotiated: AtomicBool::new(negotiated),
+            containers: TaskTracker::new(),
         })
     }
 
@@ -131,6 +139,12 @@ impl Executor for DockerExecutor {
         removed
     }
 
+    async fn wait_cleanups(&self) {
+        self.containers.close();
+        self.containers.wait().await;
+        self.containers.reopen();
+    }
+
     async fn run(&self, spec: &ExecSpec, cancel: CancellationToken) -> ExecOutcome {
         let docker = self.docker();
         match docker.inspect_image(&spec.image).await {
@@ -138,11 +152,16 @@ impl Executor for DockerExecutor {
             Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
             }) => {
-                return ExecOutcome::infra(format!(
-                    "image `{}` is not present on this worker (gantry never pulls: build or \
-                     load it on the host first)",
-                    spec.image
-                ))
+                // The job named an image this host cannot give it: the job's failure (its
+                // retries apply), never held against the worker.
+                return ExecOutcome {
+                    error: Some(format!(
+                        "image `{}` is not present on this worker (gantry never pulls: build \
+                         or load it on the host first)",
+                        spec.image
+                    )),
+                    ..ExecOutcome::default()
+                };
             }
             Err(e) => return ExecOutcome::infra(format!("Docker engine unusable: {e}")),
         }
@@ -152,17 +171,20 @@ impl Executor for DockerExecutor {
             Ok(Err(e)) => return ExecOutcome::infra(format!("could not prepare work folder: {e}")),
             Err(e) => return ExecOutcome::infra(format!("could not prepare work folder: {e}")),
         }
-        let name = container_name(spec);
-        let opts = CreateContainerOptionsBuilder::default().name(&name).build();
-        let body = container_body(&self.settings, spec);
-        if let Err(e) = docker.create_container(Some(opts), body).await {
-            return ExecOutcome::infra(format!("could not create container: {e}"));
+        // From create on, the container's life runs in a task of its own that nothing aborts:
+        // dropping this future only cancels the attempt, and that task still removes it.
+        let cancel = cancel.child_token();
+        let _cancel_on_drop = cancel.clone().drop_guard();
+        let life = ContainerLife {
+            docker,
+            settings: self.settings.clone(),
+            spec: spec.clone(),
+            containers: self.containers.clone(),
+        };
+        match self.containers.spawn(life.run(cancel)).await {
+            Ok(outcome) => outcome,
+            Err(e) => ExecOutcome::infra(format!("the container's task failed: {e}")),
         }
-        let outcome = self.run_in(&docker, &name, spec, cancel).await;
-        if !remove(&docker, &name).await {
-            tracing::warn!(container = name, "container could not be removed");
-        }
-        outcome
     }
 }
 
@@ -182,22 +204,4 @@ fn container_name(spec: &ExecSpec) -> String {
         .collect();
     let suffix: u32 = rand::random();
     format!("gantry-{job}-{}-{suffix:08x}", spec.attempt)
-}
-
-/// Force-removes a container with its anonymous volumes; true when it is gone.
-async fn remove(docker: &Docker, name: &str) -> bool {
-    let opts = RemoveContainerOptionsBuilder::default()
-        .force(true)
-        .v(true)
-        .build();
-    match docker.remove_container(name, Some(opts)).await {
-        Ok(()) => true,
-        Err(DockerError::DockerResponseServerError {
-            status_code: 404, ..
-        }) => true,
-        Err(e) => {
-            tracing::warn!(container = name, error = %e, "remove failed");
-            false
-        }
-    }
 }

@@ -1,15 +1,17 @@
-//! Running one created container: attach to its output, start it, wait for its end (or stop
-//! it at its timeout or on cancel), and read the engine's record of how it ended.
+//! One container's life: create it, attach to its output, start it (unless the attempt was
+//! cancelled by then), wait for its end (or stop it at its timeout or on cancel), read the
+//! engine's record of how it ended, and remove it.
 
-use super::container::memory_mb;
-use super::DockerExecutor;
+use super::container::{container_body, memory_mb};
+use super::guard::ContainerGuard;
+use super::DockerSettings;
 use crate::executor::output::TailBuffer;
 use crate::executor::{timeout_message, ExecOutcome, ExecSpec};
 use bollard::errors::Error as DockerError;
 use bollard::models::ContainerWaitResponse;
 use bollard::query_parameters::{
-    AttachContainerOptionsBuilder, InspectContainerOptions, StopContainerOptionsBuilder,
-    WaitContainerOptionsBuilder,
+    AttachContainerOptionsBuilder, CreateContainerOptionsBuilder, InspectContainerOptions,
+    StopContainerOptionsBuilder, WaitContainerOptionsBuilder,
 };
 use bollard::Docker;
 use futures::StreamExt;
@@ -17,6 +19,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 /// How long to wait for the attach stream to close once the container stopped.
 const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(3);
@@ -38,28 +41,59 @@ struct Output {
     reader: JoinHandle<()>,
 }
 
-impl DockerExecutor {
-    /// Runs an attempt in a created container and collects its outcome; the caller removes it.
-    pub(super) async fn run_in(
-        &self,
-        docker: &Docker,
-        name: &str,
-        spec: &ExecSpec,
-        cancel: CancellationToken,
-    ) -> ExecOutcome {
+/// Everything one container's life needs, owned so that it runs in a task of its own.
+pub(super) struct ContainerLife {
+    /// The engine the container lives in.
+    pub(super) docker: Docker,
+    /// Kill grace, output cap, network policy and pids limit.
+    pub(super) settings: DockerSettings,
+    /// The attempt the container runs.
+    pub(super) spec: ExecSpec,
+    /// Where the removal of a container whose task panicked runs.
+    pub(super) containers: TaskTracker,
+}
+
+impl ContainerLife {
+    /// Creates the container, runs the attempt in it, and removes it on every path.
+    pub(super) async fn run(self, cancel: CancellationToken) -> ExecOutcome {
+        let name = super::container_name(&self.spec);
+        // Owned from before the create call: a create whose answer is lost still made it.
+        let container = ContainerGuard::new(self.docker.clone(), name, self.containers.clone());
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(container.name())
+            .build();
+        let body = container_body(&self.settings, &self.spec);
+        let outcome = match self.docker.create_container(Some(opts), body).await {
+            Ok(_) => self.run_in(container.name(), cancel).await,
+            Err(e) => ExecOutcome::infra(format!("could not create container: {e}")),
+        };
+        container.remove().await;
+        outcome
+    }
+
+    /// Runs the attempt in the created container `name` and collects its outcome.
+    async fn run_in(&self, name: &str, cancel: CancellationToken) -> ExecOutcome {
+        let (docker, spec) = (&self.docker, &self.spec);
         let output = match attach(docker, name, self.settings.max_output_bytes).await {
             Ok(output) => output,
             Err(e) => return ExecOutcome::infra(format!("could not attach to container: {e}")),
         };
+        if cancel.is_cancelled() {
+            // Stopped between create and start: never start it (the caller removes it).
+            output.reader.abort();
+            return ExecOutcome {
+                cancelled: true,
+                error: Some("cancelled".into()),
+                ..ExecOutcome::default()
+            };
+        }
         let started = Instant::now();
         if let Err(e) = docker.start_container(name, None).await {
             output.reader.abort();
             return ExecOutcome::infra(format!("could not start container: {e}"));
         }
         let mut outcome = ExecOutcome::default();
-        let waited = self
-            .wait_or_stop(docker, name, spec, cancel, &mut outcome)
-            .await;
+        let waited = self.wait_or_stop(name, cancel, &mut outcome).await;
         outcome.duration = started.elapsed();
         outcome.exit_code = match waited {
             Some(Ok(r)) => Some(r.status_code),
@@ -75,12 +109,11 @@ impl DockerExecutor {
     /// and stops it. `None` when even the stop did not end it in time.
     async fn wait_or_stop(
         &self,
-        docker: &Docker,
         name: &str,
-        spec: &ExecSpec,
         cancel: CancellationToken,
         outcome: &mut ExecOutcome,
     ) -> Option<Result<ContainerWaitResponse, DockerError>> {
+        let (docker, spec) = (&self.docker, &self.spec);
         let wait_opts = WaitContainerOptionsBuilder::default()
             .condition("not-running")
             .build();
@@ -96,7 +129,7 @@ impl DockerExecutor {
                 outcome.error = Some("cancelled".into());
             }
         }
-        self.stop(docker, name).await;
+        self.stop(name).await;
         let limit = self.settings.kill_grace + STOP_SLACK;
         tokio::time::timeout(limit, wait.next())
             .await
@@ -105,10 +138,10 @@ impl DockerExecutor {
     }
 
     /// SIGTERM, then SIGKILL after the kill grace (what `docker stop -t` does).
-    async fn stop(&self, docker: &Docker, name: &str) {
+    async fn stop(&self, name: &str) {
         let grace = self.settings.kill_grace.as_secs_f64().ceil() as i32;
         let opts = StopContainerOptionsBuilder::default().t(grace).build();
-        if let Err(e) = docker.stop_container(name, Some(opts)).await {
+        if let Err(e) = self.docker.stop_container(name, Some(opts)).await {
             tracing::warn!(container = name, error = %e, "stop failed");
         }
     }

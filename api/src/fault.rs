@@ -1,0 +1,61 @@
+//! Whose fault an attempt's end was: what cooldowns count and reports break down by.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Who caused an attempt to end without success (or to be stopped).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Fault {
+    /// The job itself: a non-zero exit, its own timeout or memory limit, a bad input.
+    Job,
+    /// The worker it ran on: an engine or executor error, lost with its worker, never started.
+    Worker,
+    /// Someone who operates the service: a cancel.
+    Operator,
+}
+
+impl Fault {
+    /// The lower-case name stored in the history table and written on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::Job => "job",
+            Fault::Worker => "worker",
+            Fault::Operator => "operator",
+        }
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "job" => Ok(Fault::Job),
+            "worker" => Ok(Fault::Worker),
+            "operator" => Ok(Fault::Operator),
+            other => Err(format!("unknown fault `{other}` (job, worker or operator)")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Fault;
+
+    #[test]
+    fn faults_read_back_what_they_write() {
+        for f in [Fault::Job, Fault::Worker, Fault::Operator] {
+            assert_eq!(f.as_str().parse::<Fault>().unwrap(), f);
+            assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{f}\""));
+        }
+        assert!("nobody".parse::<Fault>().is_err());
+    }
+}
