@@ -1,6 +1,8 @@
 //! Job bodies: create, the job itself, its history, the worker-side calls and listing.
 
+use crate::images::PullPolicy;
 use crate::status::JobStatus;
+use crate::usage::AttemptUsage;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -47,6 +49,9 @@ pub struct CreateJobRequest {
     /// Ask for network access in the container (a worker may still forbid it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub network: Option<bool>,
+    /// When the worker pulls the image; the worker's `--pull-policy` when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<PullPolicy>,
 }
 
 /// A point in time as a client may give it.
@@ -126,6 +131,16 @@ pub struct Job {
     pub duration_ms: Option<i64>,
     /// True when the last attempt was killed for exceeding its memory limit.
     pub oom_killed: bool,
+    /// When the worker pulls the image, as the job asked; absent: the worker's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pull: Option<PullPolicy>,
+    /// What a RUNNING attempt is doing before its command runs, in words (for example
+    /// `pulling python:3.12`); absent once the command runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// What the last attempt used (CPU seconds, peak memory, pull and run time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<AttemptUsage>,
 }
 
 /// One state change of a job, from the append-only history table.
@@ -210,6 +225,10 @@ pub struct StartJobRequest {
     pub job_id: String,
     /// The attempt number it was delivered with.
     pub attempt: i64,
+    /// The worker first pulls the job's image: the job shows `pulling <image>` and its
+    /// timeout does not run yet. A second start without it says the command starts now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pulling: bool,
 }
 
 /// `POST /api/jobs/submit-result`: how an attempt ended.
@@ -248,6 +267,13 @@ pub struct SubmitResultRequest {
     /// download failed): retried from the infrastructure budget, not `maxRetries`.
     #[serde(default)]
     pub infrastructure_error: bool,
+    /// The job can never succeed as it is (its image does not exist in its registry, or has
+    /// no manifest for this platform): it ends FAILED now, whatever retries it has left.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub permanent: bool,
+    /// What the attempt used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<AttemptUsage>,
 }
 
 /// `POST /api/jobs/cancel`.

@@ -9,9 +9,11 @@ mod batch;
 mod duration;
 mod error;
 mod fault;
+mod images;
 mod jobs;
 mod reports;
 mod status;
+mod usage;
 mod workers;
 
 pub use batch::{
@@ -21,6 +23,7 @@ pub use batch::{
 pub use duration::parse_duration;
 pub use error::{ErrorBody, ErrorDetail};
 pub use fault::Fault;
+pub use images::{ImageHeld, PullPolicy};
 pub use jobs::{
     CancelJobRequest, CreateJobRequest, GetJobRequest, GetJobResponse, HistoryEntry, Job,
     JobStatusResponse, JobsListResponse, RunAt, StartJobRequest, SubmitResultRequest,
@@ -28,6 +31,7 @@ pub use jobs::{
 };
 pub use reports::{Percentiles, ReportGroup, ReportSummary};
 pub use status::{JobStatus, ParseStatusError, WorkerStatus};
+pub use usage::AttemptUsage;
 pub use workers::{
     HeartbeatRequest, HeartbeatResponse, RegisterWorkerRequest, RegisterWorkerResponse, StopJob,
     StopReason, Worker, WorkerSummary, WorkersListResponse,

@@ -1,5 +1,6 @@
 //! Worker bodies: register, heartbeat and the fleet listing.
 
+use crate::images::ImageHeld;
 use crate::status::WorkerStatus;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -34,6 +35,12 @@ pub struct RegisterWorkerRequest {
     /// How it runs jobs: `docker` or `process`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub executor: Option<String>,
+    /// True when the agent made sure, before registering, that nothing of an earlier life
+    /// of this worker still runs (its orphan containers removed, its process groups
+    /// killed): the server may then hand that life's jobs to others at once. Without it the
+    /// server holds them until the kill grace has passed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub earlier_jobs_stopped: bool,
 }
 
 /// The answer to a registration.
@@ -76,6 +83,10 @@ pub struct HeartbeatRequest {
     /// True while the agent shuts down: it finishes what it runs and is given nothing new.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub draining: Option<bool>,
+    /// The images its engine holds (a bounded list, most recently used first); absent when
+    /// unchanged since the last heartbeat or when it runs no containers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<ImageHeld>>,
 }
 
 /// The answer to a heartbeat.
@@ -159,6 +170,10 @@ pub struct Worker {
     pub registered_at: i64,
     /// When it last sent a heartbeat.
     pub last_heartbeat_at: i64,
+    /// The images its engine holds, per its heartbeats (placement prefers a worker that has
+    /// a job's image).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<ImageHeld>,
 }
 
 /// Worker counts by status.

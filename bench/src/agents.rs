@@ -72,6 +72,7 @@ impl SimAgent {
             worker_id: self.id.clone(),
             job_id: job.id.clone(),
             attempt: job.attempts,
+            pulling: false,
         };
         if let Err(e) = self.client.start_job(&start, &once()).await {
             bail!("start: {e}");

@@ -117,6 +117,9 @@ impl JobRecord {
             error: self.error.clone(),
             duration_ms: self.duration_ms,
             oom_killed: self.oom_killed != 0,
+            pull: None,
+            phase: None,
+            usage: None,
         })
     }
 }

@@ -84,6 +84,7 @@ impl WorkerRecord {
             draining: self.draining != 0,
             registered_at: self.registered_at,
             last_heartbeat_at: self.last_heartbeat_at,
+            images: Vec::new(),
         })
     }
 }

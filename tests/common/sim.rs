@@ -152,6 +152,7 @@ impl<'a> SimWorker<'a> {
             worker_id: self.id.clone(),
             job_id: job.id.clone(),
             attempt: job.attempts,
+            pulling: false,
         };
         answer(self.client.start_job(&body, &once()).await)
     }

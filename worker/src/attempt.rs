@@ -125,6 +125,7 @@ impl Attempts {
             worker_id: worker_id.clone(),
             job_id: job.id.clone(),
             attempt: job.attempts,
+            pulling: false,
         };
         let retry = Retry::times(START_TRIES, &self.give_up);
         match self.client.start_job(&start, &retry).await {
@@ -245,6 +246,8 @@ fn result_of(worker_id: String, job: &Job, outcome: ExecOutcome) -> SubmitResult
         timed_out: outcome.timed_out,
         oom_killed: outcome.oom_killed,
         infrastructure_error: outcome.infrastructure_error,
+        permanent: outcome.permanent,
+        usage: (!outcome.usage.is_empty()).then_some(outcome.usage),
     }
 }
 

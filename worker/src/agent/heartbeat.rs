@@ -35,6 +35,7 @@ impl Agent {
                 running_job_ids: self.jobs.running_ids(),
                 executor_ok: Some(executor_ok),
                 draining: Some(self.draining.load(Ordering::Relaxed)),
+                images: None,
             };
             match self
                 .client

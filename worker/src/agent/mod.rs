@@ -206,6 +206,7 @@ impl Agent {
             labels: self.config.labels.iter().cloned().collect(),
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
             executor: Some(self.executor.kind().to_string()),
+            earlier_jobs_stopped: false,
         };
         let resp = self
             .client

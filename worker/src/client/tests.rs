@@ -117,6 +117,7 @@ async fn single_and_batch_calls_return_the_servers_jobs_with_the_worker_token() 
         worker_id: "w-1".into(),
         job_id: "a".into(),
         attempt: 1,
+        pulling: false,
     };
     let job = client.start_job(&start, &retry).await.unwrap();
     assert_eq!((job.id.as_str(), job.status), ("a", JobStatus::Running));

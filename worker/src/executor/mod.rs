@@ -6,6 +6,7 @@ pub mod environment;
 pub mod output;
 pub mod process;
 
+use gantry_api::AttemptUsage;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -60,6 +61,11 @@ pub struct ExecOutcome {
     pub infrastructure_error: bool,
     /// What went wrong, in words.
     pub error: Option<String>,
+    /// The job can never succeed as it is (its image does not exist): it ends FAILED now,
+    /// whatever retries it has left.
+    pub permanent: bool,
+    /// What the attempt used (CPU, peak memory, pull and run time), where measured.
+    pub usage: AttemptUsage,
 }
 
 impl ExecOutcome {
