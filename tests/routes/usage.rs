@@ -73,6 +73,16 @@ async fn results_carry_checked_usage_into_status(db: TestDb) {
         (ended.to_status, ended.usage),
         (JobStatus::Completed, Some(u1))
     );
+    let page = reqwest::get(server.url(&format!("/jobs/{}", jobs[0].id)))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("CPU 1.75 s, peak 300.0 MiB, pull 12 ms, run 2100 ms"),
+        "the job page shows it: {page}"
+    );
     let s2 = server.status(&jobs[2].id).await;
     assert_eq!(
         (s2.job.status, s2.job.usage),
