@@ -164,6 +164,9 @@ pub struct HistoryEntry {
     /// Whose fault the end of an attempt was (absent for changes that end none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<crate::Fault>,
+    /// What the attempt used, on the change that ended it (absent when nothing was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<AttemptUsage>,
 }
 
 /// `GET /api/jobs/status`: the job plus its whole history.

@@ -96,6 +96,7 @@ async fn choose_executor(
         max_output_bytes: agent.max_output_bytes,
         allow_network: agent.allow_network,
         pids_limit: agent.pids_limit,
+        usage_interval: agent.usage_interval,
     };
     let docker = match DockerExecutor::connect(settings).await {
         Ok(docker) if docker.healthy().await => docker,

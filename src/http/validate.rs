@@ -2,6 +2,7 @@
 //! before anything is written.
 
 pub mod image_reference;
+mod usage;
 
 use super::error::{ApiError, ApiResult};
 use crate::model::{cores_to_milli, JobFinishParams, JobInsertParams};
@@ -323,6 +324,7 @@ pub fn job_finish(worker_id: &str, r: SubmitResultRequest, now: i64) -> ApiResul
         timed_out: r.timed_out,
         oom_killed: r.oom_killed,
         infrastructure_error: r.infrastructure_error,
+        usage: usage::usage(r.usage)?,
         now,
     })
 }

@@ -39,6 +39,14 @@ pub struct Transition {
     pub worker_outcome: WorkerOutcome,
 }
 
+impl Transition {
+    /// True when the change ends an attempt (the job leaves its worker): the history row that
+    /// records it carries what the attempt used.
+    pub fn ends_attempt(&self) -> bool {
+        self.from.is_on_worker() && !self.to.is_on_worker()
+    }
+}
+
 /// The state a new job starts in, and the history reason: QUEUED, or PENDING while its run
 /// time is ahead.
 pub fn create(run_at: i64, now: i64) -> (JobStatus, &'static str) {
@@ -92,6 +100,7 @@ pub fn finish(
     job.stderr = p.stderr.as_deref().map(keep_tail);
     job.duration_ms = p.duration_ms;
     job.oom_killed = i64::from(p.oom_killed);
+    job.set_usage(p.usage.as_ref());
     job.error = p.error.clone();
     job.deadline_at = None;
     let succeeded =
@@ -139,6 +148,7 @@ pub fn finish(
 pub fn time_out(job: &mut JobRecord, now: i64, policy: &Policy) -> Transition {
     let what = format!("timed out after {} ms", job.timeout_ms);
     job.error = Some(what.clone());
+    job.set_usage(None);
     job.deadline_at = None;
     let (to, reason) = retry_or_end(job, now, policy, JobStatus::TimedOut, &what);
     Transition {
@@ -155,6 +165,7 @@ pub fn time_out(job: &mut JobRecord, now: i64, policy: &Policy) -> Transition {
 pub fn lose(job: &mut JobRecord, now: i64, policy: &Policy, why: &str) -> Transition {
     let from = job.status;
     job.deadline_at = None;
+    job.set_usage(None);
     let (to, reason) = infra_retry(job, now, policy, why);
     Transition {
         from,
@@ -184,6 +195,10 @@ pub fn cancel(job: &mut JobRecord, now: i64) -> Result<Transition, Refusal> {
             "job {} already ended as {from}",
             job.id
         )));
+    }
+    if from.is_on_worker() {
+        // Its attempt ends unmeasured: the agent's result, if any, is refused from now on.
+        job.set_usage(None);
     }
     job.status = JobStatus::Cancelled;
     job.finished_at = Some(now);

@@ -56,6 +56,10 @@ fn job(max_retries: i64) -> JobRecord {
         error: None,
         duration_ms: None,
         oom_killed: 0,
+        cpu_seconds: None,
+        peak_memory_mb: None,
+        pull_ms: None,
+        run_ms: None,
     }
 }
 
@@ -363,4 +367,30 @@ fn a_success_elsewhere_turns_earlier_failures_into_evidence() {
         evidence(&failed_on, "w3", &all).is_empty(),
         "already counted"
     );
+}
+
+#[test]
+fn an_ended_attempt_leaves_its_own_usage_on_the_job_and_a_lost_one_none() {
+    let used = gantry_api::AttemptUsage {
+        cpu_seconds: Some(0.5),
+        peak_memory_mb: Some(40.0),
+        pull_ms: None,
+        run_ms: Some(900),
+    };
+    let mut j = job(1);
+    let t = job::finish(
+        &mut j,
+        &JobFinishParams {
+            usage: Some(used),
+            ..result(1)
+        },
+        &policy(),
+    )
+    .unwrap();
+    assert!(t.ends_attempt());
+    assert_eq!(j.usage(), used);
+    // Attempt 2 is lost with its worker: the job no longer shows attempt 1's figures.
+    (j.status, j.attempts) = (JobStatus::Running, 2);
+    assert!(job::lose(&mut j, 9_000, &policy(), "gone").ends_attempt());
+    assert!(j.usage().is_empty());
 }

@@ -135,6 +135,8 @@ pub struct JobFinishParams {
     pub oom_killed: bool,
     /// Not the job's fault (the worker's or its engine's).
     pub infrastructure_error: bool,
+    /// What the attempt used, as the worker measured it (validated: finite, not negative).
+    pub usage: Option<gantry_api::AttemptUsage>,
     /// The time of the result.
     pub now: i64,
 }

@@ -140,6 +140,10 @@ macro_rules! dialect_statements {
             /// Percentiles of one duration (queue wait or run time) per group.
             REPORT_DURATIONS => "report_durations.sql",
 
+            /// Percentiles of what attempts used (peak memory, CPU seconds, the memory
+            /// requested, the peak's share of it) per group and metric.
+            REPORT_USAGE => "report_usage.sql",
+
             /// One upload.
             UPLOAD_GET => "upload_get.sql",
 

@@ -11,6 +11,7 @@ mod leases;
 mod placement;
 mod reads;
 mod rules;
+mod usage;
 mod workers;
 
 use crate::common::builders::*;

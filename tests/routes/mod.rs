@@ -4,6 +4,7 @@
 mod access;
 mod batches;
 mod jobs;
+mod usage;
 mod workers;
 
 use crate::common::server::fast_config;

@@ -27,6 +27,8 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_PIDS_LIMIT: i64 = 256;
 /// How long running jobs may go on after SIGTERM before they are handed back.
 pub const DEFAULT_DRAIN_TIMEOUT: &str = "30s";
+/// How often a running container's cgroup is read for the attempt's CPU time and peak memory.
+pub const DEFAULT_USAGE_INTERVAL: &str = "100ms";
 
 /// The worker agent's settings, from flags or environment variables.
 #[derive(Debug, Clone, Parser)]
@@ -111,6 +113,12 @@ pub struct Config {
     #[arg(long, env = "GANTRY_PIDS_LIMIT", default_value_t = DEFAULT_PIDS_LIMIT)]
     pub pids_limit: i64,
 
+    /// How often a running container's cgroup is read for the attempt's CPU seconds and peak
+    /// memory (the CPU figure misses at most one interval's worth at the end).
+    #[arg(long, env = "GANTRY_USAGE_INTERVAL", default_value = DEFAULT_USAGE_INTERVAL,
+          value_parser = parse_duration)]
+    pub usage_interval: Duration,
+
     /// How long running jobs may go on after SIGTERM before they are handed back.
     #[arg(long, env = "GANTRY_DRAIN_TIMEOUT", default_value = DEFAULT_DRAIN_TIMEOUT,
           value_parser = parse_duration)]
@@ -155,6 +163,9 @@ impl Config {
         }
         if self.docker_timeout.is_zero() {
             return Err("DOCKER_TIMEOUT must be positive".into());
+        }
+        if self.usage_interval < Duration::from_millis(10) {
+            return Err("--usage-interval / GANTRY_USAGE_INTERVAL must be at least 10ms".into());
         }
         if self.pids_limit < 8 {
             return Err("--pids-limit must be at least 8".into());

@@ -44,6 +44,12 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
         "exit code",
         j.exit_code.map_or("-".into(), |c| c.to_string()),
     );
+    if let Some(usage) = &j.usage {
+        field(
+            "used",
+            format!("{usage} (of {} MiB asked)", j.required_ram_mb),
+        );
+    }
     if let Some(error) = &j.error {
         field("error", error.clone());
     }
@@ -54,7 +60,9 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
     field("started", format_time(j.started_at));
     field("finished", format_time(j.finished_at));
     println!("\nhistory:");
-    let mut table = Table::new(&["AT", "ATTEMPT", "FROM", "TO", "WORKER", "FAULT", "REASON"]);
+    let mut table = Table::new(&[
+        "AT", "ATTEMPT", "FROM", "TO", "WORKER", "FAULT", "USED", "REASON",
+    ]);
     for h in &s.history {
         table.row(vec![
             format_time(Some(h.at)),
@@ -63,6 +71,7 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
             h.to_status.to_string(),
             h.worker_id.clone().unwrap_or_else(|| "-".into()),
             h.fault.map_or("-".into(), |f| f.to_string()),
+            h.usage.map_or("-".into(), |u| u.to_string()),
             h.reason.clone().unwrap_or_default(),
         ]);
     }

@@ -37,7 +37,7 @@ use crate::lifecycle::{job, Fault, Policy, WorkerOutcome};
 use crate::model::{JobInsertParams, JobRecord, WorkerRecord};
 use crate::repo::{Dialect, Repo, RepoError, RepoResult};
 use async_trait::async_trait;
-use gantry_api::{JobStatus, StopJob};
+use gantry_api::{AttemptUsage, JobStatus, StopJob};
 use std::collections::HashMap;
 
 /// The repository over one database of this dialect.
@@ -58,6 +58,27 @@ async fn history(
     reason: &str,
     fault: Option<Fault>,
 ) -> RepoResult<()> {
+    history_used(
+        tx,
+        job,
+        (from, to),
+        at,
+        (reason, fault),
+        AttemptUsage::default(),
+    )
+    .await
+}
+
+/// Appends one history row as [`history`] does, with what the attempt used (on the row that
+/// ends an attempt; all NULL on the others).
+async fn history_used(
+    tx: &mut Tx,
+    job: &JobRecord,
+    (from, to): (Option<JobStatus>, JobStatus),
+    at: i64,
+    (reason, fault): (&str, Option<Fault>),
+    usage: AttemptUsage,
+) -> RepoResult<()> {
     sqlx::query(sql::HISTORY_INSERT)
         .bind(&job.id)
         .bind(job.attempts)
@@ -67,9 +88,23 @@ async fn history(
         .bind(at)
         .bind(reason)
         .bind(fault.map(Fault::as_str))
+        .bind(usage.cpu_seconds)
+        .bind(usage.peak_memory_mb)
+        .bind(usage.pull_ms)
+        .bind(usage.run_ms)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// What the history row of `t` records as used: the job's last-attempt figures when `t`
+/// ends an attempt, nothing otherwise.
+fn used_by(job: &JobRecord, t: &Transition) -> AttemptUsage {
+    if t.ends_attempt() {
+        job.usage()
+    } else {
+        AttemptUsage::default()
+    }
 }
 
 /// Writes back a job changed by a lifecycle rule, with its history row.
@@ -93,9 +128,15 @@ async fn write_transition(tx: &mut Tx, job: &JobRecord, t: &Transition, at: i64)
         .bind(job.oom_killed)
         .bind(&job.reason)
         .bind(job.blocked)
+        .bind(job.cpu_seconds)
+        .bind(job.peak_memory_mb)
+        .bind(job.pull_ms)
+        .bind(job.run_ms)
         .execute(&mut **tx)
         .await?;
-    history(tx, job, (Some(t.from), t.to), at, &t.reason, t.fault).await
+    let change = (Some(t.from), t.to);
+    let why = (t.reason.as_str(), t.fault);
+    history_used(tx, job, change, at, why, used_by(job, t)).await
 }
 
 /// Gives back the job's reservation on its worker and counts the outcome toward cooldown

@@ -79,6 +79,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             max_output_bytes: config.max_output_bytes,
             allow_network: config.allow_network,
             pids_limit: config.pids_limit,
+            usage_interval: config.usage_interval,
         };
         Arc::new(DockerExecutor::connect(settings).await.context(
             "cannot set up the Docker client (set ENABLE_DOCKER=false to run jobs as processes)",

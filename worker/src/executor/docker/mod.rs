@@ -10,6 +10,7 @@
 mod container;
 mod guard;
 mod run;
+mod stats;
 
 use super::{ExecOutcome, ExecSpec, Executor};
 use bollard::errors::Error as DockerError;
@@ -45,6 +46,8 @@ pub struct DockerSettings {
     pub allow_network: bool,
     /// The most processes in one container.
     pub pids_limit: i64,
+    /// How often a running container's cgroup is read for its CPU time and peak memory.
+    pub usage_interval: Duration,
 }
 
 /// Runs attempts in Docker containers.
