@@ -17,6 +17,7 @@ fn policy() -> Policy {
         cooldown_after_failures: 3,
         worker_cooldown_ms: 60_000,
         cooldown_counts: CooldownCounts::WorkerFaults,
+        orphan_grace_ms: 30_000,
     }
 }
 
@@ -56,6 +57,10 @@ fn job(max_retries: i64) -> JobRecord {
         error: None,
         duration_ms: None,
         oom_killed: 0,
+        held_on: None,
+        held_attempt: None,
+        held_since: None,
+        held_until: None,
     }
 }
 

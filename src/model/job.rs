@@ -78,6 +78,15 @@ pub struct JobRecord {
     pub duration_ms: Option<i64>,
     /// 1 when the last attempt was killed for memory.
     pub oom_killed: i64,
+    /// The worker whose reservation an attempt of this job still holds although the job moved
+    /// on or its agent restarted (see `lifecycle::hold`); `None` when nothing is held.
+    pub held_on: Option<String>,
+    /// The attempt held on `held_on`.
+    pub held_attempt: Option<i64>,
+    /// When the hold began.
+    pub held_since: Option<i64>,
+    /// When the hold ends at the latest (a sweep ends it).
+    pub held_until: Option<i64>,
 }
 
 impl JobRecord {
