@@ -73,7 +73,6 @@ impl GroupRecords {
                 continue;
             }
             let record: GroupRecord = match std::fs::read(&path)
-                .map_err(io::Error::from)
                 .and_then(|b| serde_json::from_slice(&b).map_err(io::Error::from))
             {
                 Ok(record) => record,
