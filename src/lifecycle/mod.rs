@@ -2,7 +2,8 @@
 //!
 //! - [`table`]: the whole transition table, job and worker, in one place (`render()`).
 //! - [`job`]: the job transitions decided in Rust (create, start, finish, retry, lose,
-//!   cancel, time out); [`fencing`]: who may act on a job, and when a worker must stop one.
+//!   cancel, time out); [`fencing`]: who may act on a job, and when a worker must stop one;
+//!   [`hold`]: attempts that may still run on a worker though the job moved on.
 //! - [`worker`]: a worker's derived state and its failure/cooldown rule.
 //! - [`fit`]: which worker a queued job is placed on (best fit).
 //! - [`policy`]: the retry and cooldown settings those rules apply.
@@ -13,6 +14,7 @@
 
 pub mod fencing;
 pub mod fit;
+pub mod hold;
 pub mod job;
 pub mod policy;
 pub mod table;

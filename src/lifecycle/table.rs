@@ -87,7 +87,8 @@ pub const JOB_RULES: [JobRule; 10] = [
         name: "lose",
         from: &[Assigned, Running],
         to: &[Queued, Failed],
-        by: "sweeper or heartbeat: worker gone, restarted, silent, never started it",
+        by: "sweeper or heartbeat: worker gone, restarted, silent, never started it, or an \
+             orphan whose hold ran out (lifecycle::hold)",
         applied: Applied::Rust("job::lose, job::lose_unstarted"),
     },
     JobRule {

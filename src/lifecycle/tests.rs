@@ -17,6 +17,7 @@ fn policy() -> Policy {
         cooldown_after_failures: 3,
         worker_cooldown_ms: 60_000,
         cooldown_counts: CooldownCounts::WorkerFaults,
+        orphan_grace_ms: 30_000,
     }
 }
 
@@ -60,6 +61,10 @@ fn job(max_retries: i64) -> JobRecord {
         peak_memory_mb: None,
         pull_ms: None,
         run_ms: None,
+        held_on: None,
+        held_attempt: None,
+        held_since: None,
+        held_until: None,
     }
 }
 

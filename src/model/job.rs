@@ -86,6 +86,15 @@ pub struct JobRecord {
     pub pull_ms: Option<i64>,
     /// The last ended attempt's run time from its container's (or process's) start to end, ms.
     pub run_ms: Option<i64>,
+    /// The worker whose reservation an attempt of this job still holds although the job moved
+    /// on or its agent restarted (see `lifecycle::hold`); `None` when nothing is held.
+    pub held_on: Option<String>,
+    /// The attempt held on `held_on`.
+    pub held_attempt: Option<i64>,
+    /// When the hold began.
+    pub held_since: Option<i64>,
+    /// When the hold ends at the latest (a sweep ends it).
+    pub held_until: Option<i64>,
 }
 
 impl JobRecord {

@@ -83,6 +83,9 @@ pub struct WorkerRegisterParams {
     pub executor: Option<String>,
     /// SHA-256 of the per-worker token, when tokens are in use.
     pub token_hash: Option<String>,
+    /// The agent made sure nothing of its earlier life still runs: its old jobs may be
+    /// handed out again at once (else they are held, see `lifecycle::hold`).
+    pub earlier_jobs_stopped: bool,
     /// The time of the registration.
     pub now: i64,
 }

@@ -58,6 +58,7 @@ pub async fn register(
             version: req.version,
             executor: req.executor,
             token_hash: token.as_deref().map(token_hash),
+            earlier_jobs_stopped: req.earlier_jobs_stopped,
             now: now_ms(),
         })
         .await?;

@@ -131,6 +131,7 @@ pub fn worker(id: &str) -> WorkerBuilder {
             version: Some("test".into()),
             executor: Some("process".into()),
             token_hash: None,
+            earlier_jobs_stopped: true,
             now: T0,
         },
     }
@@ -160,6 +161,12 @@ impl WorkerBuilder {
     /// Sets the token hash.
     pub fn token_hash(mut self, hash: &str) -> Self {
         self.params.token_hash = Some(hash.to_string());
+        self
+    }
+
+    /// Registers as an agent that could not make sure its earlier jobs are stopped.
+    pub fn earlier_jobs_not_stopped(mut self) -> Self {
+        self.params.earlier_jobs_stopped = false;
         self
     }
 

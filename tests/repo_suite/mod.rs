@@ -6,6 +6,7 @@ mod batches;
 mod cancels_and_deadlines;
 mod faults;
 mod heartbeats;
+mod holds;
 mod insert_and_block;
 mod leases;
 mod placement;
@@ -31,6 +32,7 @@ fn policy() -> Policy {
         cooldown_after_failures: 3,
         worker_cooldown_ms: 60_000,
         cooldown_counts: CooldownCounts::WorkerFaults,
+        orphan_grace_ms: 30_000,
     }
 }
 

@@ -17,6 +17,7 @@
 //! a job lock (`SKIP LOCKED`).
 
 mod batch;
+mod holds;
 mod jobs;
 mod migrate;
 mod placement;
@@ -33,7 +34,7 @@ use crate::lifecycle::fencing::stop_reason;
 use crate::lifecycle::fit::unfit_text;
 use crate::lifecycle::job::Transition;
 use crate::lifecycle::worker::evidence;
-use crate::lifecycle::{job, Fault, Policy, WorkerOutcome};
+use crate::lifecycle::{hold, job, Fault, Policy, WorkerOutcome};
 use crate::model::{JobInsertParams, JobRecord, WorkerRecord};
 use crate::repo::{Dialect, Repo, RepoError, RepoResult};
 use async_trait::async_trait;
@@ -215,9 +216,15 @@ async fn requeue_held(
 ) -> RepoResult<u64> {
     let mut count = 0;
     for mut job in held {
+        let orphan = hold::is_orphan(&job);
         let t = job::lose(&mut job, now, policy, why);
         write_transition(tx, &job, &t, now).await?;
         release(tx, &job, t.worker_outcome, policy, now).await?;
+        if orphan {
+            // The release above was the orphan's reservation.
+            hold::clear(&mut job);
+            holds::write_hold(tx, &job).await?;
+        }
         count += 1;
     }
     Ok(count)

@@ -94,6 +94,14 @@ pub trait Executor: Send + Sync {
         0
     }
 
+    /// Stops and removes whatever an earlier life of worker `worker_id` left running (an agent
+    /// crash), before the agent registers: `Ok(how many)` when nothing of it can run any more,
+    /// `Err` when that could not be made sure (the engine is down), which the agent tells the
+    /// server so that it holds those jobs until its kill grace has passed.
+    async fn stop_earlier_life(&self, worker_id: &str) -> Result<usize, String> {
+        Ok(self.cleanup_orphans(worker_id).await)
+    }
+
     /// Waits for cleanups still under way (the removal of a container whose attempt was
     /// dropped mid-run), so that nothing an attempt created outlives the agent.
     async fn wait_cleanups(&self) {}

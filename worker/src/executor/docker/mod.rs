@@ -9,17 +9,15 @@
 
 mod container;
 mod guard;
+mod orphans;
 mod run;
 mod stats;
 
 use super::{ExecOutcome, ExecSpec, Executor};
 use bollard::errors::Error as DockerError;
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use bollard::Docker;
 use container::make_writable_for_job;
-use guard::remove;
 use run::ContainerLife;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -121,25 +119,11 @@ impl Executor for DockerExecutor {
     }
 
     async fn cleanup_orphans(&self, worker_id: &str) -> usize {
-        let docker = self.docker();
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_WORKER_ID}={worker_id}")],
-        )]);
-        let opts = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let Ok(containers) = docker.list_containers(Some(opts)).await else {
-            return 0;
-        };
-        let mut removed = 0;
-        for id in containers.into_iter().filter_map(|c| c.id) {
-            if remove(&docker, &id).await {
-                removed += 1;
-            }
-        }
-        removed
+        self.remove_orphans(worker_id).await.unwrap_or(0)
+    }
+
+    async fn stop_earlier_life(&self, worker_id: &str) -> Result<usize, String> {
+        self.remove_orphans(worker_id).await
     }
 
     async fn wait_cleanups(&self) {
