@@ -4,7 +4,8 @@
 //! - [`job`]: the job transitions decided in Rust (create, start, finish, retry, lose,
 //!   cancel, time out); [`fencing`]: who may act on a job, and when a worker must stop one.
 //! - [`worker`]: a worker's derived state and its failure/cooldown rule.
-//! - [`fit`]: which worker a queued job is placed on (best fit).
+//! - [`fit`]: which worker a queued job is placed on (best fit, preferring one that holds
+//!   its image: [`locality`]).
 //! - [`policy`]: the retry and cooldown settings those rules apply.
 //!
 //! The repository loads rows, applies these rules and writes the rows back (or, for the
@@ -14,6 +15,7 @@
 pub mod fencing;
 pub mod fit;
 pub mod job;
+pub mod locality;
 pub mod policy;
 pub mod table;
 pub mod worker;
@@ -24,5 +26,7 @@ pub use job::Transition;
 pub use policy::{CooldownCounts, Policy};
 pub use worker::WorkerOutcome;
 
+#[cfg(test)]
+mod pull_tests;
 #[cfg(test)]
 mod tests;

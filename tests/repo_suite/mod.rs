@@ -9,6 +9,7 @@ mod heartbeats;
 mod insert_and_block;
 mod leases;
 mod placement;
+mod pulls;
 mod reads;
 mod rules;
 mod workers;

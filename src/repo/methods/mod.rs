@@ -93,6 +93,7 @@ async fn write_transition(tx: &mut Tx, job: &JobRecord, t: &Transition, at: i64)
         .bind(job.oom_killed)
         .bind(&job.reason)
         .bind(job.blocked)
+        .bind(&job.phase)
         .execute(&mut **tx)
         .await?;
     history(tx, job, (Some(t.from), t.to), at, &t.reason, t.fault).await

@@ -141,6 +141,7 @@ struct ChangedJob<'a> {
     oom_killed: i64,
     reason: Option<&'a str>,
     blocked: i64,
+    phase: Option<&'a str>,
 }
 
 impl<'a> From<&'a JobRecord> for ChangedJob<'a> {
@@ -164,6 +165,7 @@ impl<'a> From<&'a JobRecord> for ChangedJob<'a> {
             oom_killed: j.oom_killed,
             reason: j.reason.as_deref(),
             blocked: j.blocked,
+            phase: j.phase.as_deref(),
         }
     }
 }

@@ -15,7 +15,8 @@ UPDATE jobs SET
     duration_ms = v.duration_ms,
     oom_killed = v.oom_killed,
     reason = v.reason,
-    blocked = v.blocked
+    blocked = v.blocked,
+    phase = v.phase
 FROM (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows(
     u_id text,
@@ -35,6 +36,7 @@ FROM (
     duration_ms bigint,
     oom_killed bigint,
     reason text,
-    blocked bigint)
+    blocked bigint,
+    phase text)
 ) AS v
 WHERE jobs.id = v.u_id

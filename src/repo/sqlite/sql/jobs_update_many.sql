@@ -15,7 +15,8 @@ UPDATE jobs SET
     duration_ms = v.duration_ms,
     oom_killed = v.oom_killed,
     reason = v.reason,
-    blocked = v.blocked
+    blocked = v.blocked,
+    phase = v.phase
 FROM (
   WITH items AS MATERIALIZED (SELECT value AS item FROM json_each($1))
   SELECT
@@ -36,7 +37,8 @@ FROM (
     json_extract(item, '$.duration_ms') AS duration_ms,
     json_extract(item, '$.oom_killed') AS oom_killed,
     json_extract(item, '$.reason') AS reason,
-    json_extract(item, '$.blocked') AS blocked
+    json_extract(item, '$.blocked') AS blocked,
+    json_extract(item, '$.phase') AS phase
   FROM items
 ) AS v
 WHERE jobs.id = v.u_id
