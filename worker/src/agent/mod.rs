@@ -3,6 +3,7 @@
 //! drain.
 
 mod heartbeat;
+mod images;
 mod poll;
 
 use crate::attempt::{AttemptDefaults, Attempts};
@@ -79,6 +80,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             max_output_bytes: config.max_output_bytes,
             allow_network: config.allow_network,
             pids_limit: config.pids_limit,
+            pull_timeout: config.pull_timeout,
         };
         Arc::new(DockerExecutor::connect(settings).await.context(
             "cannot set up the Docker client (set ENABLE_DOCKER=false to run jobs as processes)",

@@ -137,6 +137,7 @@ mod tests {
             max_output_bytes: 1024,
             allow_network,
             pids_limit: 64,
+            pull_timeout: Duration::from_secs(60),
         }
     }
 
