@@ -4,6 +4,7 @@
 //! executor. Docker tests skip loudly without an engine, and fail with GANTRY_REQUIRE_DOCKER=1.
 
 mod identity;
+mod pulls;
 mod resilience;
 mod sandbox;
 mod scenarios;
