@@ -4,6 +4,7 @@
 mod access;
 mod batches;
 mod jobs;
+mod pulls;
 mod workers;
 
 use crate::common::server::fast_config;
