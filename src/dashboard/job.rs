@@ -78,6 +78,21 @@ fn facts(job: &Job, now: i64) -> String {
             .unwrap_or_else(|| "<span class=\"muted\">worker default</span>".into()),
     ));
     out.push_str(&fact(
+        "Pull",
+        job.pull
+            .map(|p| esc(p.as_str()))
+            .unwrap_or_else(|| "<span class=\"muted\">worker default</span>".into()),
+    ));
+    if let Some(phase) = &job.phase {
+        out.push_str(&fact(
+            "Phase",
+            format!(
+                "<span id=\"job-phase\" class=\"warn\">{}</span>",
+                esc(phase)
+            ),
+        ));
+    }
+    out.push_str(&fact(
         "Resources",
         format!(
             "{} CPU · {} · timeout {}{}",

@@ -33,7 +33,7 @@ pub struct JobRule {
 }
 
 /// Every job transition.
-pub const JOB_RULES: [JobRule; 10] = [
+pub const JOB_RULES: [JobRule; 12] = [
     JobRule {
         name: "create",
         from: &[],
@@ -68,6 +68,20 @@ pub const JOB_RULES: [JobRule; 10] = [
         to: &[Running],
         by: "worker holding the attempt",
         applied: Applied::Sql(&["job_start", "jobs_start_many"]),
+    },
+    JobRule {
+        name: "start pulling",
+        from: &[Assigned],
+        to: &[Running],
+        by: "worker holding the attempt, which pulls its image first (phase set, no deadline)",
+        applied: Applied::Rust("job::start_pulling"),
+    },
+    JobRule {
+        name: "pulled",
+        from: &[Running],
+        to: &[Running],
+        by: "worker holding the attempt, its pull done (phase cleared, deadline from now)",
+        applied: Applied::Rust("job::start"),
     },
     JobRule {
         name: "finish",

@@ -9,7 +9,7 @@ use super::{CooldownCounts, Fault, Policy};
 use crate::model::{JobFinishParams, JobRecord, WorkerRecord};
 use gantry_api::{JobStatus, StopReason, WorkerStatus};
 
-fn policy() -> Policy {
+pub(super) fn policy() -> Policy {
     Policy {
         retry_backoff_ms: 10_000,
         retry_backoff_cap_ms: 600_000,
@@ -21,7 +21,7 @@ fn policy() -> Policy {
     }
 }
 
-fn job(max_retries: i64) -> JobRecord {
+pub(super) fn job(max_retries: i64) -> JobRecord {
     JobRecord {
         id: "j".into(),
         status: JobStatus::Running,
@@ -65,10 +65,12 @@ fn job(max_retries: i64) -> JobRecord {
         held_attempt: None,
         held_since: None,
         held_until: None,
+        pull: None,
+        phase: None,
     }
 }
 
-fn result(exit: i64) -> JobFinishParams {
+pub(super) fn result(exit: i64) -> JobFinishParams {
     JobFinishParams {
         worker_id: "w".into(),
         job_id: "j".into(),
@@ -251,6 +253,7 @@ fn worker() -> WorkerRecord {
         offline_since: None,
         registered_at: 0,
         last_heartbeat_at: 0,
+        images: None,
     }
 }
 
@@ -300,7 +303,7 @@ fn the_transition_table_names_every_state() {
     for s in WorkerStatus::ALL {
         assert!(text.contains(s.as_str()), "{s} missing:\n{text}");
     }
-    assert_eq!(JOB_RULES.len(), 10);
+    assert_eq!(JOB_RULES.len(), 12);
     assert_eq!(WORKER_RULES.len(), 6);
     println!("{text}");
 }

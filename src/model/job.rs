@@ -95,6 +95,11 @@ pub struct JobRecord {
     pub held_since: Option<i64>,
     /// When the hold ends at the latest (a sweep ends it).
     pub held_until: Option<i64>,
+    /// When the worker pulls the image (`if-not-present`, `always`, `never`); the worker's
+    /// default when absent.
+    pub pull: Option<String>,
+    /// What a RUNNING attempt does before its command runs (`pulling <image>`).
+    pub phase: Option<String>,
 }
 
 impl JobRecord {
@@ -134,8 +139,13 @@ impl JobRecord {
             error: self.error.clone(),
             duration_ms: self.duration_ms,
             oom_killed: self.oom_killed != 0,
-            pull: None,
-            phase: None,
+            pull: self
+                .pull
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| CorruptRow(format!("job {} pull: {e}", self.id)))?,
+            phase: self.phase.clone(),
             usage: Some(self.usage()).filter(|u| !u.is_empty()),
         })
     }

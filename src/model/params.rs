@@ -35,6 +35,9 @@ pub struct JobInsertParams {
     pub run_at: i64,
     /// The client's idempotency key.
     pub idempotency_key: Option<String>,
+    /// When the worker pulls the image (a `PullPolicy` as text); the worker's default when
+    /// absent.
+    pub pull: Option<String>,
     /// The time of the insert.
     pub now: i64,
 }
@@ -109,6 +112,9 @@ pub struct WorkerHeartbeatParams {
     pub running_job_ids: Vec<String>,
     /// Running jobs that started before this time and are not reported are lost.
     pub lost_if_started_before: i64,
+    /// The images its engine holds, as a JSON array of `ImageHeld` (already bounded); `None`
+    /// keeps the stored list (the agent sends it only when it changed, or now and then).
+    pub images: Option<String>,
     /// The time of the heartbeat.
     pub now: i64,
 }
@@ -140,6 +146,9 @@ pub struct JobFinishParams {
     pub infrastructure_error: bool,
     /// What the attempt used, as the worker measured it (validated: finite, not negative).
     pub usage: Option<gantry_api::AttemptUsage>,
+    /// The job can never succeed as it is (its image does not exist in its registry): it
+    /// ends FAILED now, whatever retries it has left.
+    pub permanent: bool,
     /// The time of the result.
     pub now: i64,
 }

@@ -36,6 +36,17 @@ pub trait JobRepo: Send + Sync {
         now: i64,
     ) -> RepoResult<JobRecord>;
 
+    /// The worker started its attempt but pulls the job's image first: ASSIGNED to RUNNING in
+    /// phase `pulling <image>`, no deadline yet (idempotent for the same attempt); the
+    /// following `job_start` ends the phase.
+    async fn job_start_pulling(
+        &self,
+        worker_id: &str,
+        job_id: &str,
+        attempt: i64,
+        now: i64,
+    ) -> RepoResult<JobRecord>;
+
     /// Records an attempt's result, releases the reservation and moves the job on.
     async fn job_finish(&self, p: JobFinishParams) -> RepoResult<JobRecord>;
 

@@ -5,6 +5,7 @@
 
 mod crash;
 mod identity;
+mod pulls;
 mod resilience;
 mod sandbox;
 mod scenarios;

@@ -38,6 +38,7 @@ pub fn job(id: &str) -> JobBuilder {
             network: false,
             run_at: T0,
             idempotency_key: None,
+            pull: None,
             now: T0,
         },
     }
@@ -97,6 +98,18 @@ impl JobBuilder {
     /// Adds an environment variable.
     pub fn env(mut self, name: &str, value: &str) -> Self {
         self.params.env.insert(name.to_string(), value.to_string());
+        self
+    }
+
+    /// Sets the image.
+    pub fn image(mut self, image: &str) -> Self {
+        self.params.image = Some(image.to_string());
+        self
+    }
+
+    /// Sets the pull policy (as stored: `if-not-present`, `always`, `never`).
+    pub fn pull(mut self, policy: &str) -> Self {
+        self.params.pull = Some(policy.to_string());
         self
     }
 
@@ -229,6 +242,7 @@ pub fn heartbeat(worker_id: &str, now: i64, running: &[&str]) -> WorkerHeartbeat
         draining: false,
         running_job_ids: running.iter().map(|s| s.to_string()).collect(),
         lost_if_started_before: i64::MIN,
+        images: None,
         now,
     }
 }

@@ -10,6 +10,7 @@ mod holds;
 mod insert_and_block;
 mod leases;
 mod placement;
+mod pulls;
 mod reads;
 mod rules;
 mod usage;

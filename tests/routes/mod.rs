@@ -4,6 +4,7 @@
 mod access;
 mod batches;
 mod jobs;
+mod pulls;
 mod usage;
 mod workers;
 

@@ -54,6 +54,7 @@ fn settings() -> DockerSettings {
         allow_network: true,
         pids_limit: 64,
         usage_interval: Duration::from_millis(50),
+        pull_timeout: Duration::from_secs(60),
     }
 }
 
@@ -358,7 +359,11 @@ async fn a_missing_image_is_the_jobs_failure_and_never_pulled() {
     let out = run(&c.spec).await;
     assert!(!out.infrastructure_error, "not the worker's fault: {out:?}");
     assert_eq!(out.exit_code, None, "nothing ran");
-    assert!(out.error.as_deref().unwrap().contains("never pulls"));
+    assert!(out
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("the pull policy is `never`"));
 }
 
 #[tokio::test]

@@ -19,11 +19,21 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
     let j = &s.job;
     let field = |name: &str, value: String| println!("{name:<12}{value}");
     field("id", j.id.clone());
-    field("status", j.status.to_string());
+    field(
+        "status",
+        match &j.phase {
+            Some(phase) => format!("{} ({phase})", j.status),
+            None => j.status.to_string(),
+        },
+    );
     field("command", j.command.clone());
     field(
         "image",
         j.image.clone().unwrap_or_else(|| "(worker default)".into()),
+    );
+    field(
+        "pull",
+        j.pull.map_or("(worker default)".into(), |p| p.to_string()),
     );
     field(
         "resources",

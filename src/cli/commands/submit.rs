@@ -4,7 +4,7 @@ use super::{print_json, ServerArgs};
 use crate::cli::client::ClientError;
 use gantry::config::millis;
 use gantry_api::parse_duration;
-use gantry_api::{CreateJobRequest, Job, JobStatus, JobStatusResponse, UploadResponse};
+use gantry_api::{CreateJobRequest, Job, JobStatus, JobStatusResponse, PullPolicy, UploadResponse};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +29,10 @@ pub struct SubmitArgs {
     /// Container image.
     #[arg(long)]
     pub image: Option<String>,
+    /// When the worker pulls the image: if-not-present, always or never (the worker's
+    /// --pull-policy when absent).
+    #[arg(long, value_parser = parse_pull)]
+    pub pull: Option<PullPolicy>,
     /// A file to upload as the job's input (a .zip is unpacked in the work folder).
     #[arg(long)]
     pub file: Option<PathBuf>,
@@ -81,6 +85,7 @@ pub async fn submit(server: &ServerArgs, args: SubmitArgs) -> Result<i32, Client
         required_ram_mb: args.ram,
         timeout_ms: args.timeout.map(millis),
         max_retries: args.retries,
+        pull: args.pull,
         priority: args.priority,
         ..Default::default()
     };
@@ -138,4 +143,9 @@ pub fn exit_code(job: &Job) -> i32 {
             .filter(|c| (1..=255).contains(c))
             .unwrap_or(1),
     }
+}
+
+/// Parses `--pull` (`if-not-present`, `always`, `never`).
+fn parse_pull(text: &str) -> Result<PullPolicy, String> {
+    text.parse()
 }

@@ -44,6 +44,7 @@ impl JobRepo for SqlRepo {
             .bind(i64::from(reason.is_some()))
             .bind(&reason)
             .bind(&p.idempotency_key)
+            .bind(&p.pull)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(job) = inserted else {
@@ -127,6 +128,22 @@ impl JobRepo for SqlRepo {
         // Otherwise the rule says why not, or that the attempt already runs.
         let mut row = lock_job(&mut tx, job_id).await?;
         if let Some(t) = job::start(&mut row, worker_id, attempt, now)? {
+            write_transition(&mut tx, &row, &t, now).await?;
+            tx.commit().await?;
+        }
+        Ok(row)
+    }
+
+    async fn job_start_pulling(
+        &self,
+        worker_id: &str,
+        job_id: &str,
+        attempt: i64,
+        now: i64,
+    ) -> RepoResult<JobRecord> {
+        let mut tx = self.backend.write().await?;
+        let mut row = lock_job(&mut tx, job_id).await?;
+        if let Some(t) = job::start_pulling(&mut row, worker_id, attempt, now)? {
             write_transition(&mut tx, &row, &t, now).await?;
             tx.commit().await?;
         }

@@ -133,6 +133,7 @@ async fn write_transition(tx: &mut Tx, job: &JobRecord, t: &Transition, at: i64)
         .bind(job.peak_memory_mb)
         .bind(job.pull_ms)
         .bind(job.run_ms)
+        .bind(&job.phase)
         .execute(&mut **tx)
         .await?;
     let change = (Some(t.from), t.to);

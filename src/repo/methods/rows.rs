@@ -178,6 +178,7 @@ struct ChangedJob<'a> {
     peak_memory_mb: Option<f64>,
     pull_ms: Option<i64>,
     run_ms: Option<i64>,
+    phase: Option<&'a str>,
 }
 
 impl<'a> From<&'a JobRecord> for ChangedJob<'a> {
@@ -205,6 +206,7 @@ impl<'a> From<&'a JobRecord> for ChangedJob<'a> {
             peak_memory_mb: j.peak_memory_mb,
             pull_ms: j.pull_ms,
             run_ms: j.run_ms,
+            phase: j.phase.as_deref(),
         }
     }
 }

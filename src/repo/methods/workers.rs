@@ -71,6 +71,7 @@ impl WorkerRepo for SqlRepo {
             .bind(i64::from(p.executor_ok))
             .bind(p.now)
             .bind(i64::from(p.draining))
+            .bind(&p.images)
             .fetch_one(&mut *tx)
             .await?;
         if came_back {

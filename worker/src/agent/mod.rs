@@ -3,6 +3,7 @@
 //! drain.
 
 mod heartbeat;
+mod images;
 mod poll;
 
 use crate::attempt::{AttemptDefaults, Attempts};
@@ -80,6 +81,7 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             allow_network: config.allow_network,
             pids_limit: config.pids_limit,
             usage_interval: config.usage_interval,
+            pull_timeout: config.pull_timeout,
         };
         Arc::new(DockerExecutor::connect(settings).await.context(
             "cannot set up the Docker client (set ENABLE_DOCKER=false to run jobs as processes)",

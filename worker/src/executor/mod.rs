@@ -6,7 +6,7 @@ pub mod environment;
 pub mod output;
 pub mod process;
 
-use gantry_api::AttemptUsage;
+use gantry_api::{AttemptUsage, ImageHeld, PullPolicy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -105,6 +105,28 @@ pub trait Executor: Send + Sync {
     /// Waits for cleanups still under way (the removal of a container whose attempt was
     /// dropped mid-run), so that nothing an attempt created outlives the agent.
     async fn wait_cleanups(&self) {}
+
+    /// Whether an attempt must pull `image` before it runs, under `policy`: `always`, or
+    /// `if-not-present` and the host lacks it. Never for an executor without images (the
+    /// process executor); an engine that cannot say comes back as an infrastructure outcome.
+    async fn needs_pull(&self, image: &str, policy: PullPolicy) -> Result<bool, ExecOutcome> {
+        let _ = (image, policy);
+        Ok(false)
+    }
+
+    /// Pulls `image`, sharing the pull with the other attempts that need it now. A failure
+    /// comes back as the attempt's outcome: [`ExecOutcome::permanent`] (the job's fault)
+    /// when the registry says the image does not exist, an infrastructure error otherwise.
+    async fn pull_image(&self, image: &str) -> Result<(), ExecOutcome> {
+        let _ = image;
+        Ok(())
+    }
+
+    /// The images this host holds, for the heartbeat; `None` for an executor without images
+    /// or an engine that does not answer.
+    async fn images_held(&self) -> Option<Vec<ImageHeld>> {
+        None
+    }
 
     /// Runs one attempt to its end: exit, timeout (`spec.timeout`) or `cancel`. Stopping means
     /// SIGTERM, then SIGKILL after the kill grace. Never panics on job misbehaviour; failures

@@ -19,7 +19,8 @@ UPDATE jobs SET
     cpu_seconds = v.cpu_seconds,
     peak_memory_mb = v.peak_memory_mb,
     pull_ms = v.pull_ms,
-    run_ms = v.run_ms
+    run_ms = v.run_ms,
+    phase = v.phase
 FROM (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows(
     u_id text,
@@ -43,6 +44,7 @@ FROM (
     cpu_seconds double precision,
     peak_memory_mb double precision,
     pull_ms bigint,
-    run_ms bigint)
+    run_ms bigint,
+    phase text)
 ) AS v
 WHERE jobs.id = v.u_id

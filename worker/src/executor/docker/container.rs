@@ -138,6 +138,7 @@ mod tests {
             allow_network,
             pids_limit: 64,
             usage_interval: Duration::from_millis(50),
+            pull_timeout: Duration::from_secs(60),
         }
     }
 

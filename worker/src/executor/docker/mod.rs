@@ -1,6 +1,8 @@
 //! The Docker executor: one fresh, hardened container per attempt, through bollard.
 //!
-//! The container never pulls (a missing image is the job's failure, not the worker's), runs
+//! Images are pulled before the attempt when its pull policy says so ([`pull`], with this
+//! host's registry logins from [`credentials`]; [`images`] lists what the host holds). The
+//! container runs
 //! `sh -c` as nobody with no network, no capabilities, a read-only root, a pids limit and the job's
 //! memory and CPU limits, with the work folder bind-mounted at `/work`. Output is read from
 //! an attach stream into bounded tail buffers, and the container is always removed: its life
@@ -8,8 +10,11 @@
 //! path, and [`Executor::wait_cleanups`] waits for those tasks.
 
 mod container;
+mod credentials;
 mod guard;
+pub mod images;
 mod orphans;
+mod pull;
 mod run;
 mod stats;
 
@@ -17,6 +22,8 @@ use super::{ExecOutcome, ExecSpec, Executor};
 use bollard::errors::Error as DockerError;
 use bollard::Docker;
 use container::make_writable_for_job;
+use gantry_api::{ImageHeld, PullPolicy};
+use pull::Pulls;
 use run::ContainerLife;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -46,6 +53,8 @@ pub struct DockerSettings {
     pub pids_limit: i64,
     /// How often a running container's cgroup is read for its CPU time and peak memory.
     pub usage_interval: Duration,
+    /// The longest one image pull may take.
+    pub pull_timeout: Duration,
 }
 
 /// Runs attempts in Docker containers.
@@ -60,6 +69,8 @@ pub struct DockerExecutor {
     /// The tasks that own a container, from its create to its removal; the agent waits for
     /// them before it exits.
     containers: TaskTracker,
+    /// The pulls under way, shared by the attempts that need the same image.
+    pulls: Pulls,
 }
 
 impl DockerExecutor {
@@ -79,6 +90,7 @@ impl DockerExecutor {
             settings,
             negotiated: AtomicBool::new(negotiated),
             containers: TaskTracker::new(),
+            pulls: Pulls::default(),
         })
     }
 
@@ -87,7 +99,7 @@ impl DockerExecutor {
         self.docker.lock().expect("docker lock").clone()
     }
 
-    /// True when the image is in the local engine (nothing is ever pulled).
+    /// True when the image is in the local engine.
     pub async fn image_exists(&self, image: &str) -> bool {
         self.docker().inspect_image(image).await.is_ok()
     }
@@ -118,6 +130,38 @@ impl Executor for DockerExecutor {
         true
     }
 
+    async fn needs_pull(&self, image: &str, policy: PullPolicy) -> Result<bool, ExecOutcome> {
+        match policy {
+            PullPolicy::Always => return Ok(true),
+            PullPolicy::Never => return Ok(false),
+            PullPolicy::IfNotPresent => {}
+        }
+        match self.docker().inspect_image(image).await {
+            Ok(_) => Ok(false),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(true),
+            Err(e) => Err(ExecOutcome::infra(format!("Docker engine unusable: {e}"))),
+        }
+    }
+
+    async fn pull_image(&self, image: &str) -> Result<(), ExecOutcome> {
+        let timeout = self.settings.pull_timeout;
+        match self.pulls.pull(&self.docker(), image, timeout).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.permanent => Err(ExecOutcome {
+                error: Some(e.message),
+                permanent: true,
+                ..ExecOutcome::default()
+            }),
+            Err(e) => Err(ExecOutcome::infra(e.message)),
+        }
+    }
+
+    async fn images_held(&self) -> Option<Vec<ImageHeld>> {
+        images::held(&self.docker()).await
+    }
+
     async fn cleanup_orphans(&self, worker_id: &str) -> usize {
         self.remove_orphans(worker_id).await.unwrap_or(0)
     }
@@ -139,12 +183,13 @@ impl Executor for DockerExecutor {
             Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
             }) => {
-                // The job named an image this host cannot give it: the job's failure (its
-                // retries apply), never held against the worker.
+                // The job named an image this host lacks and may not pull (its pull policy is
+                // `never`): the job's failure (its retries apply), never held against the
+                // worker.
                 return ExecOutcome {
                     error: Some(format!(
-                        "image `{}` is not present on this worker (gantry never pulls: build \
-                         or load it on the host first)",
+                        "image `{}` is not present on this worker and the pull policy is \
+                         `never` (pull it on the host, or let the job pull it)",
                         spec.image
                     )),
                     ..ExecOutcome::default()

@@ -1,0 +1,230 @@
+//! Pulling images: one pull per image at a time on this agent, however many attempts wait
+//! for it (each gets its result), bounded by the pull timeout, with the registry's answer
+//! sorted into the job's fault (the image does not exist) or the infrastructure's (registry
+//! unreachable, timeout, engine errors).
+
+use super::credentials::{self, registry_of};
+use bollard::errors::Error as DockerError;
+use bollard::query_parameters::CreateImageOptionsBuilder;
+use bollard::Docker;
+use futures::future::{BoxFuture, FutureExt, Shared};
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// Why a pull failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PullError {
+    /// The job can never succeed as it is: its image does not exist (or not for this
+    /// platform) in its registry.
+    pub permanent: bool,
+    /// What went wrong, in words.
+    pub message: String,
+}
+
+/// A pull under way, which every attempt needing the image awaits.
+type InFlight = Shared<BoxFuture<'static, Result<(), PullError>>>;
+
+/// The pulls under way on this agent, by reference (with its tag).
+#[derive(Debug, Default)]
+pub(super) struct Pulls {
+    /// The pull of each image being pulled now.
+    in_flight: Arc<Mutex<HashMap<String, InFlight>>>,
+}
+
+impl Pulls {
+    /// Pulls `image` (or waits for the pull of it already under way) within `timeout`. The
+    /// pull runs in a task of its own: an attempt cancelled meanwhile leaves it to the others.
+    pub(super) async fn pull(
+        &self,
+        docker: &Docker,
+        image: &str,
+        timeout: Duration,
+    ) -> Result<(), PullError> {
+        let image = with_tag(image);
+        let pull = {
+            let mut in_flight = self.in_flight.lock().expect("pulls lock");
+            match in_flight.get(&image) {
+                Some(pull) => {
+                    tracing::info!(image, "waiting for the pull of this image under way");
+                    pull.clone()
+                }
+                None => {
+                    let pull = self.start(docker.clone(), image.clone(), timeout);
+                    in_flight.insert(image.clone(), pull.clone());
+                    pull
+                }
+            }
+        };
+        pull.await
+    }
+
+    /// Spawns the one pull of `image`; it leaves the in-flight map when it ends.
+    fn start(&self, docker: Docker, image: String, timeout: Duration) -> InFlight {
+        let in_flight = self.in_flight.clone();
+        let task = tokio::spawn(async move {
+            tracing::info!(image, "pulling image");
+            let result = match tokio::time::timeout(timeout, pull_once(&docker, &image)).await {
+                Ok(result) => result,
+                Err(_) => Err(PullError {
+                    permanent: false,
+                    message: format!(
+                        "pulling image `{image}` timed out after {}",
+                        humantime::format_duration(timeout)
+                    ),
+                }),
+            };
+            match &result {
+                Ok(()) => tracing::info!(image, "image pulled"),
+                Err(e) => tracing::warn!(image, error = e.message, "pull failed"),
+            }
+            in_flight.lock().expect("pulls lock").remove(&image);
+            result
+        });
+        async move {
+            task.await.unwrap_or_else(|e| {
+                Err(PullError {
+                    permanent: false,
+                    message: format!("the pull's task failed: {e}"),
+                })
+            })
+        }
+        .boxed()
+        .shared()
+    }
+}
+
+/// One pull through the engine, with this host's credentials for the image's registry.
+async fn pull_once(docker: &Docker, image: &str) -> Result<(), PullError> {
+    let opts = CreateImageOptionsBuilder::default()
+        .from_image(image)
+        .build();
+    let mut stream = docker.create_image(Some(opts), None, credentials::for_reference(image));
+    while let Some(item) = stream.next().await {
+        if let Err(e) = item {
+            return Err(classify(image, &e));
+        }
+    }
+    Ok(())
+}
+
+/// The reference with `:latest` when it names neither tag nor digest: the engine would pull
+/// every tag of a bare name.
+pub(super) fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if image.contains('@') || last.contains(':') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// The engine's words for an image that is not in its registry (for any platform or for
+/// this one). A 404 from the engine means the same.
+const NOT_FOUND_SIGNS: [&str; 4] = [
+    "manifest unknown",
+    "repository does not exist",
+    "no matching manifest",
+    "not found: manifest",
+];
+
+/// Sorts an engine error of a pull into the job's fault or the infrastructure's.
+///
+/// As Docker 20.10+ reports them: an unknown tag or repository is an HTTP 404 "manifest for
+/// x:y not found: manifest unknown: manifest unknown" (Docker Hub says "pull access denied
+/// for x, repository does not exist or may require 'docker login'"); a platform the image
+/// lacks is "no matching manifest for linux/amd64 in the manifest list entries"; an
+/// unreachable registry or a missing login is an HTTP 500 ("dial tcp ...: connection
+/// refused", "no basic auth credentials"), which another worker may not have.
+pub(super) fn classify(image: &str, error: &DockerError) -> PullError {
+    let (status, message) = match error {
+        DockerError::DockerResponseServerError {
+            status_code,
+            message,
+        } => (Some(*status_code), message.clone()),
+        DockerError::DockerStreamError { error } => (None, error.clone()),
+        other => (None, other.to_string()),
+    };
+    let lower = message.to_ascii_lowercase();
+    let not_found = status == Some(404) || NOT_FOUND_SIGNS.iter().any(|s| lower.contains(s));
+    let registry = registry_of(image);
+    if not_found {
+        let why = if lower.contains("no matching manifest") {
+            "no manifest for this platform".to_string()
+        } else if lower.contains("manifest unknown") {
+            "manifest unknown".to_string()
+        } else {
+            message
+        };
+        return PullError {
+            permanent: true,
+            message: format!("image `{image}` not found in registry {registry}: {why}"),
+        };
+    }
+    PullError {
+        permanent: false,
+        message: format!("could not pull image `{image}` from registry {registry}: {message}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(status_code: u16, message: &str) -> DockerError {
+        DockerError::DockerResponseServerError {
+            status_code,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_missing_tag_or_platform_is_the_jobs_fault() {
+        let e = classify(
+            "127.0.0.1:5000/app:nope",
+            &server(
+                404,
+                "manifest for 127.0.0.1:5000/app:nope not found: manifest unknown: manifest unknown",
+            ),
+        );
+        assert!(e.permanent);
+        assert_eq!(
+            e.message,
+            "image `127.0.0.1:5000/app:nope` not found in registry 127.0.0.1:5000: manifest unknown"
+        );
+        let hub = classify(
+            "nosuchthing:1",
+            &server(404, "pull access denied for nosuchthing, repository does not exist or may require 'docker login'"),
+        );
+        assert!(hub.permanent && hub.message.contains("registry docker.io"));
+        let platform = classify(
+            "app:1",
+            &DockerError::DockerStreamError {
+                error: "no matching manifest for linux/amd64 in the manifest list entries".into(),
+            },
+        );
+        assert!(platform.permanent);
+        assert!(platform.message.ends_with("no manifest for this platform"));
+    }
+
+    #[test]
+    fn an_unreachable_registry_or_a_missing_login_is_the_infrastructures() {
+        for message in [
+            "Get \"http://127.0.0.1:5999/v2/\": dial tcp 127.0.0.1:5999: connect: connection refused",
+            "Head \"http://127.0.0.1:5056/v2/app/manifests/v1\": no basic auth credentials",
+        ] {
+            let e = classify("127.0.0.1:5999/app:v1", &server(500, message));
+            assert!(!e.permanent, "{message}");
+            assert!(e.message.starts_with("could not pull image `127.0.0.1:5999/app:v1`"));
+        }
+    }
+
+    #[test]
+    fn bare_names_pull_latest_not_every_tag() {
+        assert_eq!(with_tag("busybox"), "busybox:latest");
+        assert_eq!(with_tag("127.0.0.1:5000/app"), "127.0.0.1:5000/app:latest");
+        assert_eq!(with_tag("127.0.0.1:5000/app:v1"), "127.0.0.1:5000/app:v1");
+        assert_eq!(with_tag("app@sha256:abc"), "app@sha256:abc");
+    }
+}
