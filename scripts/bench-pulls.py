@@ -5,6 +5,7 @@ Starts the release `gantry serve` (SQLite in a temporary folder) and one release
 the local registry of scripts/test-registry.sh, and then, ROUNDS times in turn:
   - present: one job of `gantry-test-busybox:latest` (held by the engine), command `true`;
   - first use: the registry's tag removed from the engine, then one job naming it;
+  - N present: SHARED jobs of the present image, submitted in one batch;
   - shared: the tag removed again, then SHARED jobs naming it, submitted in one batch.
 Each figure is the server's own record: created_at to finished_at of the job (for `shared`, to
 the last job's end), and the agent's measured pull time (usage.pullMs). Medians over the rounds.
@@ -52,7 +53,7 @@ def wait_until(what, check, timeout=60.0):
 
 
 def finished(base, ids):
-    jobs = [get(base, f"/api/jobs/status?jobId={i}")["job"] for i in ids]
+    jobs = [get(base, f"/api/jobs/status?jobId={i}") for i in ids]
     if all(j["status"] in ("COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED") for j in jobs):
         return jobs
     return None
@@ -105,8 +106,10 @@ def main():
                  "HOME": tmp})
         wait_until("the agent", lambda: get(base, "/api/workers/list")["workers"])
         run_jobs(base, "gantry-test-busybox:latest", 1)  # warm up
-        figures = {"present": [], "first use": [], f"shared by {opts.shared}": []}
-        pull_ms = {"first use": [], f"shared by {opts.shared}": []}
+        shared = f"shared by {opts.shared}"
+        present_n = f"{opts.shared} present"
+        figures = {"present": [], "first use": [], present_n: [], shared: []}
+        pull_ms = {"first use": [], shared: []}
         for _ in range(opts.rounds):
             took, _ = run_jobs(base, "gantry-test-busybox:latest", 1)
             figures["present"].append(took)
@@ -114,10 +117,12 @@ def main():
             took, pulls = run_jobs(base, pulled, 1)
             figures["first use"].append(took)
             pull_ms["first use"].append(pulls[0])
+            took, _ = run_jobs(base, "gantry-test-busybox:latest", opts.shared)
+            figures[present_n].append(took)
             rmi(pulled)
             took, pulls = run_jobs(base, pulled, opts.shared)
-            figures[f"shared by {opts.shared}"].append(took)
-            pull_ms[f"shared by {opts.shared}"].append(max(p or 0 for p in pulls))
+            figures[shared].append(took)
+            pull_ms[shared].append(max(p or 0 for p in pulls))
         size = subprocess.run(["docker", "image", "inspect", "-f", "{{.Size}}", pulled],
                               capture_output=True, text=True).stdout.strip()
         print(f"image {pulled}: {size} bytes; medians of {opts.rounds} rounds, ms")
