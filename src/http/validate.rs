@@ -360,6 +360,7 @@ pub fn job_finish(worker_id: &str, r: SubmitResultRequest, now: i64) -> ApiResul
         infrastructure_error: r.infrastructure_error,
         usage: usage::usage(r.usage)?,
         permanent: r.permanent,
+        registry_error: r.registry_error,
         now,
     })
 }

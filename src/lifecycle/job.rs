@@ -163,15 +163,21 @@ pub fn finish(
         });
     }
     let what = describe_failure(p);
-    // The worker says whether the failure was its own (engine, executor, workspace) or the
-    // job's (its exit, its timeout or memory limit, its input).
-    let fault = if p.infrastructure_error {
-        Fault::Worker
-    } else {
-        Fault::Job
+    // The worker says whether the failure was its own (engine, executor, workspace), the
+    // image's registry's, or the job's (its exit, its timeout or memory limit, its input).
+    let fault = match (p.infrastructure_error, p.registry_error) {
+        (true, true) => Fault::Registry,
+        (true, false) => Fault::Worker,
+        (false, _) => Fault::Job,
     };
     let (to, reason) = if p.infrastructure_error {
-        infra_retry(job, p.now, policy, &what)
+        let (to, reason) = infra_retry(job, p.now, policy, &what);
+        if fault == Fault::Registry && to == JobStatus::Queued {
+            // Asking a registry that is down again at once helps nobody: back off.
+            registry_backoff(job, p.now, policy, reason)
+        } else {
+            (to, reason)
+        }
     } else if p.permanent {
         end_now(job, p.now, &what)
     } else {
@@ -305,6 +311,21 @@ fn end_now(job: &mut JobRecord, now: i64, what: &str) -> (JobStatus, String) {
     let reason = format!("{what}; not retried (it cannot succeed as it is)");
     job.reason = Some(reason.clone());
     (JobStatus::Failed, reason)
+}
+
+/// Delays the infrastructure retry of a pull its registry failed, by the retry backoff of
+/// the attempts the infrastructure has lost so far.
+fn registry_backoff(
+    job: &mut JobRecord,
+    now: i64,
+    policy: &Policy,
+    reason: String,
+) -> (JobStatus, String) {
+    let wait = policy.backoff_ms(job.infra_retries);
+    requeue_at(job, now, now + wait);
+    let reason = format!("{reason}, in {wait} ms");
+    job.reason = Some(reason.clone());
+    (job.status, reason)
 }
 
 /// A loss that is not the job's fault: queue again at once while the infrastructure budget

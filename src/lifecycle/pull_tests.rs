@@ -95,3 +95,38 @@ fn an_infrastructure_error_wins_over_permanent() {
     assert_eq!(t.to, JobStatus::Queued);
     assert_eq!(t.fault, Some(Fault::Worker));
 }
+
+#[test]
+fn a_registry_outage_is_retried_after_a_backoff_and_blames_no_worker() {
+    let mut j = job(0);
+    let p = JobFinishParams {
+        exit_code: None,
+        error: Some("could not pull image `r/x:1`: connection refused".into()),
+        infrastructure_error: true,
+        registry_error: true,
+        ..result(1)
+    };
+    let t = job::finish(&mut j, &p, &policy()).unwrap();
+    assert_eq!((t.from, t.to), (JobStatus::Running, JobStatus::Pending));
+    assert!(job_rule("retry").unwrap().allows(t.from, t.to));
+    assert_eq!(t.fault, Some(Fault::Registry));
+    assert_eq!(t.worker_outcome, WorkerOutcome::Neutral);
+    assert_eq!((j.infra_retries, j.failed_attempts), (1, 0));
+    assert!(j.run_at > p.now, "backed off: {} vs {}", j.run_at, p.now);
+    assert!(
+        t.reason.contains("infrastructure retry 1 of"),
+        "{}",
+        t.reason
+    );
+
+    let all = crate::lifecycle::policy::Policy {
+        cooldown_counts: crate::lifecycle::policy::CooldownCounts::AllFailures,
+        ..policy()
+    };
+    let t = job::finish(&mut job(0), &p, &all).unwrap();
+    assert_eq!(
+        t.worker_outcome,
+        WorkerOutcome::Failure,
+        "the prototype's rule"
+    );
+}

@@ -149,6 +149,9 @@ pub struct JobFinishParams {
     /// The job can never succeed as it is (its image does not exist in its registry): it
     /// ends FAILED now, whatever retries it has left.
     pub permanent: bool,
+    /// With `infrastructure_error`: the image's registry was to blame (unreachable, login
+    /// refused, too slow), not this worker.
+    pub registry_error: bool,
     /// The time of the result.
     pub now: i64,
 }

@@ -244,7 +244,9 @@ async fn a_registry_that_is_down_is_an_infrastructure_retry() {
     if registries().is_none() {
         return;
     }
-    let c = cluster_with_budget("1").await;
+    // A budget of 3: were the registry's outage held against the worker, its third loss in
+    // a row would cool it down (COOLDOWN_AFTER_FAILURES 3).
+    let c = cluster_with_budget("3").await;
     let agent = c.agent("e2e-registry-down", &[]);
     c.wait_worker("e2e-registry-down", WorkerStatus::Idle).await;
     // Nothing listens there.
@@ -254,8 +256,8 @@ async fn a_registry_that_is_down_is_an_infrastructure_retry() {
         .await;
     assert_eq!(job.status, JobStatus::Failed, "{job:?}");
     assert_eq!(
-        job.infra_retries, 2,
-        "retried once from the budget of 1, then ended: {job:?}"
+        job.infra_retries, 4,
+        "retried three times from the budget of 3, then ended: {job:?}"
     );
     assert_eq!(
         job.failed_attempts, 0,
@@ -267,9 +269,24 @@ async fn a_registry_that_is_down_is_an_infrastructure_retry() {
         "{error}"
     );
     let history = c.server.status(&job.id).await.history;
+    let ends: Vec<_> = history.iter().filter(|h| h.fault.is_some()).collect();
+    assert_eq!(ends.len(), 4, "{history:?}");
+    for end in &ends {
+        assert_eq!(end.fault, Some(gantry_api::Fault::Registry), "{end:?}");
+    }
+    for retry in &ends[..3] {
+        // Each retry waits the backoff before asking the registry again.
+        assert_eq!(retry.to_status, JobStatus::Pending, "{retry:?}");
+        assert!(
+            retry.reason.as_deref().unwrap_or_default().contains(" ms"),
+            "{retry:?}"
+        );
+    }
+    let w = c.wait_worker("e2e-registry-down", WorkerStatus::Idle).await;
     assert_eq!(
-        history.last().unwrap().fault,
-        Some(gantry_api::Fault::Worker)
+        (w.consecutive_failures, w.cooldown_until),
+        (0, None),
+        "a registry outage is not the worker's fault"
     );
     stop_leaving_no_container(vec![agent], &["e2e-registry-down"]).await;
 }
@@ -281,7 +298,8 @@ async fn logins_come_from_the_agent_hosts_docker_config() {
     forget(&reference);
     let c = cluster_with_budget("0").await;
 
-    // Without a login the registry refuses: the worker's problem (another may have one).
+    // Without a login the registry refuses: the registry's side of the fault (it counts
+    // against this worker only once the job succeeds on another, which may have a login).
     let empty = temp_dir("docker-config-empty");
     let refused_agent = c.agent(
         "e2e-no-login",

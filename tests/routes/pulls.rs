@@ -41,7 +41,6 @@ async fn the_pull_policy_is_checked_at_create(db: TestDb) {
     server.stop().await;
 }
 
-
 /// The text of a dashboard page.
 async fn page(server: &TestServer, path: &str) -> String {
     let r = reqwest::get(server.url(path)).await.unwrap();

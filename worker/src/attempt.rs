@@ -269,6 +269,7 @@ fn result_of(worker_id: String, job: &Job, outcome: ExecOutcome) -> SubmitResult
         oom_killed: outcome.oom_killed,
         infrastructure_error: outcome.infrastructure_error,
         permanent: outcome.permanent,
+        registry_error: outcome.registry_error,
         usage: (!outcome.usage.is_empty()).then_some(outcome.usage),
     }
 }

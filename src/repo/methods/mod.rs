@@ -194,7 +194,8 @@ async fn count_evidence(
     let Some(succeeded_on) = job.worker_id.as_deref() else {
         return Ok(());
     };
-    if t.to != JobStatus::Completed || job.failed_attempts == 0 {
+    // Only a job with failed (or registry-lost) attempts behind it can give evidence.
+    if t.to != JobStatus::Completed || (job.failed_attempts == 0 && job.infra_retries == 0) {
         return Ok(());
     }
     let failed_on: Vec<String> = sqlx::query_scalar(sql::HISTORY_JOB_FAULT_WORKERS)

@@ -64,6 +64,9 @@ pub struct ExecOutcome {
     /// The job can never succeed as it is (its image does not exist): it ends FAILED now,
     /// whatever retries it has left.
     pub permanent: bool,
+    /// With `infrastructure_error`: the image could not be pulled because of its registry
+    /// (unreachable, login refused, too slow), which does not count against this worker.
+    pub registry_error: bool,
     /// What the attempt used (CPU, peak memory, pull and run time), where measured.
     pub usage: AttemptUsage,
 }

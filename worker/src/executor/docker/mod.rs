@@ -154,7 +154,10 @@ impl Executor for DockerExecutor {
                 permanent: true,
                 ..ExecOutcome::default()
             }),
-            Err(e) => Err(ExecOutcome::infra(e.message)),
+            Err(e) => Err(ExecOutcome {
+                registry_error: e.registry,
+                ..ExecOutcome::infra(e.message)
+            }),
         }
     }
 

@@ -19,6 +19,9 @@ pub struct PullError {
     /// The job can never succeed as it is: its image does not exist (or not for this
     /// platform) in its registry.
     pub permanent: bool,
+    /// The image's registry is to blame (unreachable, refusing the login, too slow), not
+    /// this host: another worker would likely meet the same.
+    pub registry: bool,
     /// What went wrong, in words.
     pub message: String,
 }
@@ -69,6 +72,7 @@ impl Pulls {
                 Ok(result) => result,
                 Err(_) => Err(PullError {
                     permanent: false,
+                    registry: true,
                     message: format!(
                         "pulling image `{image}` timed out after {}",
                         humantime::format_duration(timeout)
@@ -86,6 +90,7 @@ impl Pulls {
             task.await.unwrap_or_else(|e| {
                 Err(PullError {
                     permanent: false,
+                    registry: false,
                     message: format!("the pull's task failed: {e}"),
                 })
             })
@@ -129,6 +134,27 @@ const NOT_FOUND_SIGNS: [&str; 4] = [
     "not found: manifest",
 ];
 
+/// The engine's words for a registry it could not talk to or that refused it (the Go HTTP
+/// client's `Get "https://..."`/`Head "..."` errors, DNS, TCP and TLS failures, a missing or
+/// refused login, rate limits). Anything else (disk full while extracting, an engine error)
+/// is this host's.
+const REGISTRY_SIGNS: [&str; 14] = [
+    "dial tcp",
+    "no such host",
+    "connection refused",
+    "connection reset",
+    "i/o timeout",
+    "tls:",
+    "x509:",
+    "no basic auth credentials",
+    "unauthorized",
+    "authentication required",
+    "toomanyrequests",
+    "server gave http response to https client",
+    "context deadline exceeded",
+    "unexpected eof",
+];
+
 /// Sorts an engine error of a pull into the job's fault or the infrastructure's.
 ///
 /// As Docker 20.10+ reports them: an unknown tag or repository is an HTTP 404 "manifest for
@@ -159,11 +185,13 @@ pub(super) fn classify(image: &str, error: &DockerError) -> PullError {
         };
         return PullError {
             permanent: true,
+            registry: false,
             message: format!("image `{image}` not found in registry {registry}: {why}"),
         };
     }
     PullError {
         permanent: false,
+        registry: REGISTRY_SIGNS.iter().any(|s| lower.contains(s)),
         message: format!("could not pull image `{image}` from registry {registry}: {message}"),
     }
 }
@@ -216,8 +244,21 @@ mod tests {
         ] {
             let e = classify("127.0.0.1:5999/app:v1", &server(500, message));
             assert!(!e.permanent, "{message}");
+            assert!(e.registry, "{message}");
             assert!(e.message.starts_with("could not pull image `127.0.0.1:5999/app:v1`"));
         }
+    }
+
+    #[test]
+    fn a_host_error_while_pulling_is_the_workers() {
+        let e = classify(
+            "app:1",
+            &server(
+                500,
+                "failed to register layer: write /var/lib/docker/x: no space left on device",
+            ),
+        );
+        assert!(!e.permanent && !e.registry, "{e:?}");
     }
 
     #[test]
