@@ -11,7 +11,7 @@ use crate::workspace::{Workspace, WorkspaceError};
 use gantry_api::{Job, PullPolicy, StartJobRequest, StopReason, SubmitResultRequest};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -130,6 +130,7 @@ impl Attempts {
     async fn attempt(&self, job: Job, cancel: CancellationToken) -> Option<SubmitResultRequest> {
         let worker_id = self.worker_id.get();
         let image = self.defaults.image_of(&job);
+        let needed_since = Instant::now();
         let pulls = self.needs_pull(&job, &image).await;
         let start = StartJobRequest {
             worker_id: worker_id.clone(),
@@ -155,7 +156,10 @@ impl Attempts {
         }
         let mut pull_ms = None;
         if pulls {
-            match self.pull_then_start(&job, &image, &cancel).await {
+            match self
+                .pull_then_start(&job, &image, needed_since, &cancel)
+                .await
+            {
                 PullStep::Started(ms) => pull_ms = Some(ms),
                 PullStep::NotOurs => return None,
                 PullStep::Ended(mut outcome) => {

@@ -41,11 +41,12 @@ impl Attempts {
         &self,
         job: &Job,
         image: &str,
+        needed_since: Instant,
         cancel: &CancellationToken,
     ) -> PullStep {
         let began = Instant::now();
         let pulled = tokio::select! {
-            pulled = self.executor.pull_image(image) => pulled,
+            pulled = self.executor.pull_image(image, needed_since) => pulled,
             _ = cancel.cancelled() => Err(ExecOutcome {
                 cancelled: true,
                 error: Some("cancelled while pulling its image".into()),

@@ -9,7 +9,7 @@ pub mod process;
 use gantry_api::{AttemptUsage, ImageHeld, PullPolicy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Everything an executor needs to run one attempt.
@@ -117,11 +117,13 @@ pub trait Executor: Send + Sync {
         Ok(false)
     }
 
-    /// Pulls `image`, sharing the pull with the other attempts that need it now. A failure
-    /// comes back as the attempt's outcome: [`ExecOutcome::permanent`] (the job's fault)
-    /// when the registry says the image does not exist, an infrastructure error otherwise.
-    async fn pull_image(&self, image: &str) -> Result<(), ExecOutcome> {
-        let _ = image;
+    /// Pulls `image`, sharing the pull with the other attempts that need it now (and taking
+    /// one that ended after `needed_since`, when the attempt saw it needed the image, as its
+    /// own). A failure comes back as the attempt's outcome: [`ExecOutcome::permanent`] (the
+    /// job's fault) when the registry says the image does not exist, an infrastructure error
+    /// otherwise.
+    async fn pull_image(&self, image: &str, needed_since: Instant) -> Result<(), ExecOutcome> {
+        let _ = (image, needed_since);
         Ok(())
     }
 

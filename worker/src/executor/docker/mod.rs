@@ -27,7 +27,7 @@ use pull::Pulls;
 use run::ContainerLife;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -145,9 +145,10 @@ impl Executor for DockerExecutor {
         }
     }
 
-    async fn pull_image(&self, image: &str) -> Result<(), ExecOutcome> {
+    async fn pull_image(&self, image: &str, needed_since: Instant) -> Result<(), ExecOutcome> {
         let timeout = self.settings.pull_timeout;
-        match self.pulls.pull(&self.docker(), image, timeout).await {
+        let docker = self.docker();
+        match self.pulls.pull(&docker, image, timeout, needed_since).await {
             Ok(()) => Ok(()),
             Err(e) if e.permanent => Err(ExecOutcome {
                 error: Some(e.message),

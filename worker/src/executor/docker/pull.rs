@@ -11,7 +11,7 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use futures::StreamExt;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Why a pull failed.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,35 +29,49 @@ pub struct PullError {
 /// A pull under way, which every attempt needing the image awaits.
 type InFlight = Shared<BoxFuture<'static, Result<(), PullError>>>;
 
-/// The pulls under way on this agent, by reference (with its tag).
+/// The pulls under way on this agent, and when each image was last pulled, by reference
+/// (with its tag).
 #[derive(Debug, Default)]
 pub(super) struct Pulls {
+    /// Both maps, under one lock: a pull leaves `in_flight` as it enters `done`.
+    state: Arc<Mutex<PullState>>,
+}
+
+/// What [`Pulls`] keeps.
+#[derive(Debug, Default)]
+struct PullState {
     /// The pull of each image being pulled now.
-    in_flight: Arc<Mutex<HashMap<String, InFlight>>>,
+    in_flight: HashMap<String, InFlight>,
+    /// When the last successful pull of each image ended (one entry per image this agent
+    /// pulled: a handful).
+    done: HashMap<String, Instant>,
 }
 
 impl Pulls {
-    /// Pulls `image` (or waits for the pull of it already under way) within `timeout`. The
-    /// pull runs in a task of its own: an attempt cancelled meanwhile leaves it to the others.
+    /// Pulls `image` (or waits for the pull of it already under way) within `timeout`; an
+    /// attempt that found it needed the image at `needed_since` takes a pull that ended since
+    /// then as its own (two jobs that both saw the image missing pull it once). The pull
+    /// runs in a task of its own: an attempt cancelled meanwhile leaves it to the others.
     pub(super) async fn pull(
         &self,
         docker: &Docker,
         image: &str,
         timeout: Duration,
+        needed_since: Instant,
     ) -> Result<(), PullError> {
         let image = with_tag(image);
         let pull = {
-            let mut in_flight = self.in_flight.lock().expect("pulls lock");
-            match in_flight.get(&image) {
-                Some(pull) => {
-                    tracing::info!(image, "waiting for the pull of this image under way");
-                    pull.clone()
-                }
-                None => {
-                    let pull = self.start(docker.clone(), image.clone(), timeout);
-                    in_flight.insert(image.clone(), pull.clone());
-                    pull
-                }
+            let mut state = self.state.lock().expect("pulls lock");
+            if let Some(pull) = state.in_flight.get(&image) {
+                tracing::info!(image, "waiting for the pull of this image under way");
+                pull.clone()
+            } else if state.done.get(&image).is_some_and(|at| *at >= needed_since) {
+                tracing::info!(image, "pulled meanwhile by another attempt");
+                return Ok(());
+            } else {
+                let pull = self.start(docker.clone(), image.clone(), timeout);
+                state.in_flight.insert(image.clone(), pull.clone());
+                pull
             }
         };
         pull.await
@@ -65,7 +79,7 @@ impl Pulls {
 
     /// Spawns the one pull of `image`; it leaves the in-flight map when it ends.
     fn start(&self, docker: Docker, image: String, timeout: Duration) -> InFlight {
-        let in_flight = self.in_flight.clone();
+        let state = self.state.clone();
         let task = tokio::spawn(async move {
             tracing::info!(image, "pulling image");
             let result = match tokio::time::timeout(timeout, pull_once(&docker, &image)).await {
@@ -83,7 +97,11 @@ impl Pulls {
                 Ok(()) => tracing::info!(image, "image pulled"),
                 Err(e) => tracing::warn!(image, error = e.message, "pull failed"),
             }
-            in_flight.lock().expect("pulls lock").remove(&image);
+            let mut state = state.lock().expect("pulls lock");
+            state.in_flight.remove(&image);
+            if result.is_ok() {
+                state.done.insert(image, Instant::now());
+            }
             result
         });
         async move {
@@ -259,6 +277,42 @@ mod tests {
             ),
         );
         assert!(!e.permanent && !e.registry, "{e:?}");
+    }
+
+    #[tokio::test]
+    async fn an_attempt_takes_a_pull_that_ended_after_it_saw_the_image_missing() {
+        // Never asked: the engine client connects on first use, and no pull starts.
+        let docker = Docker::connect_with_local_defaults().unwrap();
+        let pulls = Pulls::default();
+        let needed_since = Instant::now();
+        let ended = Instant::now();
+        pulls
+            .state
+            .lock()
+            .unwrap()
+            .done
+            .insert("app:v1".into(), ended);
+        let timeout = Duration::from_secs(1);
+        assert_eq!(
+            pulls.pull(&docker, "app:v1", timeout, needed_since).await,
+            Ok(())
+        );
+        assert!(
+            pulls.state.lock().unwrap().in_flight.is_empty(),
+            "no new pull"
+        );
+
+        // A pull that ended before the attempt needed the image does not count: a new one
+        // starts (here against an engine address where nothing answers).
+        let nowhere =
+            Docker::connect_with_http("http://127.0.0.1:1", 1, bollard::API_DEFAULT_VERSION)
+                .unwrap();
+        let later = Instant::now();
+        let e = pulls
+            .pull(&nowhere, "app:v1", timeout, later)
+            .await
+            .unwrap_err();
+        assert!(!e.permanent, "{e:?}");
     }
 
     #[test]
