@@ -2,7 +2,8 @@
 # The full test suite, from a fresh machine: starts what the tests need, then runs them.
 #   - a throwaway PostgreSQL cluster (scripts/test-postgres.sh), so the repository suite,
 #     the route tests and the scenarios run on SQLite AND PostgreSQL;
-#   - the local busybox test image (scripts/build-test-image.sh), when a Docker engine answers;
+#   - the local busybox test image (scripts/build-test-image.sh) and two local registries
+#     holding it (scripts/test-registry.sh), when a Docker engine answers;
 #   - headless Chromium and chromedriver for the dashboard's browser test;
 #   - then `cargo test --workspace`.
 # Tests that need a part this machine lacks skip loudly; GANTRY_REQUIRE_POSTGRES=1,
@@ -21,6 +22,11 @@ GANTRY_TEST_POSTGRES_URL=$(flock /tmp/gantry-test-pg.lock scripts/test-postgres.
 if docker info >/dev/null 2>&1; then
   if [ -x scripts/build-test-image.sh ]; then
     scripts/build-test-image.sh
+  fi
+  # The local registries of the pull tests (the tests find them through the same script).
+  if ! scripts/test-registry.sh >/dev/null; then
+    echo "could not start the test registries: the pull tests will be skipped" >&2
+    if [ "${GANTRY_REQUIRE_DOCKER:-0}" = 1 ]; then exit 1; fi
   fi
 elif [ "${GANTRY_REQUIRE_DOCKER:-0}" = 1 ]; then
   echo "GANTRY_REQUIRE_DOCKER=1 but no Docker engine answers" >&2

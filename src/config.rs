@@ -71,6 +71,12 @@ pub struct ServeConfig {
     #[arg(long, env = "JOB_TIMEOUT_GRACE", default_value = "5s", value_parser = parse_duration)]
     pub job_timeout_grace: Duration,
 
+    /// How long a stopped attempt (cancelled, timed out) keeps its worker's reservation, and a
+    /// restarted agent's earlier jobs stay held, unless the agent reports them gone sooner: at
+    /// least the agents' kill grace plus the time to report.
+    #[arg(long, env = "GANTRY_ORPHAN_GRACE", default_value = "30s", value_parser = parse_duration)]
+    pub orphan_grace: Duration,
+
     /// Timeout of a job that names none.
     #[arg(long, env = "DEFAULT_JOB_TIMEOUT", default_value = "1h", value_parser = parse_duration)]
     pub default_job_timeout: Duration,
@@ -123,6 +129,7 @@ impl ServeConfig {
             cooldown_after_failures: self.cooldown_after_failures,
             worker_cooldown_ms: millis(self.worker_cooldown),
             cooldown_counts: self.cooldown_counts,
+            orphan_grace_ms: millis(self.orphan_grace),
         }
     }
 
@@ -176,6 +183,7 @@ mod tests {
         assert_eq!(p.cooldown_after_failures, 3);
         assert_eq!(p.worker_cooldown_ms, 60_000);
         assert_eq!(p.cooldown_counts, CooldownCounts::WorkerFaults);
+        assert_eq!(p.orphan_grace_ms, 30_000);
     }
 
     #[test]

@@ -47,7 +47,8 @@ async fn submit_list_status_logs_cancel(db: TestDb) {
     worker
         .finish_with(
             &delivered,
-            serde_json::json!({"exitCode": 0, "stdout": "hi\n", "stderr": "warn\n"}),
+            serde_json::json!({"exitCode": 0, "stdout": "hi\n", "stderr": "warn\n",
+                "usage": {"cpuSeconds": 0.44, "peakMemoryMb": 42.46, "runMs": 572}}),
         )
         .await;
 
@@ -66,6 +67,10 @@ async fn submit_list_status_logs_cancel(db: TestDb) {
         out.contains("COMPLETED") && out.contains("history:") && out.contains("placed"),
         "{out}"
     );
+    assert!(
+        out.contains("used        CPU 0.44 s, peak 42.5 MiB, run 572 ms (of 64 MiB asked)"),
+        "{out}"
+    );
     let (_, out, err) = gantry(&server, &["logs", &id]).await;
     assert_eq!((out.as_str(), err.as_str()), ("hi\n", "warn\n"));
     let (_, out, _) = gantry(&server, &["workers"]).await;
@@ -77,6 +82,10 @@ async fn submit_list_status_logs_cancel(db: TestDb) {
     let (code, out, _) = gantry(&server, &["report", "--group-by", "status"]).await;
     assert_eq!(code, 0);
     assert!(out.contains("COMPLETED") && out.contains("100.0%"), "{out}");
+    assert!(
+        out.contains("PEAK MiB p50/p95/max") && out.contains("42.5/42.5/42.5"),
+        "{out}"
+    );
 
     let (code, _, err) = gantry(&server, &["cancel", &id]).await;
     assert_eq!(code, 4, "a finished job cannot be cancelled: {err}");

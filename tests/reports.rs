@@ -4,14 +4,32 @@
 use crate::common::builders::{failure, job, result, worker};
 use crate::common::{TestDb, TestServer};
 use gantry::lifecycle::Policy;
-use gantry::repo::Repo;
-use gantry_api::{Percentiles, ReportGroup};
+use gantry::model::JobFinishParams;
+use gantry::repo::{Dialect, Repo};
+use gantry_api::{AttemptUsage, Percentiles, ReportGroup, Spread};
 use std::sync::Arc;
 
 /// 2026-01-01T00:00:00Z, a day boundary.
 const T: i64 = 1_767_225_600_000;
 
-/// Plays one fixed history: four jobs, one retried, one cancelled while running.
+/// `p` reporting `peak_mb` of peak memory and `cpu` CPU seconds.
+fn using(p: JobFinishParams, peak_mb: f64, cpu: f64) -> JobFinishParams {
+    let usage = AttemptUsage {
+        cpu_seconds: Some(cpu),
+        peak_memory_mb: Some(peak_mb),
+        pull_ms: None,
+        run_ms: Some(1),
+    };
+    JobFinishParams {
+        usage: Some(usage),
+        ..p
+    }
+}
+
+/// Plays one fixed history: four jobs, one retried, one cancelled while running. What the
+/// attempts used: a (alpine, 128 MiB asked) 64 MiB and 0.8 s; b 200 MiB and 1.5 s; c's failed
+/// attempt 100 MiB and 0.2 s, its retry 128 MiB and 0.4 s (b and c ask 256 MiB); the cancelled
+/// d nothing.
 async fn play_history(repo: &Arc<dyn Repo>) {
     let repo = repo.as_ref();
     worker("w1")
@@ -31,6 +49,7 @@ async fn play_history(repo: &Arc<dyn Repo>) {
         let mut b = job(id).at(T);
         if i == 0 {
             b.params.image = Some("alpine".into());
+            b.params.required_ram_mb = 128;
         }
         if i == 2 {
             b = b.max_retries(1);
@@ -42,21 +61,12 @@ async fn play_history(repo: &Arc<dyn Repo>) {
         let w = holder(repo, id).await;
         repo.job_start(&w, id, 1, T + 200).await.unwrap();
     }
-    repo.job_finish(result(&holder(repo, &ids[0]).await, &ids[0], 1, T + 1200))
-        .await
-        .unwrap();
-    repo.job_finish(result(&holder(repo, &ids[1]).await, &ids[1], 1, T + 2200))
-        .await
-        .unwrap();
-    repo.job_finish(failure(
-        &holder(repo, &ids[2]).await,
-        &ids[2],
-        1,
-        T + 700,
-        1,
-    ))
-    .await
-    .unwrap();
+    let a = result(&holder(repo, &ids[0]).await, &ids[0], 1, T + 1200);
+    repo.job_finish(using(a, 64.0, 0.8)).await.unwrap();
+    let b = result(&holder(repo, &ids[1]).await, &ids[1], 1, T + 2200);
+    repo.job_finish(using(b, 200.0, 1.5)).await.unwrap();
+    let c = failure(&holder(repo, &ids[2]).await, &ids[2], 1, T + 700, 1);
+    repo.job_finish(using(c, 100.0, 0.2)).await.unwrap();
     assert_eq!(
         repo.job_place(T + 3000, 100).await.unwrap().placed.len(),
         1,
@@ -64,7 +74,7 @@ async fn play_history(repo: &Arc<dyn Repo>) {
     );
     let w = holder(repo, &ids[2]).await;
     repo.job_start(&w, &ids[2], 2, T + 3100).await.unwrap();
-    repo.job_finish(result(&w, &ids[2], 2, T + 3600))
+    repo.job_finish(using(result(&w, &ids[2], 2, T + 3600), 128.0, 0.4))
         .await
         .unwrap();
     repo.job_cancel(&ids[3], T + 4000).await.unwrap();
@@ -130,6 +140,7 @@ fn check_expected(all: &[(String, Vec<ReportGroup>)]) {
             max: 3800
         })
     );
+    check_usage(all);
     assert_eq!(find(&all[2].1, &T.to_string()).jobs, 4, "one day");
     assert_eq!(
         all[3].1.iter().map(|g| g.jobs).sum::<i64>(),
@@ -140,6 +151,83 @@ fn check_expected(all: &[(String, Vec<ReportGroup>)]) {
     assert_eq!(find(&all[4].1, "CANCELLED").jobs, 1);
     assert_eq!(find(&all[5].1, "alpine").jobs, 1);
     assert_eq!(find(&all[5].1, "(default)").jobs, 3);
+}
+
+fn spread(count: i64, p50: f64, p95: f64, max: f64) -> Option<Spread> {
+    Some(Spread {
+        count,
+        p50,
+        p95,
+        max,
+    })
+}
+
+/// The right-sizing figures, over the four measured attempts (the cancelled one has none).
+fn check_usage(all: &[(String, Vec<ReportGroup>)]) {
+    let overall = find(&all[0].1, "all");
+    // Peaks 64, 100, 128, 200; CPU 0.2, 0.4, 0.8, 1.5; asked 128, 256, 256, 256.
+    assert_eq!(overall.peak_memory_mb, spread(4, 100.0, 200.0, 200.0));
+    assert_eq!(overall.cpu_seconds, spread(4, 0.4, 1.5, 1.5));
+    assert_eq!(overall.required_ram_mb, spread(4, 256.0, 256.0, 256.0));
+    // Shares of the request: 39.0625 (100/256), 50 (64/128 and 128/256), 78.125 (200/256).
+    assert_eq!(overall.memory_used_pct, spread(4, 50.0, 78.125, 78.125));
+    let alpine = find(&all[5].1, "alpine");
+    assert_eq!(alpine.peak_memory_mb, spread(1, 64.0, 64.0, 64.0));
+    assert_eq!(alpine.required_ram_mb, spread(1, 128.0, 128.0, 128.0));
+    let default = find(&all[5].1, "(default)");
+    assert_eq!(default.peak_memory_mb, spread(3, 128.0, 200.0, 200.0));
+    assert_eq!(default.cpu_seconds, spread(3, 0.4, 1.5, 1.5));
+    let cancelled = find(&all[4].1, "CANCELLED");
+    assert_eq!(
+        (cancelled.peak_memory_mb, cancelled.cpu_seconds),
+        (None, None)
+    );
+}
+
+/// The window applies to usage as to everything else: the next day has none of it.
+async fn check_window(repo: &Arc<dyn Repo>) {
+    let next_day = repo
+        .report_summary(T + 86_400_000, T + 2 * 86_400_000, "all")
+        .await
+        .unwrap();
+    assert!(next_day.is_empty(), "{next_day:?}");
+    let half = repo.report_summary(T, T + 1_000, "all").await.unwrap();
+    // Only jobs that ended in the window count, and none ended before T+1000.
+    assert!(half.is_empty(), "{half:?}");
+    let early = repo.report_summary(T, T + 1_500, "image").await.unwrap();
+    assert_eq!(early.len(), 1, "only a ended by then: {early:?}");
+    assert_eq!(early[0].peak_memory_mb, spread(1, 64.0, 64.0, 64.0));
+}
+
+/// One row of the right-sizing query: image, attempts, requested, p95 peak, max peak.
+type Sizing = (String, i64, i64, f64, f64);
+
+/// Runs `docs/reporting.md`'s right-sizing query on `db`, straight on the views.
+async fn right_sizing(db: &TestDb) -> Vec<Sizing> {
+    let doc = include_str!("../docs/reporting.md");
+    let (_, after) = doc
+        .split_once("<!-- tested: right-sizing -->\n```sql\n")
+        .expect("the right-sizing query in docs/reporting.md");
+    let sql = after.split_once("```").expect("its end").0;
+    if db.dialect == Dialect::Sqlite {
+        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    } else {
+        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
+        pool.close().await;
+        rows
+    }
+}
+
+/// What the right-sizing query says of the fixed history.
+fn expected_sizing() -> Vec<Sizing> {
+    vec![
+        ("(default)".into(), 3, 256, 200.0, 200.0),
+        ("alpine".into(), 1, 128, 64.0, 64.0),
+    ]
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,6 +241,8 @@ async fn the_same_history_gives_the_same_report_on_both_databases() {
     play_history(&sqlite).await;
     let on_sqlite = report(&sqlite).await;
     check_expected(&on_sqlite);
+    check_window(&sqlite).await;
+    assert_eq!(right_sizing(&file).await, expected_sizing());
     let Some(pg) = TestDb::postgres().await else {
         return;
     };
@@ -160,6 +250,8 @@ async fn the_same_history_gives_the_same_report_on_both_databases() {
     play_history(&postgres).await;
     let on_postgres = report(&postgres).await;
     check_expected(&on_postgres);
+    check_window(&postgres).await;
+    assert_eq!(right_sizing(&pg).await, expected_sizing());
     assert_eq!(on_sqlite, on_postgres, "same numbers on both databases");
 }
 

@@ -151,13 +151,20 @@ async fn job_timeout(db: TestDb) {
     let w = &server.workers().await.workers[0];
     assert_eq!(
         (w.reserved_cpu, w.running_jobs_len()),
-        (0.0, 0),
-        "reservation released"
+        (0.25, 0),
+        "the stopped attempt keeps its reservation until the agent reports it gone"
     );
     let answer = worker.heartbeat(&[&job.id]).await;
     assert_eq!(answer.stop_jobs.len(), 1);
     assert_eq!(answer.stop_jobs[0].reason, StopReason::TimedOut);
+    assert_eq!(worker.finish(&delivered, 137).await.0, StatusCode::OK);
+    assert_eq!(server.workers().await.workers[0].reserved_cpu, 0.0);
     assert_eq!(worker.finish(&delivered, 137).await.0, StatusCode::CONFLICT);
+    assert_eq!(
+        server.status(&job.id).await.job.status,
+        JobStatus::TimedOut,
+        "the late result changed nothing"
+    );
 
     // With a retry left, the timed-out attempt is retried as a new attempt.
     let retried = server
@@ -166,14 +173,27 @@ async fn job_timeout(db: TestDb) {
     let first = worker.take_one().await;
     assert_eq!(first.id, retried.id);
     assert_eq!(worker.start(&first).await.0, StatusCode::OK);
+    // The retry waits out the stopped attempt's hold; the agent keeps reporting in meanwhile.
+    server
+        .wait_status(&retried.id, JobStatus::Pending, WAIT)
+        .await;
+    worker.heartbeat(&[&first.id]).await;
     let second = worker.take_one().await;
     assert_eq!(
         (second.id.as_str(), second.attempts),
         (retried.id.as_str(), 2)
     );
+    // The old attempt's result is absorbed (if its hold is still there) or refused: either
+    // way it changes nothing.
+    let code = worker.finish(&first, 0).await.0;
+    assert!(
+        code == StatusCode::OK || code == StatusCode::CONFLICT,
+        "{code}"
+    );
+    let s = server.status(&retried.id).await;
     assert_eq!(
-        worker.finish(&first, 0).await.0,
-        StatusCode::CONFLICT,
+        (s.job.status, s.job.attempts),
+        (JobStatus::Assigned, 2),
         "old attempt fenced"
     );
     worker.run_ok(&second).await;
@@ -333,6 +353,12 @@ async fn cancellation(db: TestDb) {
         server.status(&running.id).await.job.status,
         JobStatus::Cancelled
     );
+    assert_eq!(
+        server.workers().await.workers[0].reserved_cpu,
+        0.25,
+        "held until the agent reports the attempt gone"
+    );
+    assert_eq!(worker.finish(&job, 143).await.0, StatusCode::OK);
     assert_eq!(server.workers().await.workers[0].reserved_cpu, 0.0);
 
     let (code, answer) = server

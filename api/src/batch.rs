@@ -31,6 +31,9 @@ pub struct JobAttempt {
     pub job_id: String,
     /// The attempt number it was delivered with.
     pub attempt: i64,
+    /// In a start: the worker first pulls the job's image (as `StartJobRequest.pulling`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pulling: bool,
 }
 
 /// `POST /api/jobs/start-batch`: the worker began these attempts.

@@ -14,6 +14,11 @@ pub enum Fault {
     Worker,
     /// Someone who operates the service: a cancel.
     Operator,
+    /// The registry of the job's image: unreachable, refusing the login, or too slow to pull
+    /// from. Retried with backoff from the infrastructure budget; held against no worker by
+    /// itself (a registry outage would otherwise cool down the whole fleet), but, like a job's
+    /// failure, counted against the worker when the job later succeeds on another.
+    Registry,
 }
 
 impl Fault {
@@ -23,6 +28,7 @@ impl Fault {
             Fault::Job => "job",
             Fault::Worker => "worker",
             Fault::Operator => "operator",
+            Fault::Registry => "registry",
         }
     }
 }
@@ -41,7 +47,10 @@ impl FromStr for Fault {
             "job" => Ok(Fault::Job),
             "worker" => Ok(Fault::Worker),
             "operator" => Ok(Fault::Operator),
-            other => Err(format!("unknown fault `{other}` (job, worker or operator)")),
+            "registry" => Ok(Fault::Registry),
+            other => Err(format!(
+                "unknown fault `{other}` (job, worker, operator or registry)"
+            )),
         }
     }
 }
@@ -52,7 +61,7 @@ mod tests {
 
     #[test]
     fn faults_read_back_what_they_write() {
-        for f in [Fault::Job, Fault::Worker, Fault::Operator] {
+        for f in [Fault::Job, Fault::Worker, Fault::Operator, Fault::Registry] {
             assert_eq!(f.as_str().parse::<Fault>().unwrap(), f);
             assert_eq!(serde_json::to_string(&f).unwrap(), format!("\"{f}\""));
         }

@@ -164,6 +164,9 @@ pub struct HistoryEntry {
     /// Whose fault the end of an attempt was (absent for changes that end none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fault: Option<crate::Fault>,
+    /// What the attempt used, on the change that ended it (absent when nothing was measured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<AttemptUsage>,
 }
 
 /// `GET /api/jobs/status`: the job plus its whole history.
@@ -271,6 +274,11 @@ pub struct SubmitResultRequest {
     /// no manifest for this platform): it ends FAILED now, whatever retries it has left.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub permanent: bool,
+    /// With `infrastructureError`: the image could not be pulled because of its registry
+    /// (unreachable, login refused, too slow). Retried with backoff from the infrastructure
+    /// budget, and not held against this worker unless the job then succeeds on another.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub registry_error: bool,
     /// What the attempt used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<AttemptUsage>,

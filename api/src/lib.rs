@@ -29,7 +29,7 @@ pub use jobs::{
     JobStatusResponse, JobsListResponse, RunAt, StartJobRequest, SubmitResultRequest,
     UploadResponse,
 };
-pub use reports::{Percentiles, ReportGroup, ReportSummary};
+pub use reports::{Percentiles, ReportGroup, ReportSummary, Spread};
 pub use status::{JobStatus, ParseStatusError, WorkerStatus};
 pub use usage::AttemptUsage;
 pub use workers::{

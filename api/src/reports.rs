@@ -46,6 +46,34 @@ pub struct ReportGroup {
     pub queue_wait_ms: Option<Percentiles>,
     /// From start to end, over the attempts of these jobs that started.
     pub run_ms: Option<Percentiles>,
+    /// Peak memory in MiB, over the attempts of these jobs whose worker measured it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub peak_memory_mb: Option<Spread>,
+    /// The memory those same attempts requested (`requiredRamMb`), in MiB: beside
+    /// `peakMemoryMb`, it answers whether the group asks for more than it uses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required_ram_mb: Option<Spread>,
+    /// Each of those attempts' peak as a percentage of its own request: the right-sizing figure
+    /// when the requests within a group differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_used_pct: Option<Spread>,
+    /// CPU seconds, over the attempts of these jobs whose worker measured them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<Spread>,
+}
+
+/// Nearest-rank percentiles of a set of measured amounts (MiB, seconds, percent).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Spread {
+    /// How many values.
+    pub count: i64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// Largest.
+    pub max: f64,
 }
 
 /// Nearest-rank percentiles of a set of durations, in milliseconds.

@@ -28,3 +28,40 @@ impl AttemptUsage {
         self == &AttemptUsage::default()
     }
 }
+
+/// One line for people: `CPU 0.44 s, peak 42.5 MiB, pull 120 ms, run 572 ms`, naming only what
+/// was measured (`not measured` when nothing was).
+impl std::fmt::Display for AttemptUsage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = [
+            self.cpu_seconds.map(|s| format!("CPU {s:.2} s")),
+            self.peak_memory_mb.map(|m| format!("peak {m:.1} MiB")),
+            self.pull_ms.map(|ms| format!("pull {ms} ms")),
+            self.run_ms.map(|ms| format!("run {ms} ms")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if parts.is_empty() {
+            return f.write_str("not measured");
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usage_reads_as_one_line_of_what_was_measured() {
+        let u = AttemptUsage {
+            cpu_seconds: Some(0.4394),
+            peak_memory_mb: Some(42.46),
+            pull_ms: None,
+            run_ms: Some(572),
+        };
+        assert_eq!(u.to_string(), "CPU 0.44 s, peak 42.5 MiB, run 572 ms");
+        assert_eq!(AttemptUsage::default().to_string(), "not measured");
+    }
+}

@@ -93,6 +93,7 @@ impl SimAgent {
                 .map(|j| JobAttempt {
                     job_id: j.id.clone(),
                     attempt: j.attempts,
+                    pulling: false,
                 })
                 .collect(),
         };

@@ -66,6 +66,7 @@ pub async fn run(
                 network: false,
                 run_at: now,
                 idempotency_key: None,
+                pull: None,
                 now,
             })
             .await?;

@@ -96,6 +96,8 @@ async fn choose_executor(
         max_output_bytes: agent.max_output_bytes,
         allow_network: agent.allow_network,
         pids_limit: agent.pids_limit,
+        usage_interval: agent.usage_interval,
+        pull_timeout: agent.pull_timeout,
     };
     let docker = match DockerExecutor::connect(settings).await {
         Ok(docker) if docker.healthy().await => docker,

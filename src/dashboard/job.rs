@@ -60,6 +60,16 @@ fn facts(job: &Job, now: i64) -> String {
             .map(html::duration)
             .unwrap_or_else(|| "–".into()),
     ));
+    if let Some(usage) = &job.usage {
+        out.push_str(&fact(
+            "Used",
+            format!(
+                "{} <span class=\"muted\">(last attempt; {} asked)</span>",
+                esc(&usage.to_string()),
+                html::mib(job.required_ram_mb)
+            ),
+        ));
+    }
     out.push_str(&fact(
         "Image",
         job.image
@@ -67,6 +77,21 @@ fn facts(job: &Job, now: i64) -> String {
             .map(|i| format!("<span class=\"mono\">{}</span>", esc(i)))
             .unwrap_or_else(|| "<span class=\"muted\">worker default</span>".into()),
     ));
+    out.push_str(&fact(
+        "Pull",
+        job.pull
+            .map(|p| esc(p.as_str()))
+            .unwrap_or_else(|| "<span class=\"muted\">worker default</span>".into()),
+    ));
+    if let Some(phase) = &job.phase {
+        out.push_str(&fact(
+            "Phase",
+            format!(
+                "<span id=\"job-phase\" class=\"warn\">{}</span>",
+                esc(phase)
+            ),
+        ));
+    }
     out.push_str(&fact(
         "Resources",
         format!(
@@ -122,11 +147,23 @@ fn timeline(history: &[HistoryEntry]) -> String {
             html::job_badge(h.to_status),
             h.worker_id.as_deref().map(esc).unwrap_or_default(),
             h.fault.map(|f| f.as_str()).unwrap_or_default(),
-            h.reason.as_deref().map(esc).unwrap_or_default(),
+            reason_and_usage(h),
         ));
     }
     out.push_str("</tbody></table>");
     out
+}
+
+/// A history entry's reason, followed by what the attempt used when the entry ended one.
+fn reason_and_usage(h: &HistoryEntry) -> String {
+    let reason = h.reason.as_deref().map(esc).unwrap_or_default();
+    match &h.usage {
+        Some(u) => format!(
+            "{reason} <span class=\"muted usage\">({})</span>",
+            esc(&u.to_string())
+        ),
+        None => reason,
+    }
 }
 
 fn output(title: &str, id: &str, text: Option<&str>) -> String {

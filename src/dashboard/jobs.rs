@@ -82,7 +82,7 @@ pub fn table(jobs: &[Job], now: i64, empty: &str) -> String {
         out.push_str(&format!(
             "<tr id=\"job-{id}\" data-status=\"{status}\">\
              <td class=\"mono\"><a href=\"/jobs/{id}\" title=\"{id}\">{short}</a></td>\
-             <td>{badge}</td>\
+             <td>{badge}{phase}</td>\
              <td class=\"cmd\"><code title=\"{cmd_full}\">{cmd}</code></td>\
              <td class=\"sub\">{image}</td><td>{worker}</td>\
              <td class=\"num\">{attempts}</td><td class=\"num\">{prio}</td>\
@@ -90,6 +90,12 @@ pub fn table(jobs: &[Job], now: i64, empty: &str) -> String {
              <td class=\"num\">{exit}</td></tr>",
             status = job.status,
             badge = html::job_badge(job.status),
+            // What a RUNNING job does before its command runs (`pulling <image>`).
+            phase = job
+                .phase
+                .as_deref()
+                .map(|p| format!(" <span class=\"sub\">{}</span>", esc(p)))
+                .unwrap_or_default(),
             cmd_full = esc(&job.command),
             cmd = esc(&html::truncate(&job.command, 80)),
             attempts = job.attempts,

@@ -81,6 +81,18 @@ fn row(w: &Worker, now: i64) -> String {
     } else {
         String::new()
     };
+    // The images its engine holds: how many, and their names on hover.
+    let images = if w.images.is_empty() {
+        String::new()
+    } else {
+        let names: Vec<&str> = w.images.iter().map(|i| i.reference.as_str()).collect();
+        format!(
+            "<div class=\"sub\" title=\"{}\">{} image{}</div>",
+            esc(&names.join("\n")),
+            w.images.len(),
+            if w.images.len() == 1 { "" } else { "s" }
+        )
+    };
     let version = w
         .version
         .as_deref()
@@ -89,7 +101,7 @@ fn row(w: &Worker, now: i64) -> String {
     format!(
         "<tr id=\"worker-{id}\" data-status=\"{status}\">\
          <td><div class=\"mono strong\">{id}</div><div class=\"sub\">{host}{version}</div></td>\
-         <td>{badge}{cooldown}{failures}</td><td>{executor}</td>\
+         <td>{badge}{cooldown}{failures}</td><td>{executor}{images}</td>\
          <td>{cpu}</td><td>{ram}</td><td>{rcpu}</td><td>{rram}</td>\
          <td class=\"num\">{jobs}<span class=\"muted\"> / {max}</span></td>\
          <td class=\"nowrap\">{beat}</td></tr>",

@@ -2,10 +2,11 @@
 //! before anything is written.
 
 pub mod image_reference;
+mod usage;
 
 use super::error::{ApiError, ApiResult};
 use crate::model::{cores_to_milli, JobFinishParams, JobInsertParams};
-use gantry_api::{CreateJobRequest, RunAt, SubmitResultRequest};
+use gantry_api::{CreateJobRequest, ImageHeld, RunAt, SubmitResultRequest};
 
 /// CPU a job reserves when it names none.
 pub const DEFAULT_JOB_CPU: f64 = 0.25;
@@ -71,6 +72,7 @@ pub fn job_insert(
         network: req.network.unwrap_or(false),
         run_at,
         idempotency_key: req.idempotency_key,
+        pull: req.pull.map(|p| p.as_str().to_string()),
         now,
     })
 }
@@ -90,6 +92,39 @@ fn check_command_and_image(req: &CreateJobRequest) -> ApiResult<()> {
         check_image(image)?;
     }
     Ok(())
+}
+
+/// Most images a heartbeat may list (the agent sends its most recent ones).
+pub const MAX_IMAGES_HELD: usize = 200;
+
+/// Checks the images a heartbeat lists and gives them as the JSON text stored on the worker;
+/// `None` (the agent did not send them this time) keeps the stored list.
+pub fn images_held(images: Option<&[ImageHeld]>) -> ApiResult<Option<String>> {
+    let Some(images) = images else {
+        return Ok(None);
+    };
+    if images.len() > MAX_IMAGES_HELD {
+        return Err(ApiError::invalid(
+            "images",
+            format!("images lists at most {MAX_IMAGES_HELD} images"),
+        ));
+    }
+    let too_long = |s: &str| s.is_empty() || s.len() > MAX_NAME_BYTES;
+    if let Some(bad) = images
+        .iter()
+        .find(|i| too_long(&i.reference) || i.digest.as_deref().is_some_and(too_long))
+    {
+        return Err(ApiError::invalid(
+            "images",
+            format!(
+                "image `{}`: reference and digest must be 1 to {MAX_NAME_BYTES} bytes",
+                bad.reference
+            ),
+        ));
+    }
+    Ok(Some(
+        serde_json::to_string(images).expect("images serialize"),
+    ))
 }
 
 /// Checks an image reference with Docker's grammar (see [`image_reference`]), and its length as
@@ -323,6 +358,9 @@ pub fn job_finish(worker_id: &str, r: SubmitResultRequest, now: i64) -> ApiResul
         timed_out: r.timed_out,
         oom_killed: r.oom_killed,
         infrastructure_error: r.infrastructure_error,
+        usage: usage::usage(r.usage)?,
+        permanent: r.permanent,
+        registry_error: r.registry_error,
         now,
     })
 }

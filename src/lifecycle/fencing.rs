@@ -2,6 +2,7 @@
 //! a running container from anyone else (or from an older attempt) is refused or stopped.
 //! Also the checks the sweepers and heartbeats make before they move a job on.
 
+use super::hold::is_orphan;
 use crate::model::JobRecord;
 use gantry_api::{JobStatus, StopReason};
 use std::collections::HashSet;
@@ -77,19 +78,28 @@ pub fn stop_reason(job: Option<&JobRecord>, worker_id: &str) -> Option<StopReaso
 }
 
 /// True when a heartbeat shows its worker lost a job it holds: RUNNING since before
-/// `started_before` (longer than a heartbeat can lag) and not among the `reported` ids.
+/// `started_before` (longer than a heartbeat can lag) and not among the `reported` ids. An
+/// orphan (see [`super::hold`]) is never lost this way: the agent that heartbeats is a new
+/// life, which cannot see its earlier life's processes.
 pub fn is_lost(job: &JobRecord, reported: &HashSet<&str>, started_before: i64) -> bool {
     job.status == JobStatus::Running
+        && !is_orphan(job)
         && job.started_at.is_some_and(|s| s < started_before)
         && !reported.contains(job.id.as_str())
 }
 
-/// True for a RUNNING job whose deadline passed by `deadline_before`.
+/// True for a RUNNING job whose deadline passed by `deadline_before` (an orphan waits for its
+/// hold's bound instead).
 pub fn is_past_deadline(job: &JobRecord, deadline_before: i64) -> bool {
-    job.status == JobStatus::Running && job.deadline_at.is_some_and(|d| d <= deadline_before)
+    job.status == JobStatus::Running
+        && !is_orphan(job)
+        && job.deadline_at.is_some_and(|d| d <= deadline_before)
 }
 
-/// True for an ASSIGNED job assigned by `assigned_before` and never started.
+/// True for an ASSIGNED job assigned by `assigned_before` and never started (an orphan waits
+/// for its hold's bound instead).
 pub fn is_unstarted(job: &JobRecord, assigned_before: i64) -> bool {
-    job.status == JobStatus::Assigned && job.assigned_at.is_some_and(|a| a <= assigned_before)
+    job.status == JobStatus::Assigned
+        && !is_orphan(job)
+        && job.assigned_at.is_some_and(|a| a <= assigned_before)
 }

@@ -1,8 +1,11 @@
 //! Where a queued job goes: best fit over the free capacity of the online workers that accept
 //! work, as a pure choice (the repository reads the workers and writes the plan).
 
+use super::locality::held_references;
 use super::worker::accepts_work;
 use crate::model::milli_to_cores;
+use std::collections::HashSet;
+use std::sync::Arc;
 
 /// An online worker as placement reads it: only what placement needs, read for every online
 /// worker in one row (a JSON array of these, each itself an array), so a pass costs one small
@@ -29,6 +32,9 @@ pub struct WorkerCapacity {
     pub executor_ok: i64,
     /// End of its failure cooldown.
     pub cooldown_until: Option<i64>,
+    /// The images its engine holds, as stored (JSON of `ImageHeld`).
+    #[serde(default)]
+    pub images: Option<String>,
 }
 
 impl WorkerCapacity {
@@ -60,6 +66,8 @@ pub struct Slot {
     pub free_jobs: i64,
     /// Jobs it holds, to break ties toward the less loaded.
     pub held_jobs: i64,
+    /// The images its engine holds, normalised (see [`super::locality::normalize`]).
+    pub images: Arc<HashSet<String>>,
 }
 
 impl Slot {
@@ -74,6 +82,7 @@ impl Slot {
             free_ram_mb: worker.ram_total_mb - worker.reserved_ram_mb,
             free_jobs,
             held_jobs: worker.held_jobs,
+            images: Arc::new(held_references(worker.images.as_deref())),
         })
     }
 
@@ -98,13 +107,16 @@ impl Slot {
     }
 }
 
-/// The index of the slot that fits the job most tightly; ties go to the less loaded worker,
-/// then to the lower id, so the choice is deterministic.
-pub fn best_fit(slots: &[Slot], cpu_milli: i64, ram_mb: i64) -> Option<usize> {
+/// The index of the slot that fits the job most tightly, among those holding the job's
+/// `image` (normalised) when any fitting one does; ties go to the less loaded worker, then to
+/// the lower id, so the choice is deterministic.
+pub fn best_fit(slots: &[Slot], cpu_milli: i64, ram_mb: i64, image: Option<&str>) -> Option<usize> {
+    let holds = |s: &Slot| image.is_some_and(|i| s.images.contains(i));
+    let any_holds = slots.iter().any(|s| s.fits(cpu_milli, ram_mb) && holds(s));
     slots
         .iter()
         .enumerate()
-        .filter(|(_, s)| s.fits(cpu_milli, ram_mb))
+        .filter(|(_, s)| s.fits(cpu_milli, ram_mb) && (!any_holds || holds(s)))
         .min_by(|(_, a), (_, b)| {
             a.leftover(cpu_milli, ram_mb)
                 .total_cmp(&b.leftover(cpu_milli, ram_mb))
@@ -162,19 +174,41 @@ mod tests {
             free_ram_mb: ram,
             free_jobs: 4,
             held_jobs: 0,
+            images: Arc::default(),
         }
     }
 
     #[test]
     fn best_fit_prefers_the_tighter_worker() {
         let slots = vec![slot("big", 8000, 16384), slot("small", 2000, 2048)];
-        assert_eq!(best_fit(&slots, 1000, 512), Some(1));
+        assert_eq!(best_fit(&slots, 1000, 512, None), Some(1));
         assert_eq!(
-            best_fit(&slots, 4000, 512),
+            best_fit(&slots, 4000, 512, None),
             Some(0),
             "only the big one fits"
         );
-        assert_eq!(best_fit(&slots, 9000, 512), None);
+        assert_eq!(best_fit(&slots, 9000, 512, None), None);
+    }
+
+    #[test]
+    fn a_worker_holding_the_image_wins_among_those_that_fit() {
+        let mut holder = slot("big", 8000, 16384);
+        holder.images = Arc::new(HashSet::from(["app:1".to_string()]));
+        let slots = vec![holder, slot("small", 2000, 2048)];
+        assert_eq!(best_fit(&slots, 1000, 512, Some("app:1")), Some(0));
+        assert_eq!(
+            best_fit(&slots, 1000, 512, Some("other:1")),
+            Some(1),
+            "best fit"
+        );
+        assert_eq!(best_fit(&slots, 1000, 512, None), Some(1));
+        let mut full = slots.clone();
+        full[0].free_jobs = 0;
+        assert_eq!(
+            best_fit(&full, 1000, 512, Some("app:1")),
+            Some(1),
+            "only if it fits"
+        );
     }
 
     #[test]
@@ -182,6 +216,6 @@ mod tests {
         let mut s = slot("one", 2000, 2048);
         s.free_jobs = 1;
         s.take(1000, 100);
-        assert_eq!(best_fit(&[s], 100, 1), None);
+        assert_eq!(best_fit(&[s], 100, 1, None), None);
     }
 }

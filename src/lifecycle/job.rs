@@ -23,6 +23,10 @@ pub const PROMOTED: &str = "run time reached";
 pub const PLACED: &str = "placed (best fit)";
 /// The history reason of a start (ASSIGNED to RUNNING).
 pub const STARTED: &str = "started by its worker";
+/// The history reason of the second start of an attempt that pulled its image first.
+pub const PULLED: &str = "image pulled; its command starts";
+/// What a job is said to pull when it names no image (its worker's default).
+const DEFAULT_IMAGE: &str = "the worker's default image";
 
 /// One change of a job's state, for the history table.
 #[derive(Debug, Clone)]
@@ -39,6 +43,14 @@ pub struct Transition {
     pub worker_outcome: WorkerOutcome,
 }
 
+impl Transition {
+    /// True when the change ends an attempt (the job leaves its worker): the history row that
+    /// records it carries what the attempt used.
+    pub fn ends_attempt(&self) -> bool {
+        self.from.is_on_worker() && !self.to.is_on_worker()
+    }
+}
+
 /// The state a new job starts in, and the history reason: QUEUED, or PENDING while its run
 /// time is ahead.
 pub fn create(run_at: i64, now: i64) -> (JobStatus, &'static str) {
@@ -49,9 +61,41 @@ pub fn create(run_at: i64, now: i64) -> (JobStatus, &'static str) {
     }
 }
 
-/// The worker says it started attempt `attempt`. `Ok(Some)`: ASSIGNED to RUNNING, applied to
-/// `job`; `Ok(None)`: that attempt already runs (a repeated start, nothing to change).
+/// The worker says it started attempt `attempt` (its command runs now). `Ok(Some)`: ASSIGNED
+/// to RUNNING, or the end of the attempt's pull (RUNNING in phase `pulling ...`: the phase is
+/// cleared and the job's timeout runs from now), applied to `job`; `Ok(None)`: the command
+/// already runs (a repeated start, nothing to change).
 pub fn start(
+    job: &mut JobRecord,
+    worker_id: &str,
+    attempt: i64,
+    now: i64,
+) -> Result<Option<Transition>, Refusal> {
+    let holder = is_holder(job, worker_id, attempt);
+    match job.status {
+        JobStatus::Running if holder && job.phase.is_some() => {
+            job.phase = None;
+            job.started_at = Some(now);
+            job.deadline_at = Some(now + job.timeout_ms);
+            Ok(Some(started(JobStatus::Running, PULLED.into())))
+        }
+        JobStatus::Running if holder => Ok(None),
+        JobStatus::Assigned if holder => {
+            job.status = JobStatus::Running;
+            job.started_at = Some(now);
+            job.deadline_at = Some(now + job.timeout_ms);
+            job.delivered_at = job.delivered_at.or(Some(now));
+            Ok(Some(started(JobStatus::Assigned, STARTED.into())))
+        }
+        _ => Err(not_holder(job, worker_id, attempt)),
+    }
+}
+
+/// The worker says it started attempt `attempt` but must pull the job's image first:
+/// ASSIGNED to RUNNING in phase `pulling <image>`, with no deadline yet (the job's timeout
+/// starts with its command, at the second [`start`]; the agent bounds the pull). `Ok(None)`:
+/// the attempt already runs (a repeat).
+pub fn start_pulling(
     job: &mut JobRecord,
     worker_id: &str,
     attempt: i64,
@@ -61,19 +105,27 @@ pub fn start(
     match job.status {
         JobStatus::Running if holder => Ok(None),
         JobStatus::Assigned if holder => {
+            let phase = format!("pulling {}", job.image.as_deref().unwrap_or(DEFAULT_IMAGE));
             job.status = JobStatus::Running;
             job.started_at = Some(now);
-            job.deadline_at = Some(now + job.timeout_ms);
+            job.deadline_at = None;
             job.delivered_at = job.delivered_at.or(Some(now));
-            Ok(Some(Transition {
-                from: JobStatus::Assigned,
-                to: JobStatus::Running,
-                reason: STARTED.into(),
-                fault: None,
-                worker_outcome: WorkerOutcome::Neutral,
-            }))
+            let reason = format!("{STARTED}; {phase}");
+            job.phase = Some(phase);
+            Ok(Some(started(JobStatus::Assigned, reason)))
         }
         _ => Err(not_holder(job, worker_id, attempt)),
+    }
+}
+
+/// A start's transition from `from` to RUNNING.
+fn started(from: JobStatus, reason: String) -> Transition {
+    Transition {
+        from,
+        to: JobStatus::Running,
+        reason,
+        fault: None,
+        worker_outcome: WorkerOutcome::Neutral,
     }
 }
 
@@ -92,8 +144,10 @@ pub fn finish(
     job.stderr = p.stderr.as_deref().map(keep_tail);
     job.duration_ms = p.duration_ms;
     job.oom_killed = i64::from(p.oom_killed);
+    job.set_usage(p.usage.as_ref());
     job.error = p.error.clone();
     job.deadline_at = None;
+    job.phase = None;
     let succeeded =
         p.exit_code == Some(0) && !p.timed_out && !p.infrastructure_error && p.error.is_none();
     if succeeded {
@@ -109,15 +163,23 @@ pub fn finish(
         });
     }
     let what = describe_failure(p);
-    // The worker says whether the failure was its own (engine, executor, workspace) or the
-    // job's (its exit, its timeout or memory limit, its input).
-    let fault = if p.infrastructure_error {
-        Fault::Worker
-    } else {
-        Fault::Job
+    // The worker says whether the failure was its own (engine, executor, workspace), the
+    // image's registry's, or the job's (its exit, its timeout or memory limit, its input).
+    let fault = match (p.infrastructure_error, p.registry_error) {
+        (true, true) => Fault::Registry,
+        (true, false) => Fault::Worker,
+        (false, _) => Fault::Job,
     };
     let (to, reason) = if p.infrastructure_error {
-        infra_retry(job, p.now, policy, &what)
+        let (to, reason) = infra_retry(job, p.now, policy, &what);
+        if fault == Fault::Registry && to == JobStatus::Queued {
+            // Asking a registry that is down again at once helps nobody: back off.
+            registry_backoff(job, p.now, policy, reason)
+        } else {
+            (to, reason)
+        }
+    } else if p.permanent {
+        end_now(job, p.now, &what)
     } else {
         let terminal = if p.timed_out {
             JobStatus::TimedOut
@@ -139,7 +201,9 @@ pub fn finish(
 pub fn time_out(job: &mut JobRecord, now: i64, policy: &Policy) -> Transition {
     let what = format!("timed out after {} ms", job.timeout_ms);
     job.error = Some(what.clone());
+    job.set_usage(None);
     job.deadline_at = None;
+    job.phase = None;
     let (to, reason) = retry_or_end(job, now, policy, JobStatus::TimedOut, &what);
     Transition {
         from: JobStatus::Running,
@@ -155,6 +219,8 @@ pub fn time_out(job: &mut JobRecord, now: i64, policy: &Policy) -> Transition {
 pub fn lose(job: &mut JobRecord, now: i64, policy: &Policy, why: &str) -> Transition {
     let from = job.status;
     job.deadline_at = None;
+    job.set_usage(None);
+    job.phase = None;
     let (to, reason) = infra_retry(job, now, policy, why);
     Transition {
         from,
@@ -185,9 +251,14 @@ pub fn cancel(job: &mut JobRecord, now: i64) -> Result<Transition, Refusal> {
             job.id
         )));
     }
+    if from.is_on_worker() {
+        // Its attempt ends unmeasured: the agent's result, if any, is refused from now on.
+        job.set_usage(None);
+    }
     job.status = JobStatus::Cancelled;
     job.finished_at = Some(now);
     job.deadline_at = None;
+    job.phase = None;
     job.reason = Some("cancelled by a client".into());
     Ok(Transition {
         from,
@@ -229,6 +300,32 @@ fn retry_or_end(
         job.reason = Some(reason.clone());
         (terminal, reason)
     }
+}
+
+/// A failure of the job's own that no retry can mend (its image does not exist): FAILED now,
+/// whatever retries are left.
+fn end_now(job: &mut JobRecord, now: i64, what: &str) -> (JobStatus, String) {
+    job.failed_attempts += 1;
+    job.status = JobStatus::Failed;
+    job.finished_at = Some(now);
+    let reason = format!("{what}; not retried (it cannot succeed as it is)");
+    job.reason = Some(reason.clone());
+    (JobStatus::Failed, reason)
+}
+
+/// Delays the infrastructure retry of a pull its registry failed, by the retry backoff of
+/// the attempts the infrastructure has lost so far.
+fn registry_backoff(
+    job: &mut JobRecord,
+    now: i64,
+    policy: &Policy,
+    reason: String,
+) -> (JobStatus, String) {
+    let wait = policy.backoff_ms(job.infra_retries);
+    requeue_at(job, now, now + wait);
+    let reason = format!("{reason}, in {wait} ms");
+    job.reason = Some(reason.clone());
+    (job.status, reason)
 }
 
 /// A loss that is not the job's fault: queue again at once while the infrastructure budget

@@ -27,6 +27,10 @@ pub struct Policy {
     pub worker_cooldown_ms: i64,
     /// Which failures count toward a cooldown.
     pub cooldown_counts: CooldownCounts,
+    /// How long an attempt that may still run on its worker (cancelled, timed out, or left
+    /// by an agent that restarted without stopping it) holds its reservation and its job at
+    /// most (see `hold.rs`).
+    pub orphan_grace_ms: i64,
 }
 
 impl Policy {

@@ -33,7 +33,7 @@ pub struct JobRule {
 }
 
 /// Every job transition.
-pub const JOB_RULES: [JobRule; 10] = [
+pub const JOB_RULES: [JobRule; 12] = [
     JobRule {
         name: "create",
         from: &[],
@@ -70,6 +70,20 @@ pub const JOB_RULES: [JobRule; 10] = [
         applied: Applied::Sql(&["job_start", "jobs_start_many"]),
     },
     JobRule {
+        name: "start pulling",
+        from: &[Assigned],
+        to: &[Running],
+        by: "worker holding the attempt, which pulls its image first (phase set, no deadline)",
+        applied: Applied::Rust("job::start_pulling"),
+    },
+    JobRule {
+        name: "pulled",
+        from: &[Running],
+        to: &[Running],
+        by: "worker holding the attempt, its pull done (phase cleared, deadline from now)",
+        applied: Applied::Rust("job::start"),
+    },
+    JobRule {
         name: "finish",
         from: &[Assigned, Running],
         to: &[Completed, Failed, TimedOut],
@@ -87,7 +101,8 @@ pub const JOB_RULES: [JobRule; 10] = [
         name: "lose",
         from: &[Assigned, Running],
         to: &[Queued, Failed],
-        by: "sweeper or heartbeat: worker gone, restarted, silent, never started it",
+        by: "sweeper or heartbeat: worker gone, restarted, silent, never started it, or an \
+             orphan whose hold ran out (lifecycle::hold)",
         applied: Applied::Rust("job::lose, job::lose_unstarted"),
     },
     JobRule {

@@ -9,7 +9,7 @@ use super::{CooldownCounts, Fault, Policy};
 use crate::model::{JobFinishParams, JobRecord, WorkerRecord};
 use gantry_api::{JobStatus, StopReason, WorkerStatus};
 
-fn policy() -> Policy {
+pub(super) fn policy() -> Policy {
     Policy {
         retry_backoff_ms: 10_000,
         retry_backoff_cap_ms: 600_000,
@@ -17,10 +17,11 @@ fn policy() -> Policy {
         cooldown_after_failures: 3,
         worker_cooldown_ms: 60_000,
         cooldown_counts: CooldownCounts::WorkerFaults,
+        orphan_grace_ms: 30_000,
     }
 }
 
-fn job(max_retries: i64) -> JobRecord {
+pub(super) fn job(max_retries: i64) -> JobRecord {
     JobRecord {
         id: "j".into(),
         status: JobStatus::Running,
@@ -56,10 +57,20 @@ fn job(max_retries: i64) -> JobRecord {
         error: None,
         duration_ms: None,
         oom_killed: 0,
+        cpu_seconds: None,
+        peak_memory_mb: None,
+        pull_ms: None,
+        run_ms: None,
+        held_on: None,
+        held_attempt: None,
+        held_since: None,
+        held_until: None,
+        pull: None,
+        phase: None,
     }
 }
 
-fn result(exit: i64) -> JobFinishParams {
+pub(super) fn result(exit: i64) -> JobFinishParams {
     JobFinishParams {
         worker_id: "w".into(),
         job_id: "j".into(),
@@ -242,6 +253,7 @@ fn worker() -> WorkerRecord {
         offline_since: None,
         registered_at: 0,
         last_heartbeat_at: 0,
+        images: None,
     }
 }
 
@@ -291,7 +303,7 @@ fn the_transition_table_names_every_state() {
     for s in WorkerStatus::ALL {
         assert!(text.contains(s.as_str()), "{s} missing:\n{text}");
     }
-    assert_eq!(JOB_RULES.len(), 10);
+    assert_eq!(JOB_RULES.len(), 12);
     assert_eq!(WORKER_RULES.len(), 6);
     println!("{text}");
 }
@@ -363,4 +375,30 @@ fn a_success_elsewhere_turns_earlier_failures_into_evidence() {
         evidence(&failed_on, "w3", &all).is_empty(),
         "already counted"
     );
+}
+
+#[test]
+fn an_ended_attempt_leaves_its_own_usage_on_the_job_and_a_lost_one_none() {
+    let used = gantry_api::AttemptUsage {
+        cpu_seconds: Some(0.5),
+        peak_memory_mb: Some(40.0),
+        pull_ms: None,
+        run_ms: Some(900),
+    };
+    let mut j = job(1);
+    let t = job::finish(
+        &mut j,
+        &JobFinishParams {
+            usage: Some(used),
+            ..result(1)
+        },
+        &policy(),
+    )
+    .unwrap();
+    assert!(t.ends_attempt());
+    assert_eq!(j.usage(), used);
+    // Attempt 2 is lost with its worker: the job no longer shows attempt 1's figures.
+    (j.status, j.attempts) = (JobStatus::Running, 2);
+    assert!(job::lose(&mut j, 9_000, &policy(), "gone").ends_attempt());
+    assert!(j.usage().is_empty());
 }

@@ -18,16 +18,18 @@ pub enum WorkerOutcome {
 }
 
 /// How an attempt's end counts for the worker that ran it, given whose `fault` it was
-/// (`None`: it succeeded). The worker's faults always count; the job's own only when the
+/// (`None`: it succeeded). The worker's faults always count; the job's own (and its registry's) only when the
 /// policy counts every failure; an operator's never.
 pub fn outcome(fault: Option<Fault>, policy: &Policy) -> WorkerOutcome {
     match fault {
         None => WorkerOutcome::Success,
         Some(Fault::Worker) => WorkerOutcome::Failure,
-        Some(Fault::Job) if policy.cooldown_counts == CooldownCounts::AllFailures => {
+        Some(Fault::Job | Fault::Registry)
+            if policy.cooldown_counts == CooldownCounts::AllFailures =>
+        {
             WorkerOutcome::Failure
         }
-        Some(Fault::Job) | Some(Fault::Operator) => WorkerOutcome::Neutral,
+        Some(Fault::Job | Fault::Registry | Fault::Operator) => WorkerOutcome::Neutral,
     }
 }
 

@@ -1,7 +1,7 @@
 //! A job's row and its history rows, as stored, and their wire form.
 
 use super::{milli_to_cores, CorruptRow};
-use gantry_api::{Fault, HistoryEntry, Job, JobStatus};
+use gantry_api::{AttemptUsage, Fault, HistoryEntry, Job, JobStatus};
 use sqlx::{ColumnIndex, Decode, FromRow, Row, Type};
 use std::collections::BTreeMap;
 
@@ -78,6 +78,28 @@ pub struct JobRecord {
     pub duration_ms: Option<i64>,
     /// 1 when the last attempt was killed for memory.
     pub oom_killed: i64,
+    /// CPU seconds the last ended attempt used, as its worker measured them.
+    pub cpu_seconds: Option<f64>,
+    /// The last ended attempt's peak memory in MiB, as its worker measured it.
+    pub peak_memory_mb: Option<f64>,
+    /// How long the last ended attempt's image pull took, ms.
+    pub pull_ms: Option<i64>,
+    /// The last ended attempt's run time from its container's (or process's) start to end, ms.
+    pub run_ms: Option<i64>,
+    /// The worker whose reservation an attempt of this job still holds although the job moved
+    /// on or its agent restarted (see `lifecycle::hold`); `None` when nothing is held.
+    pub held_on: Option<String>,
+    /// The attempt held on `held_on`.
+    pub held_attempt: Option<i64>,
+    /// When the hold began.
+    pub held_since: Option<i64>,
+    /// When the hold ends at the latest (a sweep ends it).
+    pub held_until: Option<i64>,
+    /// When the worker pulls the image (`if-not-present`, `always`, `never`); the worker's
+    /// default when absent.
+    pub pull: Option<String>,
+    /// What a RUNNING attempt does before its command runs (`pulling <image>`).
+    pub phase: Option<String>,
 }
 
 impl JobRecord {
@@ -117,10 +139,35 @@ impl JobRecord {
             error: self.error.clone(),
             duration_ms: self.duration_ms,
             oom_killed: self.oom_killed != 0,
-            pull: None,
-            phase: None,
-            usage: None,
+            pull: self
+                .pull
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e| CorruptRow(format!("job {} pull: {e}", self.id)))?,
+            phase: self.phase.clone(),
+            usage: Some(self.usage()).filter(|u| !u.is_empty()),
         })
+    }
+
+    /// What the last ended attempt used, from the four usage columns.
+    pub fn usage(&self) -> AttemptUsage {
+        AttemptUsage {
+            cpu_seconds: self.cpu_seconds,
+            peak_memory_mb: self.peak_memory_mb,
+            pull_ms: self.pull_ms,
+            run_ms: self.run_ms,
+        }
+    }
+
+    /// Records what the attempt that just ended used (`None`: nothing was measured, as for an
+    /// attempt lost with its worker), so the job row never shows an earlier attempt's figures.
+    pub fn set_usage(&mut self, usage: Option<&AttemptUsage>) {
+        let u = usage.copied().unwrap_or_default();
+        self.cpu_seconds = u.cpu_seconds;
+        self.peak_memory_mb = u.peak_memory_mb;
+        self.pull_ms = u.pull_ms;
+        self.run_ms = u.run_ms;
     }
 }
 
@@ -145,6 +192,8 @@ pub struct HistoryRecord {
     pub reason: Option<String>,
     /// Whose fault the end of an attempt was, on the rows that end one.
     pub fault: Option<Fault>,
+    /// What the attempt used, on the row that ended it (when its worker measured anything).
+    pub usage: Option<AttemptUsage>,
 }
 
 impl HistoryRecord {
@@ -159,6 +208,7 @@ impl HistoryRecord {
             at: self.at,
             reason: self.reason.clone(),
             fault: self.fault,
+            usage: self.usage,
         }
     }
 }
@@ -172,6 +222,8 @@ where
     String: Decode<'r, R::Database> + Type<R::Database>,
     Option<String>: Decode<'r, R::Database> + Type<R::Database>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<f64>: Decode<'r, R::Database> + Type<R::Database>,
 {
     fn from_row(row: &'r R) -> sqlx::Result<Self> {
         let status = |column: &str, text: String| {
@@ -201,6 +253,13 @@ where
             at: row.try_get("at")?,
             reason: row.try_get("reason")?,
             fault,
+            usage: Some(AttemptUsage {
+                cpu_seconds: row.try_get("cpu_seconds")?,
+                peak_memory_mb: row.try_get("peak_memory_mb")?,
+                pull_ms: row.try_get("pull_ms")?,
+                run_ms: row.try_get("run_ms")?,
+            })
+            .filter(|u| !u.is_empty()),
         })
     }
 }

@@ -35,6 +35,9 @@ pub struct JobInsertParams {
     pub run_at: i64,
     /// The client's idempotency key.
     pub idempotency_key: Option<String>,
+    /// When the worker pulls the image (a `PullPolicy` as text); the worker's default when
+    /// absent.
+    pub pull: Option<String>,
     /// The time of the insert.
     pub now: i64,
 }
@@ -83,6 +86,9 @@ pub struct WorkerRegisterParams {
     pub executor: Option<String>,
     /// SHA-256 of the per-worker token, when tokens are in use.
     pub token_hash: Option<String>,
+    /// The agent made sure nothing of its earlier life still runs: its old jobs may be
+    /// handed out again at once (else they are held, see `lifecycle::hold`).
+    pub earlier_jobs_stopped: bool,
     /// The time of the registration.
     pub now: i64,
 }
@@ -106,6 +112,9 @@ pub struct WorkerHeartbeatParams {
     pub running_job_ids: Vec<String>,
     /// Running jobs that started before this time and are not reported are lost.
     pub lost_if_started_before: i64,
+    /// The images its engine holds, as a JSON array of `ImageHeld` (already bounded); `None`
+    /// keeps the stored list (the agent sends it only when it changed, or now and then).
+    pub images: Option<String>,
     /// The time of the heartbeat.
     pub now: i64,
 }
@@ -135,6 +144,14 @@ pub struct JobFinishParams {
     pub oom_killed: bool,
     /// Not the job's fault (the worker's or its engine's).
     pub infrastructure_error: bool,
+    /// What the attempt used, as the worker measured it (validated: finite, not negative).
+    pub usage: Option<gantry_api::AttemptUsage>,
+    /// The job can never succeed as it is (its image does not exist in its registry): it
+    /// ends FAILED now, whatever retries it has left.
+    pub permanent: bool,
+    /// With `infrastructure_error`: the image's registry was to blame (unreachable, login
+    /// refused, too slow), not this worker.
+    pub registry_error: bool,
     /// The time of the result.
     pub now: i64,
 }

@@ -50,6 +50,8 @@ pub struct WorkerRecord {
     pub registered_at: i64,
     /// Its last heartbeat.
     pub last_heartbeat_at: i64,
+    /// The images its engine holds, as a JSON array of `ImageHeld` (from its heartbeats).
+    pub images: Option<String>,
 }
 
 impl WorkerRecord {
@@ -84,7 +86,11 @@ impl WorkerRecord {
             draining: self.draining != 0,
             registered_at: self.registered_at,
             last_heartbeat_at: self.last_heartbeat_at,
-            images: Vec::new(),
+            images: match self.images.as_deref() {
+                Some(text) => serde_json::from_str(text)
+                    .map_err(|e| CorruptRow(format!("worker {} images: {e}", self.id)))?,
+                None => Vec::new(),
+            },
         })
     }
 }

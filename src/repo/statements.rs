@@ -44,6 +44,12 @@ macro_rules! dialect_statements {
             /// One job.
             JOB_GET => "job_get.sql",
 
+            /// Ends a job's hold on a worker (see migration V10).
+            JOB_HOLD_CLEAR => "job_hold_clear.sql",
+
+            /// Records a job's hold on a worker: worker, attempt, since, until.
+            JOB_HOLD_SET => "job_hold_set.sql",
+
             /// One job, to change it (locked on PostgreSQL; SQLite's one writer is exclusive
             /// anyway).
             JOB_GET_FOR_UPDATE => "job_get_for_update.sql",
@@ -84,6 +90,13 @@ macro_rules! dialect_statements {
 
             /// The jobs a worker holds, to change them (locked on PostgreSQL).
             JOBS_HELD_BY_WORKER => "jobs_held_by_worker.sql",
+
+            /// Jobs whose hold on a worker reached its bound (migration V10), earliest first.
+            JOBS_HOLDS_ENDED => "jobs_holds_ended.sql",
+
+            /// The jobs holding a worker's reservation for an attempt that may still run there,
+            /// to change them (locked on PostgreSQL).
+            JOBS_HOLDS_ON_WORKER => "jobs_holds_on_worker.sql",
 
             /// Inserts many jobs; a row whose idempotency key is used inserts nothing and returns
             /// nothing.
@@ -139,6 +152,10 @@ macro_rules! dialect_statements {
 
             /// Percentiles of one duration (queue wait or run time) per group.
             REPORT_DURATIONS => "report_durations.sql",
+
+            /// Percentiles of what attempts used (peak memory, CPU seconds, the memory
+            /// requested, the peak's share of it) per group and metric.
+            REPORT_USAGE => "report_usage.sql",
 
             /// One upload.
             UPLOAD_GET => "upload_get.sql",

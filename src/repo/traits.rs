@@ -36,10 +36,22 @@ pub trait JobRepo: Send + Sync {
         now: i64,
     ) -> RepoResult<JobRecord>;
 
+    /// The worker started its attempt but pulls the job's image first: ASSIGNED to RUNNING in
+    /// phase `pulling <image>`, no deadline yet (idempotent for the same attempt); the
+    /// following `job_start` ends the phase.
+    async fn job_start_pulling(
+        &self,
+        worker_id: &str,
+        job_id: &str,
+        attempt: i64,
+        now: i64,
+    ) -> RepoResult<JobRecord>;
+
     /// Records an attempt's result, releases the reservation and moves the job on.
     async fn job_finish(&self, p: JobFinishParams) -> RepoResult<JobRecord>;
 
-    /// Cancels a job that has not ended; a held job's reservation is released.
+    /// Cancels a job that has not ended. A running attempt keeps its worker's reservation
+    /// until the agent reports it gone or the orphan grace passes (see `lifecycle::hold`).
     async fn job_cancel(&self, id: &str, now: i64) -> RepoResult<JobRecord>;
 }
 
@@ -127,6 +139,10 @@ pub trait SchedulerRepo: Send + Sync {
         now: i64,
         limit: i64,
     ) -> RepoResult<SweepCounts>;
+
+    /// Ends the holds on workers whose bound passed by `now` (see `lifecycle::hold`): orphans
+    /// are requeued as lost, stopped attempts' reservations given back; at most `limit`.
+    async fn job_end_holds(&self, now: i64, limit: i64) -> RepoResult<SweepCounts>;
 
     /// Ends cooldowns that ran out by `now` (their failure counts start over).
     async fn worker_end_cooldowns(&self, now: i64) -> RepoResult<SweepCounts>;

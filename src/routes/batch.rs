@@ -65,15 +65,47 @@ pub async fn start(
     require_worker(&state, &headers, &worker_id).await?;
     check_size("jobs", req.jobs.len())?;
     let mut attempts = Vec::with_capacity(req.jobs.len());
+    let mut pulling = Vec::with_capacity(req.jobs.len());
     for (i, item) in req.jobs.iter().enumerate() {
         let id = validate::job_id("jobId", &item.job_id).map_err(|e| in_item("jobs", i, e))?;
         let attempt = validate::attempt(item.attempt).map_err(|e| in_item("jobs", i, e))?;
         attempts.push((id, attempt));
+        pulling.push(item.pulling);
     }
-    let outcomes = state
+    let now = now_ms();
+    // Starts that pull first are rare (a pull takes seconds): one by one, the rest at once.
+    let (pulls, starts): (Vec<_>, Vec<_>) = attempts
+        .iter()
+        .cloned()
+        .zip(pulling.iter().copied())
+        .partition(|(_, pulls)| *pulls);
+    let starts: Vec<(String, i64)> = starts.into_iter().map(|(a, _)| a).collect();
+    let mut started = state
         .repo
-        .job_start_many(&worker_id, &attempts, now_ms())
-        .await?;
+        .job_start_many(&worker_id, &starts, now)
+        .await?
+        .into_iter();
+    let mut pulled = Vec::with_capacity(pulls.len());
+    for ((id, attempt), _) in &pulls {
+        pulled.push(
+            state
+                .repo
+                .job_start_pulling(&worker_id, id, *attempt, now)
+                .await,
+        );
+    }
+    let mut pulled = pulled.into_iter();
+    let outcomes = pulling
+        .iter()
+        .map(|pulls| {
+            let next = if *pulls {
+                pulled.next()
+            } else {
+                started.next()
+            };
+            next.expect("one outcome per item")
+        })
+        .collect();
     let ids = attempts.into_iter().map(|(id, _)| id);
     Ok(Json(answer(ids, outcomes)?))
 }

@@ -102,10 +102,17 @@ pub async fn start(
     let job_id = validate::job_id("jobId", &req.job_id)?;
     require_worker(&state, &headers, &worker_id).await?;
     let attempt = validate::attempt(req.attempt)?;
-    let job = state
-        .repo
-        .job_start(&worker_id, &job_id, attempt, now_ms())
-        .await?;
+    let job = if req.pulling {
+        state
+            .repo
+            .job_start_pulling(&worker_id, &job_id, attempt, now_ms())
+            .await?
+    } else {
+        state
+            .repo
+            .job_start(&worker_id, &job_id, attempt, now_ms())
+            .await?
+    };
     Ok(Json(job.to_api()?))
 }
 

@@ -58,6 +58,7 @@ pub async fn register(
             version: req.version,
             executor: req.executor,
             token_hash: token.as_deref().map(token_hash),
+            earlier_jobs_stopped: req.earlier_jobs_stopped,
             now: now_ms(),
         })
         .await?;
@@ -149,6 +150,7 @@ pub async fn heartbeat(
             "ramTotalMb must be between 0 (unchanged) and 16 TiB",
         ));
     }
+    let images = validate::images_held(req.images.as_deref())?;
     let now = now_ms();
     let outcome = state
         .repo
@@ -161,6 +163,7 @@ pub async fn heartbeat(
             draining: req.draining.unwrap_or(false),
             running_job_ids: req.running_job_ids,
             lost_if_started_before: now - millis(state.config.heartbeat_timeout),
+            images,
             now,
         })
         .await?;

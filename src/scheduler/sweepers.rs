@@ -44,6 +44,7 @@ pub fn standard(repo: &Arc<dyn Repo>, config: &ServeConfig) -> Vec<Box<dyn Sweep
             repo: repo.clone(),
             start_timeout_ms: heartbeat_timeout_ms,
         }),
+        Box::new(HoldSweeper { repo: repo.clone() }),
         Box::new(CooldownSweeper { repo: repo.clone() }),
     ]
 }
@@ -116,6 +117,24 @@ impl Sweeper for UnstartedSweeper {
         self.repo
             .job_requeue_unstarted(now - self.start_timeout_ms, now, SWEEP_BATCH)
             .await
+    }
+}
+
+/// Ends holds on workers whose bound (the orphan grace) passed: a restarted agent's orphans
+/// are requeued, a stopped attempt's reservation is given back (see `lifecycle::hold`).
+pub struct HoldSweeper {
+    /// Where jobs and workers are.
+    pub repo: Arc<dyn Repo>,
+}
+
+#[async_trait]
+impl Sweeper for HoldSweeper {
+    fn name(&self) -> &'static str {
+        "holds"
+    }
+
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts> {
+        self.repo.job_end_holds(now, SWEEP_BATCH).await
     }
 }
 

@@ -3,7 +3,9 @@
 //! `scripts/build-test-image.sh`). The seed's six scenarios, the sandbox, and the process
 //! executor. Docker tests skip loudly without an engine, and fail with GANTRY_REQUIRE_DOCKER=1.
 
+mod crash;
 mod identity;
+mod pulls;
 mod resilience;
 mod sandbox;
 mod scenarios;

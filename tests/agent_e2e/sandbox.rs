@@ -18,6 +18,17 @@ async fn the_sandbox_holds() {
         "runs as nobody: {user:?}"
     );
 
+    // What the attempt used reaches the server and its status, measured from the cgroup.
+    let used = c
+        .run(json!({"command": "head -c 41943040 /dev/zero > /tmp/blob; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done",
+            "requiredRamMb": 128, "requiredCpu": 1}))
+        .await;
+    let u = used.usage.expect("usage measured");
+    let peak = u.peak_memory_mb.expect("peak memory");
+    assert!((40.0..128.0).contains(&peak), "{u:?}");
+    assert!(u.cpu_seconds.is_some_and(|s| s > 0.1), "{u:?}");
+    assert!(u.run_ms.is_some(), "{u:?}");
+
     let net = c.run(json!({"command": "ls /sys/class/net; wget -q -T 2 -O - http://1.1.1.1/ && echo REACHED"})).await;
     assert_eq!(
         net.stdout.as_deref().map(str::trim),

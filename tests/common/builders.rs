@@ -38,6 +38,7 @@ pub fn job(id: &str) -> JobBuilder {
             network: false,
             run_at: T0,
             idempotency_key: None,
+            pull: None,
             now: T0,
         },
     }
@@ -100,6 +101,18 @@ impl JobBuilder {
         self
     }
 
+    /// Sets the image.
+    pub fn image(mut self, image: &str) -> Self {
+        self.params.image = Some(image.to_string());
+        self
+    }
+
+    /// Sets the pull policy (as stored: `if-not-present`, `always`, `never`).
+    pub fn pull(mut self, policy: &str) -> Self {
+        self.params.pull = Some(policy.to_string());
+        self
+    }
+
     /// Inserts the job, which must be new.
     pub async fn insert(self, repo: &dyn Repo) -> JobRecord {
         let id = self.params.id.clone();
@@ -131,6 +144,7 @@ pub fn worker(id: &str) -> WorkerBuilder {
             version: Some("test".into()),
             executor: Some("process".into()),
             token_hash: None,
+            earlier_jobs_stopped: true,
             now: T0,
         },
     }
@@ -160,6 +174,12 @@ impl WorkerBuilder {
     /// Sets the token hash.
     pub fn token_hash(mut self, hash: &str) -> Self {
         self.params.token_hash = Some(hash.to_string());
+        self
+    }
+
+    /// Registers as an agent that could not make sure its earlier jobs are stopped.
+    pub fn earlier_jobs_not_stopped(mut self) -> Self {
+        self.params.earlier_jobs_stopped = false;
         self
     }
 
@@ -222,6 +242,7 @@ pub fn heartbeat(worker_id: &str, now: i64, running: &[&str]) -> WorkerHeartbeat
         draining: false,
         running_job_ids: running.iter().map(|s| s.to_string()).collect(),
         lost_if_started_before: i64::MIN,
+        images: None,
         now,
     }
 }

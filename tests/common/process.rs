@@ -84,6 +84,16 @@ impl AgentProcess {
     /// Starts an agent for the server at `base` with fast timers; `env` adds or overrides
     /// settings (e.g. `("MAX_PARALLEL_JOBS", "4")`, `("ENABLE_DOCKER", "false")`).
     pub fn spawn(base: &str, id: &str, env: &[(&str, &str)]) -> AgentProcess {
+        AgentProcess::spawn_logging(base, id, env, None)
+    }
+
+    /// [`AgentProcess::spawn`], with the agent's log (stderr) written to `log` when given.
+    pub fn spawn_logging(
+        base: &str,
+        id: &str,
+        env: &[(&str, &str)],
+        log: Option<&std::path::Path>,
+    ) -> AgentProcess {
         let work =
             std::env::temp_dir().join(format!("gantry-e2e-{id}-{}", uuid::Uuid::new_v4().simple()));
         let mut command = Command::new(worker_bin());
@@ -103,6 +113,9 @@ impl AgentProcess {
             .stderr(Stdio::inherit());
         for (k, v) in env {
             command.env(k, v);
+        }
+        if let Some(log) = log {
+            command.stderr(std::fs::File::create(log).expect("agent log file"));
         }
         let child = command.spawn().expect("start gantry-worker");
         AgentProcess { child }

@@ -28,6 +28,7 @@ pub fn fast_config(db: &TestDb) -> ServeConfig {
         retry_backoff: Duration::from_millis(50),
         retry_backoff_cap: Duration::from_millis(200),
         job_timeout_grace: Duration::from_millis(100),
+        orphan_grace: Duration::from_millis(300),
         ..ServeConfig::default()
     }
 }

@@ -29,7 +29,11 @@ async fn cancel_is_state_aware(db: TestDb) {
     assert_eq!(reserved(r, "w").await, (600, 200, 1));
     let run = r.job_cancel("running", T0 + 23).await.unwrap();
     assert_eq!((run.status.as_str(), run.deadline_at), ("CANCELLED", None));
-    assert_eq!(reserved(r, "w").await, (0, 0, 0));
+    assert_eq!(
+        reserved(r, "w").await,
+        (600, 200, 1),
+        "the stopped attempt may still run: its reservation stays"
+    );
     assert_eq!(
         get_worker(r, "w").await.consecutive_failures,
         0,
@@ -44,6 +48,13 @@ async fn cancel_is_state_aware(db: TestDb) {
             stop("assigned", StopReason::Cancelled)
         ]
     );
+    // The stopped attempt's result says it is gone: absorbed, the job stays CANCELLED.
+    let absorbed = r
+        .job_finish(result("w", "running", 1, T0 + 30))
+        .await
+        .unwrap();
+    assert_eq!(absorbed.status, JobStatus::Cancelled);
+    assert_eq!(reserved(r, "w").await, (0, 0, 0));
     assert_conflict(
         r.job_finish(result("w", "running", 1, T0 + 30)).await,
         "wrong_state",
@@ -116,9 +127,17 @@ async fn expired_deadlines_time_out_or_retry_and_release(db: TestDb) {
     assert_eq!(f.error.as_deref(), Some("timed out after 1000 ms"));
     let t = get_job(r, "retry").await;
     assert_eq!((t.status.as_str(), t.failed_attempts), ("PENDING", 1));
-    assert!((T0 + 6_800..=T0 + 7_200).contains(&t.run_at));
+    assert_eq!(
+        t.run_at,
+        T0 + 6_000 + policy().orphan_grace_ms,
+        "the retry waits out the hold of the attempt it retries"
+    );
     assert_eq!(state(r, "long").await, JobStatus::Running);
-    assert_eq!(reserved(r, "w").await, (500, 256, 1));
+    assert_eq!(
+        reserved(r, "w").await,
+        (1500, 768, 3),
+        "both timed-out attempts keep their reservations"
+    );
     assert_eq!(get_worker(r, "w").await.consecutive_failures, 2);
     timed_out_attempts_are_stopped_and_fenced(r).await;
 }
@@ -134,12 +153,17 @@ async fn timed_out_attempts_are_stopped_and_fenced(r: &dyn Repo) {
             stop("retry", StopReason::Reassigned)
         ]
     );
+    for id in ["final", "retry"] {
+        let absorbed = r.job_finish(result("w", id, 1, T0 + 6_001)).await.unwrap();
+        assert_ne!(absorbed.status, JobStatus::Completed, "{id} unchanged");
+    }
+    assert_eq!(reserved(r, "w").await, (500, 256, 1));
     assert_conflict(
-        r.job_finish(result("w", "final", 1, T0 + 6_001)).await,
+        r.job_finish(result("w", "final", 1, T0 + 6_002)).await,
         "wrong_state",
     );
     assert_conflict(
-        r.job_finish(result("w", "retry", 1, T0 + 6_001)).await,
+        r.job_finish(result("w", "retry", 1, T0 + 6_002)).await,
         "not_holder",
     );
     let again = r

@@ -6,11 +6,14 @@ mod batches;
 mod cancels_and_deadlines;
 mod faults;
 mod heartbeats;
+mod holds;
 mod insert_and_block;
 mod leases;
 mod placement;
+mod pulls;
 mod reads;
 mod rules;
+mod usage;
 mod workers;
 
 use crate::common::builders::*;
@@ -30,6 +33,7 @@ fn policy() -> Policy {
         cooldown_after_failures: 3,
         worker_cooldown_ms: 60_000,
         cooldown_counts: CooldownCounts::WorkerFaults,
+        orphan_grace_ms: 30_000,
     }
 }
 

@@ -4,6 +4,8 @@
 mod access;
 mod batches;
 mod jobs;
+mod pulls;
+mod usage;
 mod workers;
 
 use crate::common::server::fast_config;

@@ -5,17 +5,18 @@ use crate::client::{ClientError, Retry, ServerClient};
 use crate::config::Config;
 use crate::executor::{ExecOutcome, ExecSpec, Executor};
 use crate::job_table::{JobTable, StopCause};
+use crate::pull_step::PullStep;
 use crate::worker_id::WorkerId;
 use crate::workspace::{Workspace, WorkspaceError};
-use gantry_api::{Job, StartJobRequest, StopReason, SubmitResultRequest};
+use gantry_api::{Job, PullPolicy, StartJobRequest, StopReason, SubmitResultRequest};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 /// Tries of the start call.
-const START_TRIES: u32 = 5;
+pub(crate) const START_TRIES: u32 = 5;
 
 /// The error reported for attempts handed back at shutdown.
 pub const SHUTDOWN_ERROR: &str = "worker shutting down";
@@ -38,6 +39,8 @@ pub(crate) struct AttemptDefaults {
     pub(crate) cpu: f64,
     /// Memory in MiB for jobs that ask for 0.
     pub(crate) ram_mb: i64,
+    /// When images are pulled for jobs that name no pull policy.
+    pub(crate) pull: PullPolicy,
 }
 
 impl AttemptDefaults {
@@ -49,7 +52,16 @@ impl AttemptDefaults {
             image: config.default_image.clone(),
             cpu: config.docker_cpu_limit,
             ram_mb: config.docker_memory_limit,
+            pull: config.pull_policy,
         }
+    }
+
+    /// The job's image, or the default one.
+    pub(crate) fn image_of(&self, job: &Job) -> String {
+        job.image
+            .clone()
+            .filter(|i| !i.is_empty())
+            .unwrap_or_else(|| self.image.clone())
     }
 
     /// The executor's view of a job, with these defaults filled in.
@@ -65,11 +77,7 @@ impl AttemptDefaults {
             attempt: job.attempts,
             worker_id: worker_id.to_string(),
             command: job.command.clone(),
-            image: job
-                .image
-                .clone()
-                .filter(|i| !i.is_empty())
-                .unwrap_or_else(|| self.image.clone()),
+            image: self.image_of(job),
             env: job.env.clone(),
             cpu: if job.required_cpu > 0.0 {
                 job.required_cpu
@@ -121,11 +129,14 @@ impl Attempts {
     /// Starts and runs the attempt; `None` when it is not ours to report.
     async fn attempt(&self, job: Job, cancel: CancellationToken) -> Option<SubmitResultRequest> {
         let worker_id = self.worker_id.get();
+        let image = self.defaults.image_of(&job);
+        let needed_since = Instant::now();
+        let pulls = self.needs_pull(&job, &image).await;
         let start = StartJobRequest {
             worker_id: worker_id.clone(),
             job_id: job.id.clone(),
             attempt: job.attempts,
-            pulling: false,
+            pulling: pulls,
         };
         let retry = Retry::times(START_TRIES, &self.give_up);
         match self.client.start_job(&start, &retry).await {
@@ -143,8 +154,23 @@ impl Attempts {
                 return Some(result_of(self.worker_id.get(), &job, outcome));
             }
         }
+        let mut pull_ms = None;
+        if pulls {
+            match self
+                .pull_then_start(&job, &image, needed_since, &cancel)
+                .await
+            {
+                PullStep::Started(ms) => pull_ms = Some(ms),
+                PullStep::NotOurs => return None,
+                PullStep::Ended(mut outcome) => {
+                    explain_stop(&mut outcome, self.jobs.cause(&job.id, job.attempts));
+                    return Some(result_of(self.worker_id.get(), &job, outcome));
+                }
+            }
+        }
         tracing::info!(job_id = job.id, attempt = job.attempts, "job started");
         let mut outcome = self.execute(&job, &worker_id, cancel).await;
+        outcome.usage.pull_ms = pull_ms.or(outcome.usage.pull_ms);
         explain_stop(&mut outcome, self.jobs.cause(&job.id, job.attempts));
         Some(result_of(self.worker_id.get(), &job, outcome))
     }
@@ -247,6 +273,7 @@ fn result_of(worker_id: String, job: &Job, outcome: ExecOutcome) -> SubmitResult
         oom_killed: outcome.oom_killed,
         infrastructure_error: outcome.infrastructure_error,
         permanent: outcome.permanent,
+        registry_error: outcome.registry_error,
         usage: (!outcome.usage.is_empty()).then_some(outcome.usage),
     }
 }
@@ -263,6 +290,7 @@ mod tests {
             image: "default:latest".into(),
             cpu: 1.5,
             ram_mb: 256,
+            pull: PullPolicy::IfNotPresent,
         }
     }
 

@@ -1,7 +1,7 @@
 //! The agent's configuration: every setting is a flag and an environment variable.
 
 use clap::Parser;
-use gantry_api::parse_duration;
+use gantry_api::{parse_duration, PullPolicy};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -27,6 +27,12 @@ pub const DEFAULT_MAX_OUTPUT_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_PIDS_LIMIT: i64 = 256;
 /// How long running jobs may go on after SIGTERM before they are handed back.
 pub const DEFAULT_DRAIN_TIMEOUT: &str = "30s";
+/// How often a running container's cgroup is read for the attempt's CPU time and peak memory.
+pub const DEFAULT_USAGE_INTERVAL: &str = "100ms";
+/// When images are pulled for jobs that say nothing.
+pub const DEFAULT_PULL_POLICY: &str = "if-not-present";
+/// The longest one image pull may take.
+pub const DEFAULT_PULL_TIMEOUT: &str = "10m";
 
 /// The worker agent's settings, from flags or environment variables.
 #[derive(Debug, Clone, Parser)]
@@ -111,10 +117,29 @@ pub struct Config {
     #[arg(long, env = "GANTRY_PIDS_LIMIT", default_value_t = DEFAULT_PIDS_LIMIT)]
     pub pids_limit: i64,
 
+    /// How often a running container's cgroup is read for the attempt's CPU seconds and peak
+    /// memory (the CPU figure misses at most one interval's worth at the end).
+    #[arg(long, env = "GANTRY_USAGE_INTERVAL", default_value = DEFAULT_USAGE_INTERVAL,
+          value_parser = parse_duration)]
+    pub usage_interval: Duration,
+
     /// How long running jobs may go on after SIGTERM before they are handed back.
     #[arg(long, env = "GANTRY_DRAIN_TIMEOUT", default_value = DEFAULT_DRAIN_TIMEOUT,
           value_parser = parse_duration)]
     pub drain_timeout: Duration,
+
+    /// When the image of a job that names no pull policy is pulled: `if-not-present`,
+    /// `always` or `never`. Pulls use this host's Docker logins (`DOCKER_CONFIG` or
+    /// `~/.docker/config.json`).
+    #[arg(long, env = "GANTRY_PULL_POLICY", default_value = DEFAULT_PULL_POLICY,
+          value_parser = parse_pull_policy)]
+    pub pull_policy: PullPolicy,
+
+    /// The longest one image pull may take; a pull past it is an infrastructure error (the
+    /// job is retried, elsewhere if need be).
+    #[arg(long, env = "GANTRY_PULL_TIMEOUT", default_value = DEFAULT_PULL_TIMEOUT,
+          value_parser = parse_duration)]
+    pub pull_timeout: Duration,
 
     /// Labels reported at registration, as `key=value` (repeatable or comma-separated).
     #[arg(long, env = "GANTRY_LABELS", value_delimiter = ',', value_parser = parse_label)]
@@ -155,6 +180,12 @@ impl Config {
         }
         if self.docker_timeout.is_zero() {
             return Err("DOCKER_TIMEOUT must be positive".into());
+        }
+        if self.usage_interval < Duration::from_millis(10) {
+            return Err("--usage-interval / GANTRY_USAGE_INTERVAL must be at least 10ms".into());
+        }
+        if self.pull_timeout.is_zero() {
+            return Err("--pull-timeout / GANTRY_PULL_TIMEOUT must be positive".into());
         }
         if self.pids_limit < 8 {
             return Err("--pids-limit must be at least 8".into());
@@ -205,6 +236,11 @@ fn system_hostname() -> String {
     sysinfo::System::host_name().unwrap_or_else(|_| "unknown".to_string())
 }
 
+/// Parses a pull policy (`if-not-present`, `always`, `never`).
+fn parse_pull_policy(text: &str) -> Result<PullPolicy, String> {
+    text.parse()
+}
+
 /// Parses one `key=value` label.
 fn parse_label(text: &str) -> Result<(String, String), String> {
     match text.split_once('=') {
@@ -245,6 +281,16 @@ mod tests {
         assert_eq!(config.parallelism(), 3);
         assert_eq!(config.kill_grace, Duration::from_millis(250));
         assert_eq!(config.labels.len(), 2);
+        assert_eq!(config.pull_policy, PullPolicy::IfNotPresent);
+        assert_eq!(config.pull_timeout, Duration::from_secs(600));
+        let config = Config::for_tests(&["--pull-policy", "never", "--pull-timeout", "30s"]);
+        assert_eq!(config.pull_policy, PullPolicy::Never);
+        assert_eq!(config.pull_timeout, Duration::from_secs(30));
+        assert!(Config::try_parse_from(["gantry-worker", "--pull-policy", "sometimes"]).is_err());
+        let err = Config::for_tests(&["--pull-timeout", "0s"])
+            .validate()
+            .unwrap_err();
+        assert!(err.contains("--pull-timeout"));
         let err = Config::for_tests(&["--max-parallel-jobs", "0"])
             .validate()
             .unwrap_err();

@@ -117,6 +117,11 @@ impl JobTable {
         self.inner.lock().expect("job table lock").running.len()
     }
 
+    /// True when no job runs here.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Stops the jobs the server lists.
     pub(crate) fn stop(&self, stops: &[StopJob]) {
         let mut inner = self.inner.lock().expect("job table lock");

@@ -14,6 +14,7 @@ mod fence;
 mod fixtures;
 pub mod host;
 mod job_table;
+mod pull_step;
 pub mod state;
 mod worker_id;
 pub mod workspace;

@@ -53,6 +53,8 @@ fn settings() -> DockerSettings {
         max_output_bytes: 64 * 1024,
         allow_network: true,
         pids_limit: 64,
+        usage_interval: Duration::from_millis(50),
+        pull_timeout: Duration::from_secs(60),
     }
 }
 
@@ -168,6 +170,46 @@ async fn exit_codes_come_back() {
     let out = run(&c.spec).await;
     assert_eq!(out.exit_code, Some(7), "{out:?}");
     assert!(out.error.is_none());
+}
+
+/// A job that holds 40 MiB (in its tmpfs, charged to its cgroup) and burns CPU for about half
+/// a second: its usage is measured while it runs, within sane bounds of both.
+#[tokio::test]
+async fn usage_is_measured_from_the_containers_cgroup() {
+    require_docker!();
+    let _turn = HEAVY.lock().await;
+    let mut c = case(
+        "head -c 41943040 /dev/zero > /tmp/blob; i=0; while [ $i -lt 150000 ]; do i=$((i+1)); done",
+    );
+    (c.spec.ram_mb, c.spec.cpu) = (128, 1.0);
+    let out = run(&c.spec).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    let u = out.usage;
+    let run_s = u.run_ms.expect("run time") as f64 / 1000.0;
+    let peak = u.peak_memory_mb.expect("peak memory measured");
+    assert!((40.0..128.0).contains(&peak), "peak {peak} MiB: {u:?}");
+    let cpu = u.cpu_seconds.expect("CPU time measured");
+    assert!(
+        cpu >= 0.1 && cpu <= run_s + 0.1,
+        "cpu {cpu} s in {run_s} s: {u:?}"
+    );
+    assert_eq!(u.pull_ms, None, "nothing pulled");
+    assert_no_container(&c.spec.job_id);
+}
+
+/// A job too short for any sample has its run time, and no figure is ever a made-up 0.
+#[tokio::test]
+async fn a_short_job_reports_only_what_was_measured() {
+    require_docker!();
+    let c = case("true");
+    let out = run(&c.spec).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert!(out.usage.run_ms.is_some(), "{:?}", out.usage);
+    assert!(
+        out.usage.peak_memory_mb.is_none_or(|m| m > 0.0),
+        "{:?}",
+        out.usage
+    );
 }
 
 #[tokio::test]
@@ -317,7 +359,11 @@ async fn a_missing_image_is_the_jobs_failure_and_never_pulled() {
     let out = run(&c.spec).await;
     assert!(!out.infrastructure_error, "not the worker's fault: {out:?}");
     assert_eq!(out.exit_code, None, "nothing ran");
-    assert!(out.error.as_deref().unwrap().contains("never pulls"));
+    assert!(out
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("the pull policy is `never`"));
 }
 
 #[tokio::test]

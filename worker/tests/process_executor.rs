@@ -129,3 +129,83 @@ async fn background_children_do_not_hold_the_attempt_open() {
     assert_eq!(out.stdout, "done\n");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn measures_cpu_time_and_peak_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    // dd fills a 64 MiB buffer (resident), then the shell loop burns CPU for a while.
+    let cmd = "dd if=/dev/zero of=/dev/null bs=64M count=2 2>/dev/null; \
+               i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo $i";
+    let out = executor()
+        .run(
+            &spec(cmd, dir.path(), Duration::from_secs(60)),
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    let usage = out.usage;
+    let cpu = usage.cpu_seconds.expect("cpu measured");
+    let peak = usage.peak_memory_mb.expect("peak measured");
+    let run_ms = usage.run_ms.expect("run time measured");
+    assert!(cpu > 0.05, "{usage:?}");
+    assert!(
+        cpu <= run_ms as f64 / 1000.0 + 0.05,
+        "one thread at a time: {usage:?}"
+    );
+    assert!(
+        (60.0..200.0).contains(&peak),
+        "dd's 64 MiB buffer: {usage:?}"
+    );
+    assert_eq!(run_ms, out.duration.as_millis() as i64);
+
+    // A trivial command uses next to nothing.
+    let out = executor()
+        .run(
+            &spec("true", dir.path(), Duration::from_secs(60)),
+            CancellationToken::new(),
+        )
+        .await;
+    assert!(out.usage.peak_memory_mb.unwrap() < 20.0, "{:?}", out.usage);
+}
+
+#[tokio::test]
+async fn a_next_life_kills_the_recorded_groups_and_records_are_removed_at_the_end() {
+    let state = tempfile::tempdir().unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let groups = state.path().join("groups");
+    let recording = || executor().recording_groups_in(state.path().to_path_buf());
+    let running = tokio::spawn({
+        let spec = spec(
+            "sleep 60 & sleep 60; wait",
+            work.path(),
+            Duration::from_secs(60),
+        );
+        let executor = recording();
+        async move { executor.run(&spec, CancellationToken::new()).await }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::read_dir(&groups).map_or(0, |d| d.count()) == 0 {
+        assert!(Instant::now() < deadline, "no group recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The agent's next life, before it registers.
+    let stopped = recording().stop_earlier_life("test-worker").await.unwrap();
+    assert_eq!(stopped, 1);
+    let out = tokio::time::timeout(Duration::from_secs(10), running)
+        .await
+        .expect("the killed job ends")
+        .unwrap();
+    assert_eq!(out.exit_code, Some(128 + 9), "{out:?}");
+    assert_eq!(std::fs::read_dir(&groups).unwrap().count(), 0);
+
+    // An attempt that ends by itself removes its record.
+    let out = recording()
+        .run(
+            &spec("echo ok", work.path(), Duration::from_secs(10)),
+            CancellationToken::new(),
+        )
+        .await;
+    assert_eq!(out.exit_code, Some(0));
+    assert_eq!(std::fs::read_dir(&groups).unwrap().count(), 0);
+    assert_eq!(recording().stop_earlier_life("w").await, Ok(0));
+}

@@ -12,13 +12,20 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The calls' names, in the order they run (the leader's), for the per-call breakdown.
-const CALLS: [&str; 5] = ["place", "heartbeats", "deadlines", "unstarted", "cooldowns"];
+const CALLS: [&str; 6] = [
+    "place",
+    "heartbeats",
+    "deadlines",
+    "unstarted",
+    "holds",
+    "cooldowns",
+];
 
 /// What one pass took.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Pass {
     /// Milliseconds per call, in the order of `CALLS`.
-    pub calls: [f64; 5],
+    pub calls: [f64; 6],
     /// Workers the heartbeat sweeper marked OFFLINE.
     pub expired: u64,
 }

@@ -19,11 +19,21 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
     let j = &s.job;
     let field = |name: &str, value: String| println!("{name:<12}{value}");
     field("id", j.id.clone());
-    field("status", j.status.to_string());
+    field(
+        "status",
+        match &j.phase {
+            Some(phase) => format!("{} ({phase})", j.status),
+            None => j.status.to_string(),
+        },
+    );
     field("command", j.command.clone());
     field(
         "image",
         j.image.clone().unwrap_or_else(|| "(worker default)".into()),
+    );
+    field(
+        "pull",
+        j.pull.map_or("(worker default)".into(), |p| p.to_string()),
     );
     field(
         "resources",
@@ -44,6 +54,12 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
         "exit code",
         j.exit_code.map_or("-".into(), |c| c.to_string()),
     );
+    if let Some(usage) = &j.usage {
+        field(
+            "used",
+            format!("{usage} (of {} MiB asked)", j.required_ram_mb),
+        );
+    }
     if let Some(error) = &j.error {
         field("error", error.clone());
     }
@@ -54,7 +70,9 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
     field("started", format_time(j.started_at));
     field("finished", format_time(j.finished_at));
     println!("\nhistory:");
-    let mut table = Table::new(&["AT", "ATTEMPT", "FROM", "TO", "WORKER", "FAULT", "REASON"]);
+    let mut table = Table::new(&[
+        "AT", "ATTEMPT", "FROM", "TO", "WORKER", "FAULT", "USED", "REASON",
+    ]);
     for h in &s.history {
         table.row(vec![
             format_time(Some(h.at)),
@@ -63,6 +81,7 @@ pub async fn status(server: &ServerArgs, id: &str) -> Result<i32, ClientError> {
             h.to_status.to_string(),
             h.worker_id.clone().unwrap_or_else(|| "-".into()),
             h.fault.map_or("-".into(), |f| f.to_string()),
+            h.usage.map_or("-".into(), |u| u.to_string()),
             h.reason.clone().unwrap_or_default(),
         ]);
     }

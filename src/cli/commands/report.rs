@@ -5,7 +5,7 @@ use super::{format_time, print_json, ServerArgs};
 use crate::cli::client::ClientError;
 use gantry::clock::now_ms;
 use gantry::config::millis;
-use gantry_api::{Percentiles, ReportSummary};
+use gantry_api::{Percentiles, ReportSummary, Spread};
 use std::time::Duration;
 
 /// Prints the report for the last `since`, grouped by `group_by`.
@@ -40,6 +40,9 @@ pub async fn report(
         "FAULTS worker/job",
         "WAIT p50/p95/max ms",
         "RUN p50/p95/max ms",
+        "PEAK MiB p50/p95/max",
+        "ASKED MiB p95",
+        "CPU s p50/p95/max",
     ]);
     for g in &summary.groups {
         let key = match summary.group_by.as_str() {
@@ -58,6 +61,10 @@ pub async fn report(
             format!("{}/{}", g.worker_faults, g.job_faults),
             stats(g.queue_wait_ms),
             stats(g.run_ms),
+            spread(g.peak_memory_mb, 1),
+            g.required_ram_mb
+                .map_or("-".into(), |r| format!("{:.0}", r.p95)),
+            spread(g.cpu_seconds, 2),
         ]);
     }
     println!("{}", table.render());
@@ -66,4 +73,11 @@ pub async fn report(
 
 fn stats(p: Option<Percentiles>) -> String {
     p.map_or("-".into(), |p| format!("{}/{}/{}", p.p50, p.p95, p.max))
+}
+
+/// p50/p95/max of a measured amount with `digits` decimals, `-` when nothing was measured.
+fn spread(s: Option<Spread>, digits: usize) -> String {
+    s.map_or("-".into(), |s| {
+        format!("{:.digits$}/{:.digits$}/{:.digits$}", s.p50, s.p95, s.max)
+    })
 }

@@ -4,7 +4,7 @@ use super::{print_json, ServerArgs};
 use crate::cli::client::ClientError;
 use gantry::config::millis;
 use gantry_api::parse_duration;
-use gantry_api::{CreateJobRequest, Job, JobStatus, JobStatusResponse, UploadResponse};
+use gantry_api::{CreateJobRequest, Job, JobStatus, JobStatusResponse, PullPolicy, UploadResponse};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -29,6 +29,10 @@ pub struct SubmitArgs {
     /// Container image.
     #[arg(long)]
     pub image: Option<String>,
+    /// When the worker pulls the image: if-not-present, always or never (the worker's
+    /// --pull-policy when absent).
+    #[arg(long, value_parser = parse_pull)]
+    pub pull: Option<PullPolicy>,
     /// A file to upload as the job's input (a .zip is unpacked in the work folder).
     #[arg(long)]
     pub file: Option<PathBuf>,
@@ -44,9 +48,21 @@ pub struct SubmitArgs {
     /// Wait for the end, print the job's output, and exit with its exit code.
     #[arg(long)]
     pub wait: bool,
-    /// The command and its arguments (after `--`), run with `sh -c`.
+    /// The command (after `--`), run with `sh -c`: one argument is taken as a shell command
+    /// as it is (`-- 'make test && echo ok'`); several are an argument list, each quoted so
+    /// that it reaches the program as typed (`-- sh -c 'echo $HOME'`).
     #[arg(required = true, last = true)]
     pub command: Vec<String>,
+}
+
+/// The shell command for the job: a lone argument as it is, several quoted and joined, as
+/// a shell would need them to run that argument list.
+fn shell_command(args: &[String]) -> Result<String, ClientError> {
+    match args {
+        [one] => Ok(one.clone()),
+        many => shlex::try_join(many.iter().map(String::as_str))
+            .map_err(|e| ClientError::Decode(format!("cannot quote the command: {e}"))),
+    }
 }
 
 fn parse_env(text: &str) -> Result<(String, String), String> {
@@ -72,7 +88,7 @@ pub async fn submit(server: &ServerArgs, args: SubmitArgs) -> Result<i32, Client
         }
     };
     let request = CreateJobRequest {
-        command: args.command.join(" "),
+        command: shell_command(&args.command)?,
         image: args.image,
         file_url,
         filename,
@@ -81,6 +97,7 @@ pub async fn submit(server: &ServerArgs, args: SubmitArgs) -> Result<i32, Client
         required_ram_mb: args.ram,
         timeout_ms: args.timeout.map(millis),
         max_retries: args.retries,
+        pull: args.pull,
         priority: args.priority,
         ..Default::default()
     };
@@ -137,5 +154,32 @@ pub fn exit_code(job: &Job) -> i32 {
             .and_then(|c| i32::try_from(c).ok())
             .filter(|c| (1..=255).contains(c))
             .unwrap_or(1),
+    }
+}
+
+/// Parses `--pull` (`if-not-present`, `always`, `never`).
+fn parse_pull(text: &str) -> Result<PullPolicy, String> {
+    text.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_command;
+
+    fn command(args: &[&str]) -> String {
+        shell_command(&args.iter().map(|a| a.to_string()).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn one_argument_is_a_shell_command_and_several_are_an_argument_list() {
+        assert_eq!(command(&["make test && echo ok"]), "make test && echo ok");
+        assert_eq!(command(&["echo", "hello"]), "echo hello");
+        assert_eq!(
+            command(&["sh", "-c", "echo $HOME; ls"]),
+            "sh -c 'echo $HOME; ls'"
+        );
+        // Whatever the arguments hold, a shell splits the command back into them.
+        let awkward = ["printf", "%s\\n", "it's", "a \"b\" $c", "*", ""];
+        assert_eq!(shlex::split(&command(&awkward)).unwrap(), awkward);
     }
 }

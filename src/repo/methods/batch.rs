@@ -34,6 +34,7 @@ struct NewJob<'a> {
     blocked: i64,
     reason: Option<String>,
     idempotency_key: Option<&'a str>,
+    pull: Option<&'a str>,
     /// The history reason of its creation.
     #[serde(skip)]
     why: &'static str,
@@ -235,6 +236,7 @@ impl SqlRepo {
                 blocked: i64::from(reason.is_some()),
                 reason,
                 idempotency_key: p.idempotency_key.as_deref(),
+                pull: p.pull.as_deref(),
                 why,
             });
         }

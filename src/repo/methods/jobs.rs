@@ -1,7 +1,9 @@
 //! The job methods of the repository (see `JobRepo`).
 
-use super::{count_evidence, history, lock_job, release, sql, write_transition, Db, SqlRepo};
-use crate::lifecycle::job;
+use super::{
+    count_evidence, history, holds, lock_job, release, sql, write_transition, Db, SqlRepo,
+};
+use crate::lifecycle::{hold, job};
 use crate::model::{HistoryRecord, JobFinishParams, JobInsertParams, JobListParams, JobRecord};
 use crate::repo::{JobRepo, RepoResult};
 use async_trait::async_trait;
@@ -42,6 +44,7 @@ impl JobRepo for SqlRepo {
             .bind(i64::from(reason.is_some()))
             .bind(&reason)
             .bind(&p.idempotency_key)
+            .bind(&p.pull)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(job) = inserted else {
@@ -131,10 +134,37 @@ impl JobRepo for SqlRepo {
         Ok(row)
     }
 
+    async fn job_start_pulling(
+        &self,
+        worker_id: &str,
+        job_id: &str,
+        attempt: i64,
+        now: i64,
+    ) -> RepoResult<JobRecord> {
+        let mut tx = self.backend.write().await?;
+        let mut row = lock_job(&mut tx, job_id).await?;
+        if let Some(t) = job::start_pulling(&mut row, worker_id, attempt, now)? {
+            write_transition(&mut tx, &row, &t, now).await?;
+            tx.commit().await?;
+        }
+        Ok(row)
+    }
+
     async fn job_finish(&self, p: JobFinishParams) -> RepoResult<JobRecord> {
         let mut tx = self.backend.write().await?;
         let mut row = lock_job(&mut tx, &p.job_id).await?;
+        if hold::absorbs_result(&row, &p.worker_id, p.attempt) {
+            // The stopped attempt reports its end: its reservation is free, the job unchanged.
+            holds::end_hold(&mut tx, &mut row).await?;
+            tx.commit().await?;
+            return Ok(row);
+        }
+        let orphan = hold::is_orphan(&row);
         let t = job::finish(&mut row, &p, &self.policy)?;
+        if orphan {
+            hold::clear(&mut row);
+            holds::write_hold(&mut tx, &row).await?;
+        }
         write_transition(&mut tx, &row, &t, p.now).await?;
         release(&mut tx, &row, t.worker_outcome, &self.policy, p.now).await?;
         count_evidence(&mut tx, &row, &t, &self.policy, p.now).await?;
@@ -146,9 +176,14 @@ impl JobRepo for SqlRepo {
         let mut tx = self.backend.write().await?;
         let mut row = lock_job(&mut tx, id).await?;
         let held = row.status.is_on_worker();
-        let t = job::cancel(&mut row, now)?;
+        let running = hold::needs_hold(&row);
+        let mut t = job::cancel(&mut row, now)?;
+        let stopped =
+            holds::stop_attempt(&mut tx, &mut row, &mut t, running, &self.policy, now).await?;
         write_transition(&mut tx, &row, &t, now).await?;
-        if held {
+        if stopped {
+            holds::record_stop(&mut tx, &row, &t, &self.policy, now).await?;
+        } else if held {
             release(&mut tx, &row, t.worker_outcome, &self.policy, now).await?;
         }
         tx.commit().await?;

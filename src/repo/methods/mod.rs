@@ -17,6 +17,7 @@
 //! a job lock (`SKIP LOCKED`).
 
 mod batch;
+mod holds;
 mod jobs;
 mod migrate;
 mod placement;
@@ -33,11 +34,11 @@ use crate::lifecycle::fencing::stop_reason;
 use crate::lifecycle::fit::unfit_text;
 use crate::lifecycle::job::Transition;
 use crate::lifecycle::worker::evidence;
-use crate::lifecycle::{job, Fault, Policy, WorkerOutcome};
+use crate::lifecycle::{hold, job, Fault, Policy, WorkerOutcome};
 use crate::model::{JobInsertParams, JobRecord, WorkerRecord};
 use crate::repo::{Dialect, Repo, RepoError, RepoResult};
 use async_trait::async_trait;
-use gantry_api::{JobStatus, StopJob};
+use gantry_api::{AttemptUsage, JobStatus, StopJob};
 use std::collections::HashMap;
 
 /// The repository over one database of this dialect.
@@ -58,6 +59,27 @@ async fn history(
     reason: &str,
     fault: Option<Fault>,
 ) -> RepoResult<()> {
+    history_used(
+        tx,
+        job,
+        (from, to),
+        at,
+        (reason, fault),
+        AttemptUsage::default(),
+    )
+    .await
+}
+
+/// Appends one history row as [`history`] does, with what the attempt used (on the row that
+/// ends an attempt; all NULL on the others).
+async fn history_used(
+    tx: &mut Tx,
+    job: &JobRecord,
+    (from, to): (Option<JobStatus>, JobStatus),
+    at: i64,
+    (reason, fault): (&str, Option<Fault>),
+    usage: AttemptUsage,
+) -> RepoResult<()> {
     sqlx::query(sql::HISTORY_INSERT)
         .bind(&job.id)
         .bind(job.attempts)
@@ -67,9 +89,23 @@ async fn history(
         .bind(at)
         .bind(reason)
         .bind(fault.map(Fault::as_str))
+        .bind(usage.cpu_seconds)
+        .bind(usage.peak_memory_mb)
+        .bind(usage.pull_ms)
+        .bind(usage.run_ms)
         .execute(&mut **tx)
         .await?;
     Ok(())
+}
+
+/// What the history row of `t` records as used: the job's last-attempt figures when `t`
+/// ends an attempt, nothing otherwise.
+fn used_by(job: &JobRecord, t: &Transition) -> AttemptUsage {
+    if t.ends_attempt() {
+        job.usage()
+    } else {
+        AttemptUsage::default()
+    }
 }
 
 /// Writes back a job changed by a lifecycle rule, with its history row.
@@ -93,9 +129,16 @@ async fn write_transition(tx: &mut Tx, job: &JobRecord, t: &Transition, at: i64)
         .bind(job.oom_killed)
         .bind(&job.reason)
         .bind(job.blocked)
+        .bind(job.cpu_seconds)
+        .bind(job.peak_memory_mb)
+        .bind(job.pull_ms)
+        .bind(job.run_ms)
+        .bind(&job.phase)
         .execute(&mut **tx)
         .await?;
-    history(tx, job, (Some(t.from), t.to), at, &t.reason, t.fault).await
+    let change = (Some(t.from), t.to);
+    let why = (t.reason.as_str(), t.fault);
+    history_used(tx, job, change, at, why, used_by(job, t)).await
 }
 
 /// Gives back the job's reservation on its worker and counts the outcome toward cooldown
@@ -151,7 +194,8 @@ async fn count_evidence(
     let Some(succeeded_on) = job.worker_id.as_deref() else {
         return Ok(());
     };
-    if t.to != JobStatus::Completed || job.failed_attempts == 0 {
+    // Only a job with failed (or registry-lost) attempts behind it can give evidence.
+    if t.to != JobStatus::Completed || (job.failed_attempts == 0 && job.infra_retries == 0) {
         return Ok(());
     }
     let failed_on: Vec<String> = sqlx::query_scalar(sql::HISTORY_JOB_FAULT_WORKERS)
@@ -174,9 +218,15 @@ async fn requeue_held(
 ) -> RepoResult<u64> {
     let mut count = 0;
     for mut job in held {
+        let orphan = hold::is_orphan(&job);
         let t = job::lose(&mut job, now, policy, why);
         write_transition(tx, &job, &t, now).await?;
         release(tx, &job, t.worker_outcome, policy, now).await?;
+        if orphan {
+            // The release above was the orphan's reservation.
+            hold::clear(&mut job);
+            holds::write_hold(tx, &job).await?;
+        }
         count += 1;
     }
     Ok(count)

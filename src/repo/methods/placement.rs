@@ -5,12 +5,13 @@
 use super::rows::{history_many, to_json, HistoryRow};
 use super::{sql, Backend, SqlRepo, Tx};
 use crate::lifecycle::fit::{best_fit, unfit_reason, Slot, WorkerCapacity};
+use crate::lifecycle::locality::normalize;
 use crate::model::{Assignment, PlaceOutcome};
 use crate::repo::{RepoError, RepoResult};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-/// A queued job as placement reads it: id, CPU (millicores), memory (MiB).
-type Candidate = (String, i64, i64);
+/// A queued job as placement reads it: id, CPU (millicores), memory (MiB), image.
+type Candidate = (String, i64, i64, Option<String>);
 
 /// A planned assignment: job, worker, CPU and memory.
 type Planned = (String, String, i64, i64);
@@ -98,7 +99,7 @@ async fn place_candidates(
     out: &mut PlaceOutcome,
 ) -> RepoResult<()> {
     let mut plan: Vec<Planned> = Vec::new();
-    for (job_id, cpu, ram) in candidates {
+    for (job_id, cpu, ram, image) in candidates {
         if slots.is_empty() {
             break;
         }
@@ -111,7 +112,8 @@ async fn place_candidates(
             out.blocked += 1;
             continue;
         }
-        let Some(index) = best_fit(slots, cpu, ram) else {
+        let image = image.as_deref().map(normalize);
+        let Some(index) = best_fit(slots, cpu, ram, image.as_deref()) else {
             continue;
         };
         plan.push((job_id, slots[index].worker_id.clone(), cpu, ram));

@@ -4,7 +4,7 @@ use super::{sql, SqlRepo};
 use crate::model::{UploadInsertParams, UploadRecord};
 use crate::repo::{RepoResult, ReportRepo, UploadRepo};
 use async_trait::async_trait;
-use gantry_api::{Percentiles, ReportGroup};
+use gantry_api::{Percentiles, ReportGroup, Spread};
 use std::collections::HashMap;
 
 #[async_trait]
@@ -60,6 +60,7 @@ impl ReportRepo for SqlRepo {
                 .collect();
             stats.push(by_group);
         }
+        let mut usage = self.report_usage(from, to, group_by).await?;
         Ok(counts
             .into_iter()
             .map(
@@ -74,6 +75,10 @@ impl ReportRepo for SqlRepo {
                     worker_faults,
                     job_faults,
                 )| ReportGroup {
+                    peak_memory_mb: usage.remove(&(key.clone(), "peak_memory_mb")),
+                    required_ram_mb: usage.remove(&(key.clone(), "required_ram_mb")),
+                    memory_used_pct: usage.remove(&(key.clone(), "memory_used_pct")),
+                    cpu_seconds: usage.remove(&(key.clone(), "cpu_seconds")),
                     queue_wait_ms: stats[0].get(&key).copied(),
                     run_ms: stats[1].get(&key).copied(),
                     success_rate: if jobs > 0 {
@@ -95,6 +100,45 @@ impl ReportRepo for SqlRepo {
             .collect())
     }
 }
+
+impl SqlRepo {
+    /// What the attempts of the report's jobs used, by (group, metric name).
+    async fn report_usage(
+        &self,
+        from: i64,
+        to: i64,
+        group_by: &str,
+    ) -> RepoResult<HashMap<(String, &'static str), Spread>> {
+        type Row = (String, String, i64, f64, f64, f64);
+        let rows: Vec<Row> = sqlx::query_as(sql::REPORT_USAGE)
+            .bind(from)
+            .bind(to)
+            .bind(group_by)
+            .fetch_all(self.backend.read())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(group, metric, count, p50, p95, max)| {
+                let metric = USAGE_METRICS.iter().find(|m| **m == metric)?;
+                let spread = Spread {
+                    count,
+                    p50,
+                    p95,
+                    max,
+                };
+                Some(((group, *metric), spread))
+            })
+            .collect())
+    }
+}
+
+/// The metrics `report_usage.sql` computes, by the names it gives them.
+const USAGE_METRICS: [&str; 4] = [
+    "peak_memory_mb",
+    "required_ram_mb",
+    "memory_used_pct",
+    "cpu_seconds",
+];
 
 #[async_trait]
 impl UploadRepo for SqlRepo {

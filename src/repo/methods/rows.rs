@@ -7,7 +7,7 @@ use crate::lifecycle::worker::batch_outcomes;
 use crate::lifecycle::{Fault, Policy, WorkerOutcome};
 use crate::model::JobRecord;
 use crate::repo::RepoResult;
-use gantry_api::JobStatus;
+use gantry_api::{AttemptUsage, JobStatus};
 use serde::Serialize;
 use std::collections::HashMap;
 
@@ -22,6 +22,23 @@ pub(super) struct HistoryRow<'a> {
     h_at: i64,
     h_reason: &'a str,
     h_fault: Option<&'static str>,
+    /// What the attempt used, on the row that ends one.
+    #[serde(flatten)]
+    h_used: Used,
+}
+
+/// The usage columns of a history row as `history_insert_many.sql` reads them (left out of
+/// the JSON when not measured, which reads as NULL).
+#[derive(Serialize, Default)]
+struct Used {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h_cpu_seconds: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h_peak_memory_mb: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h_pull_ms: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    h_run_ms: Option<i64>,
 }
 
 impl<'a> HistoryRow<'a> {
@@ -42,7 +59,19 @@ impl<'a> HistoryRow<'a> {
             h_at: at,
             h_reason: reason,
             h_fault: None,
+            h_used: Used::default(),
         }
+    }
+
+    /// The same row, recording what the attempt it ends used.
+    pub(super) fn used(mut self, u: AttemptUsage) -> Self {
+        self.h_used = Used {
+            h_cpu_seconds: u.cpu_seconds,
+            h_peak_memory_mb: u.peak_memory_mb,
+            h_pull_ms: u.pull_ms,
+            h_run_ms: u.run_ms,
+        };
+        self
     }
 
     /// The same row, recording whose fault the change was.
@@ -62,6 +91,7 @@ impl<'a> HistoryRow<'a> {
             h_at: at,
             h_reason: reason,
             h_fault: None,
+            h_used: Used::default(),
         }
     }
 
@@ -76,6 +106,7 @@ impl<'a> HistoryRow<'a> {
             h_at: at,
             h_reason: job::PROMOTED,
             h_fault: None,
+            h_used: Used::default(),
         }
     }
 
@@ -90,6 +121,7 @@ impl<'a> HistoryRow<'a> {
             h_at: at,
             h_reason: job::STARTED,
             h_fault: None,
+            h_used: Used::default(),
         }
     }
 
@@ -104,6 +136,7 @@ impl<'a> HistoryRow<'a> {
             h_at: at,
             h_reason: job::PLACED,
             h_fault: None,
+            h_used: Used::default(),
         }
     }
 }
@@ -141,6 +174,11 @@ struct ChangedJob<'a> {
     oom_killed: i64,
     reason: Option<&'a str>,
     blocked: i64,
+    cpu_seconds: Option<f64>,
+    peak_memory_mb: Option<f64>,
+    pull_ms: Option<i64>,
+    run_ms: Option<i64>,
+    phase: Option<&'a str>,
 }
 
 impl<'a> From<&'a JobRecord> for ChangedJob<'a> {
@@ -164,6 +202,11 @@ impl<'a> From<&'a JobRecord> for ChangedJob<'a> {
             oom_killed: j.oom_killed,
             reason: j.reason.as_deref(),
             blocked: j.blocked,
+            cpu_seconds: j.cpu_seconds,
+            peak_memory_mb: j.peak_memory_mb,
+            pull_ms: j.pull_ms,
+            run_ms: j.run_ms,
+            phase: j.phase.as_deref(),
         }
     }
 }
@@ -185,7 +228,11 @@ pub(super) async fn write_transitions(
         .await?;
     let history: Vec<HistoryRow> = changed
         .iter()
-        .map(|(j, t)| HistoryRow::of(j, Some(t.from), t.to, at, &t.reason).by(t.fault))
+        .map(|(j, t)| {
+            HistoryRow::of(j, Some(t.from), t.to, at, &t.reason)
+                .by(t.fault)
+                .used(super::used_by(j, t))
+        })
         .collect();
     history_many(tx, &history).await
 }

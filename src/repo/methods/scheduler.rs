@@ -1,7 +1,10 @@
 //! What the sweepers change (see `SchedulerRepo`; placement is in `placement.rs`).
 
-use super::{held_by, lock_job, release, requeue_held, sql, write_transition, Backend, SqlRepo};
+use super::{
+    held_by, holds, lock_job, release, requeue_held, sql, write_transition, Backend, SqlRepo,
+};
 use crate::lifecycle::fencing::{is_past_deadline, is_unstarted};
+use crate::lifecycle::hold;
 use crate::lifecycle::job::{self, Transition};
 use crate::model::{JobRecord, PlaceOutcome, SweepCounts};
 use crate::repo::{RepoResult, SchedulerRepo};
@@ -95,6 +98,10 @@ impl SchedulerRepo for SqlRepo {
         Ok(counts)
     }
 
+    async fn job_end_holds(&self, now: i64, limit: i64) -> RepoResult<SweepCounts> {
+        self.end_holds(now, limit).await
+    }
+
     async fn worker_end_cooldowns(&self, now: i64) -> RepoResult<SweepCounts> {
         let mut tx = self.backend.write().await?;
         // It changes several worker rows at once: one at a time with placement.
@@ -151,9 +158,16 @@ impl SqlRepo {
             if !matches(&row) {
                 continue;
             }
-            let t = change(&mut row);
+            let running = hold::needs_hold(&row);
+            let mut t = change(&mut row);
+            let stopped =
+                holds::stop_attempt(&mut tx, &mut row, &mut t, running, &self.policy, now).await?;
             write_transition(&mut tx, &row, &t, now).await?;
-            release(&mut tx, &row, t.worker_outcome, &self.policy, now).await?;
+            if stopped {
+                holds::record_stop(&mut tx, &row, &t, &self.policy, now).await?;
+            } else {
+                release(&mut tx, &row, t.worker_outcome, &self.policy, now).await?;
+            }
             tx.commit().await?;
             counts.changed += 1;
         }

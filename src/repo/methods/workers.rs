@@ -1,6 +1,6 @@
 //! The worker methods of the repository (see `WorkerRepo`).
 
-use super::{held_by, jobs_by_ids, requeue_held, sql, stop_list, Backend, SqlRepo};
+use super::{held_by, holds, jobs_by_ids, requeue_held, sql, stop_list, Backend, SqlRepo};
 use crate::lifecycle::fencing::is_lost;
 use crate::model::{
     HeartbeatOutcome, JobRecord, WorkerHeartbeatParams, WorkerRecord, WorkerRegisterParams,
@@ -16,8 +16,13 @@ impl WorkerRepo for SqlRepo {
         let mut tx = self.backend.write().await?;
         Backend::lock_capacity(&mut tx).await?;
         let held = held_by(&mut tx, &p.id).await?;
-        let why = "its worker registered again (agent restarted)";
-        requeue_held(&mut tx, held, &self.policy, p.now, why).await?;
+        if p.earlier_jobs_stopped {
+            let why = "its worker registered again (agent restarted)";
+            requeue_held(&mut tx, held, &self.policy, p.now, why).await?;
+            holds::end_all_stopped(&mut tx, &p.id).await?;
+        } else {
+            holds::hold_orphans(&mut tx, held, &self.policy, p.now).await?;
+        }
         let worker: WorkerRecord = sqlx::query_as(sql::WORKER_UPSERT)
             .bind(&p.id)
             .bind(&p.hostname)
@@ -57,6 +62,7 @@ impl WorkerRepo for SqlRepo {
             .collect();
         let why = "its worker no longer reports it running";
         let lost_jobs = requeue_held(&mut tx, lost, &self.policy, p.now, why).await?;
+        holds::end_reported_gone(&mut tx, &p.id, &reported, p.lost_if_started_before).await?;
         let updated: WorkerRecord = sqlx::query_as(sql::WORKER_HEARTBEAT)
             .bind(&p.id)
             .bind(p.cpu_usage)
@@ -65,6 +71,7 @@ impl WorkerRepo for SqlRepo {
             .bind(i64::from(p.executor_ok))
             .bind(p.now)
             .bind(i64::from(p.draining))
+            .bind(&p.images)
             .fetch_one(&mut *tx)
             .await?;
         if came_back {

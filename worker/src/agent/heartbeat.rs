@@ -1,6 +1,7 @@
 //! The agent's heartbeat: a report on a jittered timer that also carries stop instructions,
 //! and the fence that stops every job when the server stays silent too long.
 
+use super::images::ImageReport;
 use super::Agent;
 use crate::client::{ClientError, Retry};
 use crate::job_table::StopCause;
@@ -19,6 +20,7 @@ const FENCE_CHECK: Duration = Duration::from_millis(100);
 impl Agent {
     /// Sends heartbeats on a jittered timer until `stop` fires; never waits on job work.
     pub(super) async fn heartbeat_loop(self: Arc<Self>, stop: CancellationToken) {
+        let mut images = ImageReport::default();
         loop {
             tokio::select! {
                 _ = tokio::time::sleep(jittered(self.config.heartbeat_interval)) => {}
@@ -35,13 +37,16 @@ impl Agent {
                 running_job_ids: self.jobs.running_ids(),
                 executor_ok: Some(executor_ok),
                 draining: Some(self.draining.load(Ordering::Relaxed)),
-                images: None,
+                images: images.next(&*self.executor).await,
             };
-            match self
+            let answer = self
                 .client
                 .heartbeat(&body, &Retry::times(HEARTBEAT_TRIES, &stop))
-                .await
-            {
+                .await;
+            if answer.is_err() {
+                images.forget();
+            }
+            match answer {
                 Ok(resp) => {
                     self.fence.contact();
                     self.jobs.stop(&resp.stop_jobs);

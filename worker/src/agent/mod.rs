@@ -3,6 +3,7 @@
 //! drain.
 
 mod heartbeat;
+mod images;
 mod poll;
 
 use crate::attempt::{AttemptDefaults, Attempts};
@@ -79,15 +80,17 @@ pub async fn run(config: Config, shutdown: CancellationToken) -> anyhow::Result<
             max_output_bytes: config.max_output_bytes,
             allow_network: config.allow_network,
             pids_limit: config.pids_limit,
+            usage_interval: config.usage_interval,
+            pull_timeout: config.pull_timeout,
         };
         Arc::new(DockerExecutor::connect(settings).await.context(
             "cannot set up the Docker client (set ENABLE_DOCKER=false to run jobs as processes)",
         )?)
     } else {
-        Arc::new(ProcessExecutor::new(
-            config.kill_grace,
-            config.max_output_bytes,
-        ))
+        Arc::new(
+            ProcessExecutor::new(config.kill_grace, config.max_output_bytes)
+                .recording_groups_in(config.state_root()),
+        )
     };
     run_with_executor(config, executor, shutdown).await
 }
@@ -108,17 +111,14 @@ pub async fn run_with_executor(
     if !agent.executor.healthy().await {
         tracing::warn!("executor is not usable right now; the server will be told");
     }
-    match agent.register(&shutdown).await {
+    let stopped = agent.stop_earlier_life().await;
+    match agent.register(stopped, &shutdown).await {
         Ok(()) => {}
         Err(ClientError::Abandoned) => {
             tracing::info!("stopped before the server answered the registration");
             return Ok(());
         }
         Err(e) => return Err(e).context("registration refused"),
-    }
-    let orphans = agent.executor.cleanup_orphans(&agent.worker_id.get()).await;
-    if orphans > 0 {
-        tracing::info!(orphans, "removed containers left by an earlier run");
     }
 
     let heartbeat_stop = CancellationToken::new();
@@ -190,8 +190,41 @@ impl Agent {
         })
     }
 
+    /// Stops what an earlier life of this worker left running, before it registers (so the
+    /// server may hand those jobs out again at once); true when nothing of it can still run.
+    /// An agent without an identity yet holds no job on the server (what its state folder
+    /// still records is stopped all the same).
+    async fn stop_earlier_life(&self) -> bool {
+        let id = self.worker_id.get();
+        let stopped = self.executor.stop_earlier_life(&id).await;
+        if id.is_empty() {
+            return true;
+        }
+        match stopped {
+            Ok(0) => true,
+            Ok(stopped) => {
+                tracing::info!(
+                    stopped,
+                    "stopped the jobs an earlier run of this worker left"
+                );
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e,
+                    "cannot make sure the jobs of an earlier run are stopped: the server \
+                     holds them until its orphan grace has passed");
+                false
+            }
+        }
+    }
+
     /// Registers (again), retrying until the server answers or `give_up` fires.
-    async fn register(&self, give_up: &CancellationToken) -> Result<(), ClientError> {
+    /// `earlier_jobs_stopped`: nothing this worker ran before can still be running.
+    async fn register(
+        &self,
+        earlier_jobs_stopped: bool,
+        give_up: &CancellationToken,
+    ) -> Result<(), ClientError> {
         let _guard = self.register_lock.lock().await;
         let load = self.host.lock().expect("host sampler lock").sample();
         let current = self.worker_id.get();
@@ -206,7 +239,7 @@ impl Agent {
             labels: self.config.labels.iter().cloned().collect(),
             version: Some(env!("CARGO_PKG_VERSION").to_string()),
             executor: Some(self.executor.kind().to_string()),
-            earlier_jobs_stopped: false,
+            earlier_jobs_stopped,
         };
         let resp = self
             .client
@@ -231,7 +264,10 @@ impl Agent {
     /// Re-registers after the server said it does not know this worker.
     async fn reregister(&self, give_up: &CancellationToken) {
         tracing::warn!("server does not know this worker any more: registering again");
-        if let Err(e) = self.register(give_up).await {
+        // The jobs this life still runs are not stopped: the server must not give them out
+        // again before they end or its grace passes.
+        let stopped = self.jobs.is_empty();
+        if let Err(e) = self.register(stopped, give_up).await {
             tracing::warn!(error = %e, "re-registration failed");
         }
     }

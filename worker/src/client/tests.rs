@@ -133,10 +133,12 @@ async fn single_and_batch_calls_return_the_servers_jobs_with_the_worker_token() 
             JobAttempt {
                 job_id: "a".into(),
                 attempt: 1,
+                pulling: false,
             },
             JobAttempt {
                 job_id: "b".into(),
                 attempt: 1,
+                pulling: false,
             },
         ],
     };

@@ -6,10 +6,10 @@ pub mod environment;
 pub mod output;
 pub mod process;
 
-use gantry_api::AttemptUsage;
+use gantry_api::{AttemptUsage, ImageHeld, PullPolicy};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// Everything an executor needs to run one attempt.
@@ -64,6 +64,9 @@ pub struct ExecOutcome {
     /// The job can never succeed as it is (its image does not exist): it ends FAILED now,
     /// whatever retries it has left.
     pub permanent: bool,
+    /// With `infrastructure_error`: the image could not be pulled because of its registry
+    /// (unreachable, login refused, too slow), which does not count against this worker.
+    pub registry_error: bool,
     /// What the attempt used (CPU, peak memory, pull and run time), where measured.
     pub usage: AttemptUsage,
 }
@@ -94,9 +97,41 @@ pub trait Executor: Send + Sync {
         0
     }
 
+    /// Stops and removes whatever an earlier life of worker `worker_id` left running (an agent
+    /// crash), before the agent registers: `Ok(how many)` when nothing of it can run any more,
+    /// `Err` when that could not be made sure (the engine is down), which the agent tells the
+    /// server so that it holds those jobs until its kill grace has passed.
+    async fn stop_earlier_life(&self, worker_id: &str) -> Result<usize, String> {
+        Ok(self.cleanup_orphans(worker_id).await)
+    }
+
     /// Waits for cleanups still under way (the removal of a container whose attempt was
     /// dropped mid-run), so that nothing an attempt created outlives the agent.
     async fn wait_cleanups(&self) {}
+
+    /// Whether an attempt must pull `image` before it runs, under `policy`: `always`, or
+    /// `if-not-present` and the host lacks it. Never for an executor without images (the
+    /// process executor); an engine that cannot say comes back as an infrastructure outcome.
+    async fn needs_pull(&self, image: &str, policy: PullPolicy) -> Result<bool, ExecOutcome> {
+        let _ = (image, policy);
+        Ok(false)
+    }
+
+    /// Pulls `image`, sharing the pull with the other attempts that need it now (and taking
+    /// one that ended after `needed_since`, when the attempt saw it needed the image, as its
+    /// own). A failure comes back as the attempt's outcome: [`ExecOutcome::permanent`] (the
+    /// job's fault) when the registry says the image does not exist, an infrastructure error
+    /// otherwise.
+    async fn pull_image(&self, image: &str, needed_since: Instant) -> Result<(), ExecOutcome> {
+        let _ = (image, needed_since);
+        Ok(())
+    }
+
+    /// The images this host holds, for the heartbeat; `None` for an executor without images
+    /// or an engine that does not answer.
+    async fn images_held(&self) -> Option<Vec<ImageHeld>> {
+        None
+    }
 
     /// Runs one attempt to its end: exit, timeout (`spec.timeout`) or `cancel`. Stopping means
     /// SIGTERM, then SIGKILL after the kill grace. Never panics on job misbehaviour; failures

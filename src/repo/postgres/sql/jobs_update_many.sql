@@ -15,7 +15,12 @@ UPDATE jobs SET
     duration_ms = v.duration_ms,
     oom_killed = v.oom_killed,
     reason = v.reason,
-    blocked = v.blocked
+    blocked = v.blocked,
+    cpu_seconds = v.cpu_seconds,
+    peak_memory_mb = v.peak_memory_mb,
+    pull_ms = v.pull_ms,
+    run_ms = v.run_ms,
+    phase = v.phase
 FROM (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows(
     u_id text,
@@ -35,6 +40,11 @@ FROM (
     duration_ms bigint,
     oom_killed bigint,
     reason text,
-    blocked bigint)
+    blocked bigint,
+    cpu_seconds double precision,
+    peak_memory_mb double precision,
+    pull_ms bigint,
+    run_ms bigint,
+    phase text)
 ) AS v
 WHERE jobs.id = v.u_id

@@ -1,8 +1,8 @@
 -- The batch arrives as one JSON array bound as $1, read as rows, so the text is the same
 -- whatever the batch size (one prepared statement, one plan). `WHERE true` lets SQLite parse
 -- an upsert after a SELECT.
-INSERT INTO jobs (id, status, command, image, file_url, filename, env, required_cpu_milli, required_ram_mb, timeout_ms, max_retries, priority, network, created_at, run_at, queued_at, blocked, reason, idempotency_key)
-SELECT id, status, command, image, file_url, filename, env, required_cpu_milli, required_ram_mb, timeout_ms, max_retries, priority, network, created_at, run_at, queued_at, blocked, reason, idempotency_key
+INSERT INTO jobs (id, status, command, image, file_url, filename, env, required_cpu_milli, required_ram_mb, timeout_ms, max_retries, priority, network, created_at, run_at, queued_at, blocked, reason, idempotency_key, pull)
+SELECT id, status, command, image, file_url, filename, env, required_cpu_milli, required_ram_mb, timeout_ms, max_retries, priority, network, created_at, run_at, queued_at, blocked, reason, idempotency_key, pull
 FROM (
   WITH items AS MATERIALIZED (SELECT value AS item FROM json_each($1))
   SELECT
@@ -24,7 +24,8 @@ FROM (
     json_extract(item, '$.queued_at') AS queued_at,
     json_extract(item, '$.blocked') AS blocked,
     json_extract(item, '$.reason') AS reason,
-    json_extract(item, '$.idempotency_key') AS idempotency_key
+    json_extract(item, '$.idempotency_key') AS idempotency_key,
+    json_extract(item, '$.pull') AS pull
   FROM items
 ) AS v WHERE true
 ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING

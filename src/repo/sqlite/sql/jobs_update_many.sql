@@ -15,7 +15,12 @@ UPDATE jobs SET
     duration_ms = v.duration_ms,
     oom_killed = v.oom_killed,
     reason = v.reason,
-    blocked = v.blocked
+    blocked = v.blocked,
+    cpu_seconds = v.cpu_seconds,
+    peak_memory_mb = v.peak_memory_mb,
+    pull_ms = v.pull_ms,
+    run_ms = v.run_ms,
+    phase = v.phase
 FROM (
   WITH items AS MATERIALIZED (SELECT value AS item FROM json_each($1))
   SELECT
@@ -36,7 +41,12 @@ FROM (
     json_extract(item, '$.duration_ms') AS duration_ms,
     json_extract(item, '$.oom_killed') AS oom_killed,
     json_extract(item, '$.reason') AS reason,
-    json_extract(item, '$.blocked') AS blocked
+    json_extract(item, '$.blocked') AS blocked,
+    json_extract(item, '$.cpu_seconds') AS cpu_seconds,
+    json_extract(item, '$.peak_memory_mb') AS peak_memory_mb,
+    json_extract(item, '$.pull_ms') AS pull_ms,
+    json_extract(item, '$.run_ms') AS run_ms,
+    json_extract(item, '$.phase') AS phase
   FROM items
 ) AS v
 WHERE jobs.id = v.u_id

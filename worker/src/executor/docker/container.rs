@@ -137,6 +137,8 @@ mod tests {
             max_output_bytes: 1024,
             allow_network,
             pids_limit: 64,
+            usage_interval: Duration::from_millis(50),
+            pull_timeout: Duration::from_secs(60),
         }
     }
 

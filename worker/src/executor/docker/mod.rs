@@ -1,6 +1,8 @@
 //! The Docker executor: one fresh, hardened container per attempt, through bollard.
 //!
-//! The container never pulls (a missing image is the job's failure, not the worker's), runs
+//! Images are pulled before the attempt when its pull policy says so ([`pull`], with this
+//! host's registry logins from [`credentials`]; [`images`] lists what the host holds). The
+//! container runs
 //! `sh -c` as nobody with no network, no capabilities, a read-only root, a pids limit and the job's
 //! memory and CPU limits, with the work folder bind-mounted at `/work`. Output is read from
 //! an attach stream into bounded tail buffers, and the container is always removed: its life
@@ -8,20 +10,24 @@
 //! path, and [`Executor::wait_cleanups`] waits for those tasks.
 
 mod container;
+mod credentials;
 mod guard;
+pub mod images;
+mod orphans;
+mod pull;
 mod run;
+mod stats;
 
 use super::{ExecOutcome, ExecSpec, Executor};
 use bollard::errors::Error as DockerError;
-use bollard::query_parameters::ListContainersOptionsBuilder;
 use bollard::Docker;
 use container::make_writable_for_job;
-use guard::remove;
+use gantry_api::{ImageHeld, PullPolicy};
+use pull::Pulls;
 use run::ContainerLife;
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -45,6 +51,10 @@ pub struct DockerSettings {
     pub allow_network: bool,
     /// The most processes in one container.
     pub pids_limit: i64,
+    /// How often a running container's cgroup is read for its CPU time and peak memory.
+    pub usage_interval: Duration,
+    /// The longest one image pull may take.
+    pub pull_timeout: Duration,
 }
 
 /// Runs attempts in Docker containers.
@@ -59,6 +69,8 @@ pub struct DockerExecutor {
     /// The tasks that own a container, from its create to its removal; the agent waits for
     /// them before it exits.
     containers: TaskTracker,
+    /// The pulls under way, shared by the attempts that need the same image.
+    pulls: Pulls,
 }
 
 impl DockerExecutor {
@@ -78,6 +90,7 @@ impl DockerExecutor {
             settings,
             negotiated: AtomicBool::new(negotiated),
             containers: TaskTracker::new(),
+            pulls: Pulls::default(),
         })
     }
 
@@ -86,7 +99,7 @@ impl DockerExecutor {
         self.docker.lock().expect("docker lock").clone()
     }
 
-    /// True when the image is in the local engine (nothing is ever pulled).
+    /// True when the image is in the local engine.
     pub async fn image_exists(&self, image: &str) -> bool {
         self.docker().inspect_image(image).await.is_ok()
     }
@@ -117,26 +130,48 @@ impl Executor for DockerExecutor {
         true
     }
 
-    async fn cleanup_orphans(&self, worker_id: &str) -> usize {
-        let docker = self.docker();
-        let filters = HashMap::from([(
-            "label".to_string(),
-            vec![format!("{LABEL_WORKER_ID}={worker_id}")],
-        )]);
-        let opts = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&filters)
-            .build();
-        let Ok(containers) = docker.list_containers(Some(opts)).await else {
-            return 0;
-        };
-        let mut removed = 0;
-        for id in containers.into_iter().filter_map(|c| c.id) {
-            if remove(&docker, &id).await {
-                removed += 1;
-            }
+    async fn needs_pull(&self, image: &str, policy: PullPolicy) -> Result<bool, ExecOutcome> {
+        match policy {
+            PullPolicy::Always => return Ok(true),
+            PullPolicy::Never => return Ok(false),
+            PullPolicy::IfNotPresent => {}
         }
-        removed
+        match self.docker().inspect_image(image).await {
+            Ok(_) => Ok(false),
+            Err(DockerError::DockerResponseServerError {
+                status_code: 404, ..
+            }) => Ok(true),
+            Err(e) => Err(ExecOutcome::infra(format!("Docker engine unusable: {e}"))),
+        }
+    }
+
+    async fn pull_image(&self, image: &str, needed_since: Instant) -> Result<(), ExecOutcome> {
+        let timeout = self.settings.pull_timeout;
+        let docker = self.docker();
+        match self.pulls.pull(&docker, image, timeout, needed_since).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.permanent => Err(ExecOutcome {
+                error: Some(e.message),
+                permanent: true,
+                ..ExecOutcome::default()
+            }),
+            Err(e) => Err(ExecOutcome {
+                registry_error: e.registry,
+                ..ExecOutcome::infra(e.message)
+            }),
+        }
+    }
+
+    async fn images_held(&self) -> Option<Vec<ImageHeld>> {
+        images::held(&self.docker()).await
+    }
+
+    async fn cleanup_orphans(&self, worker_id: &str) -> usize {
+        self.remove_orphans(worker_id).await.unwrap_or(0)
+    }
+
+    async fn stop_earlier_life(&self, worker_id: &str) -> Result<usize, String> {
+        self.remove_orphans(worker_id).await
     }
 
     async fn wait_cleanups(&self) {
@@ -152,12 +187,13 @@ impl Executor for DockerExecutor {
             Err(DockerError::DockerResponseServerError {
                 status_code: 404, ..
             }) => {
-                // The job named an image this host cannot give it: the job's failure (its
-                // retries apply), never held against the worker.
+                // The job named an image this host lacks and may not pull (its pull policy is
+                // `never`): the job's failure (its retries apply), never held against the
+                // worker.
                 return ExecOutcome {
                     error: Some(format!(
-                        "image `{}` is not present on this worker (gantry never pulls: build \
-                         or load it on the host first)",
+                        "image `{}` is not present on this worker and the pull policy is \
+                         `never` (pull it on the host, or let the job pull it)",
                         spec.image
                     )),
                     ..ExecOutcome::default()

@@ -4,6 +4,7 @@
 
 use super::container::{container_body, memory_mb};
 use super::guard::ContainerGuard;
+use super::stats::UsageProbe;
 use super::DockerSettings;
 use crate::executor::output::TailBuffer;
 use crate::executor::{timeout_message, ExecOutcome, ExecSpec};
@@ -64,15 +65,16 @@ impl ContainerLife {
             .build();
         let body = container_body(&self.settings, &self.spec);
         let outcome = match self.docker.create_container(Some(opts), body).await {
-            Ok(_) => self.run_in(container.name(), cancel).await,
+            Ok(created) => self.run_in(container.name(), &created.id, cancel).await,
             Err(e) => ExecOutcome::infra(format!("could not create container: {e}")),
         };
         container.remove().await;
         outcome
     }
 
-    /// Runs the attempt in the created container `name` and collects its outcome.
-    async fn run_in(&self, name: &str, cancel: CancellationToken) -> ExecOutcome {
+    /// Runs the attempt in the created container `name` (full id `id`) and collects its
+    /// outcome, with what it used.
+    async fn run_in(&self, name: &str, id: &str, cancel: CancellationToken) -> ExecOutcome {
         let (docker, spec) = (&self.docker, &self.spec);
         let output = match attach(docker, name, self.settings.max_output_bytes).await {
             Ok(output) => output,
@@ -92,9 +94,14 @@ impl ContainerLife {
             output.reader.abort();
             return ExecOutcome::infra(format!("could not start container: {e}"));
         }
+        let probe = UsageProbe::start(docker, id, self.settings.usage_interval);
         let mut outcome = ExecOutcome::default();
         let waited = self.wait_or_stop(name, cancel, &mut outcome).await;
         outcome.duration = started.elapsed();
+        let used = probe.finish().await;
+        outcome.usage.run_ms = Some(outcome.duration.as_millis() as i64);
+        outcome.usage.cpu_seconds = used.cpu_seconds();
+        outcome.usage.peak_memory_mb = used.peak_memory_mb();
         outcome.exit_code = match waited {
             Some(Ok(r)) => Some(r.status_code),
             Some(Err(DockerError::DockerContainerWaitError { code, .. })) => Some(code),
