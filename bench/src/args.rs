@@ -72,6 +72,9 @@ impl BenchArgs {
                 FIGURES.join(", ")
             );
         }
+        if let Some(url) = &self.database_url {
+            crate::postgres::options(url)?;
+        }
         Ok(())
     }
 
