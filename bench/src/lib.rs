@@ -18,6 +18,7 @@ mod latency;
 mod limits;
 mod load;
 mod memory;
+mod pgbench;
 mod postgres;
 mod soak;
 mod stats;
@@ -96,18 +97,31 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every throughput run: singly, then in batches, each at every `--agents` count.
+/// Every throughput run: singly, then in batches, each at every `--agents` count; on
+/// PostgreSQL first the server's pgbench ceilings, and at the end each figure over its ceiling.
 async fn throughput_figures(
     args: &BenchArgs,
     launch: &Launch,
     emit: impl Fn(Figure),
 ) -> anyhow::Result<()> {
+    let ceilings = match &launch.postgres {
+        Some(admin) => pgbench::ceilings(admin, args.pgbench_seconds).await?,
+        None => None,
+    };
+    let mut made = Vec::new();
     for mode in [throughput::Mode::Single, throughput::Mode::Batch] {
         for &agents in &args.agents {
             let target = Target::start(launch).await?;
-            emit(throughput::run(&target, agents, args.jobs, mode).await?);
+            let figure = throughput::run(&target, agents, args.jobs, mode).await?;
             target.stop().await;
+            made.push(figure.clone());
+            emit(figure);
         }
+    }
+    if let Some(ceilings) = ceilings {
+        pgbench::figures(ceilings, &made, args.pgbench_seconds)
+            .into_iter()
+            .for_each(emit);
     }
     Ok(())
 }

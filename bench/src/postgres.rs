@@ -62,6 +62,18 @@ pub fn database_url(admin: &str, name: &str) -> anyhow::Result<String> {
     Ok(options(admin)?.database(name).to_url_lossy().to_string())
 }
 
+/// `url` as libpq (pgbench, psql) reads it: sqlx's own query parameters left out.
+pub fn libpq_url(url: &str) -> anyhow::Result<String> {
+    let mut url = options(url)?.to_url_lossy();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(key, _)| key.starts_with("ssl"))
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(kept);
+    Ok(url.to_string())
+}
+
 /// Runs one statement on the admin connection (databases cannot be created inside one).
 async fn admin_execute(admin: &str, sql: &str) -> anyhow::Result<()> {
     let pool = sqlx::PgPool::connect_with(options(admin)?).await?;
@@ -114,6 +126,20 @@ mod tests {
             Some("/var/run/postgresql")
         );
         assert_eq!(o.get_username(), "u");
+    }
+
+    #[test]
+    fn libpq_gets_no_sqlx_parameters() {
+        let url = libpq_url("postgres://u@%2Fvar%2Frun%2Fpostgresql/db").unwrap();
+        assert!(!url.contains("statement-cache"), "{url}");
+        assert!(
+            url.contains("sslmode=prefer") && url.contains("/db"),
+            "{url}"
+        );
+        assert!(
+            url.starts_with("postgres://u@%2Fvar%2Frun%2Fpostgresql"),
+            "{url}"
+        );
     }
 
     #[test]
