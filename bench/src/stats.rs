@@ -29,7 +29,7 @@ mod tests {
 /// `count` events in `seconds`, per second; an error for a span that is not positive (a run
 /// that measured nothing must not print as infinitely fast).
 pub fn rate(count: usize, seconds: f64) -> anyhow::Result<f64> {
-    if !(seconds > 0.0) || !seconds.is_finite() {
+    if !(seconds.is_finite() && seconds > 0.0) {
         anyhow::bail!("{count} events in {seconds} s: no rate");
     }
     Ok(count as f64 / seconds)
@@ -38,7 +38,7 @@ pub fn rate(count: usize, seconds: f64) -> anyhow::Result<f64> {
 /// `value` as a multiple of the machine's `limit` (0.5 = half the limit); an error for a limit
 /// that is not positive.
 pub fn ratio(value: f64, limit: f64) -> anyhow::Result<f64> {
-    if !(limit > 0.0) || !limit.is_finite() || !value.is_finite() {
+    if !(limit.is_finite() && limit > 0.0 && value.is_finite()) {
         anyhow::bail!("{value} against a limit of {limit}: no ratio");
     }
     Ok(value / limit)
