@@ -1,7 +1,7 @@
 //! One attempt's life on the worker: report the start, prepare the work folder, run the
 //! executor, report the result, and free the slot.
 
-use crate::client::{ClientError, Retry, ServerClient};
+use crate::client::{Batcher, ClientError, ResultRoute, ServerClient, StartRoute};
 use crate::config::Config;
 use crate::executor::{ExecOutcome, ExecSpec, Executor};
 use crate::job_table::{JobTable, StopCause};
@@ -98,16 +98,18 @@ impl AttemptDefaults {
 
 /// Runs attempts: what one needs from the agent, and nothing more.
 pub(crate) struct Attempts {
-    /// Reports starts and results, and downloads input files.
+    /// Downloads input files.
     pub(crate) client: Arc<ServerClient>,
+    /// Reports starts, in batches with those of other slots (a bounded number of tries).
+    pub(crate) starts: Batcher<StartRoute>,
+    /// Reports results, in batches with those of other slots (retried until answered).
+    pub(crate) results: Batcher<ResultRoute>,
     /// Runs the command.
     pub(crate) executor: Arc<dyn Executor>,
     /// Work folder and job defaults.
     pub(crate) defaults: AttemptDefaults,
     /// Named in every start and result.
     pub(crate) worker_id: Arc<WorkerId>,
-    /// Fired at the very end of shutdown: a result still being retried is abandoned.
-    pub(crate) give_up: CancellationToken,
     /// Where the attempt is listed while it runs, and why it was stopped.
     pub(crate) jobs: Arc<JobTable>,
     /// Woken when an attempt ends and frees its slot.
@@ -138,8 +140,7 @@ impl Attempts {
             attempt: job.attempts,
             pulling: pulls,
         };
-        let retry = Retry::times(START_TRIES, &self.give_up);
-        match self.client.start_job(&start, &retry).await {
+        match self.starts.call(start).await {
             Ok(_) => {}
             Err(e) if e.is_conflict() => {
                 tracing::info!(
@@ -220,18 +221,18 @@ impl Attempts {
     /// Reports a result, retrying until the server accepts or refuses it (or the agent gives
     /// up at the very end of shutdown).
     async fn submit(&self, result: SubmitResultRequest) {
-        let retry = Retry::forever(&self.give_up);
-        match self.client.submit_result(&result, &retry).await {
-            Ok(_) => tracing::debug!(job_id = result.job_id, "result accepted"),
+        let (job_id, attempt) = (result.job_id.clone(), result.attempt);
+        match self.results.call(result).await {
+            Ok(_) => tracing::debug!(job_id, "result accepted"),
             Err(e) if e.is_conflict() => tracing::info!(
-                job_id = result.job_id,
-                attempt = result.attempt,
+                job_id,
+                attempt,
                 "result refused: the attempt is no longer ours"
             ),
             Err(ClientError::Abandoned) => {
-                tracing::warn!(job_id = result.job_id, "result not delivered before exit")
+                tracing::warn!(job_id, "result not delivered before exit")
             }
-            Err(e) => tracing::warn!(job_id = result.job_id, error = %e, "result refused"),
+            Err(e) => tracing::warn!(job_id, error = %e, "result refused"),
         }
     }
 }
