@@ -6,10 +6,11 @@ use crate::config::Config;
 use crate::executor::{ExecOutcome, ExecSpec, Executor};
 use crate::job_table::{JobTable, StopCause};
 use crate::pull_step::PullStep;
+use crate::work_folders::WorkFolders;
 use crate::worker_id::WorkerId;
-use crate::workspace::{Workspace, WorkspaceError};
+use crate::workspace::WorkspaceError;
 use gantry_api::{Job, PullPolicy, StartJobRequest, StopReason, SubmitResultRequest};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -29,8 +30,6 @@ pub const LOST_SERVER_ERROR: &str =
 /// nothing gets.
 #[derive(Debug, Clone)]
 pub(crate) struct AttemptDefaults {
-    /// The folder holding the per-attempt work folders.
-    pub(crate) work_root: PathBuf,
     /// The longest an attempt may run here, and the timeout of jobs that name none.
     pub(crate) timeout_cap: Duration,
     /// The image of jobs that name none.
@@ -47,7 +46,6 @@ impl AttemptDefaults {
     /// The defaults of a validated configuration.
     pub(crate) fn from_config(config: &Config) -> AttemptDefaults {
         AttemptDefaults {
-            work_root: config.work_root(),
             timeout_cap: config.docker_timeout,
             image: config.default_image.clone(),
             cpu: config.docker_cpu_limit,
@@ -104,6 +102,8 @@ pub(crate) struct Attempts {
     pub(crate) starts: Batcher<StartRoute>,
     /// Reports results, in batches with those of other slots (retried until answered).
     pub(crate) results: Batcher<ResultRoute>,
+    /// The attempts' work folders, spare ones kept for the next attempts.
+    pub(crate) folders: WorkFolders,
     /// Runs the command.
     pub(crate) executor: Arc<dyn Executor>,
     /// Work folder and job defaults.
@@ -178,7 +178,7 @@ impl Attempts {
 
     /// Prepares the work folder, runs the executor and removes the folder.
     async fn execute(&self, job: &Job, worker_id: &str, cancel: CancellationToken) -> ExecOutcome {
-        let workspace = match Workspace::create(&self.defaults.work_root, &job.id, job.attempts) {
+        let workspace = match self.folders.take(&job.id, job.attempts) {
             Ok(w) => w,
             Err(e) => return ExecOutcome::infra(e.to_string()),
         };
@@ -189,14 +189,14 @@ impl Attempts {
             match fetched {
                 Ok(_) => {}
                 Err(WorkspaceError::Job(e)) => {
-                    workspace.remove().await;
+                    self.folders.give_back(workspace).await;
                     return ExecOutcome {
                         error: Some(e),
                         ..ExecOutcome::default()
                     };
                 }
                 Err(WorkspaceError::Infra(e)) => {
-                    workspace.remove().await;
+                    self.folders.give_back(workspace).await;
                     let mut outcome = ExecOutcome::infra(e);
                     outcome.cancelled = cancel.is_cancelled();
                     return outcome;
@@ -205,7 +205,7 @@ impl Attempts {
         }
         let spec = self.defaults.spec_for(job, worker_id, workspace.path());
         let outcome = self.executor.run(&spec, cancel).await;
-        workspace.remove().await;
+        self.folders.give_back(workspace).await;
         tracing::info!(
             job_id = job.id,
             attempt = job.attempts,
@@ -286,7 +286,6 @@ mod tests {
 
     fn defaults() -> AttemptDefaults {
         AttemptDefaults {
-            work_root: PathBuf::from("/work"),
             timeout_cap: Duration::from_secs(60),
             image: "default:latest".into(),
             cpu: 1.5,

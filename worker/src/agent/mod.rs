@@ -183,6 +183,7 @@ impl Agent {
             client: client.clone(),
             starts,
             results,
+            folders: crate::work_folders::WorkFolders::new(config.work_root()),
             executor: executor.clone(),
             defaults: AttemptDefaults::from_config(&config),
             worker_id: worker_id.clone(),
