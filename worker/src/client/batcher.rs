@@ -131,7 +131,9 @@ async fn send_group<R: BatchRoute>(
     let (items, replies): (Vec<_>, Vec<_>) = group.into_iter().unzip();
     if let ([item], [_]) = (&items[..], &replies[..]) {
         let one = route.send_one(item, retry).await;
-        let _ = replies.into_iter().next().map(|r| r.send(one));
+        if let Some(reply) = replies.into_iter().next() {
+            let _ = reply.send(one);
+        }
         return;
     }
     match route.send_batch(worker, &items, retry).await {
