@@ -184,7 +184,14 @@ async fn a_next_life_kills_the_recorded_groups_and_records_are_removed_at_the_en
         async move { executor.run(&spec, CancellationToken::new()).await }
     });
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(&groups).map_or(0, |d| d.count()) == 0 {
+    let records = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+    };
+    while records(&groups) == 0 {
         assert!(Instant::now() < deadline, "no group recorded");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -14,7 +14,9 @@
 //! read its rusage with `wait4`), the kernel may already have given that pid to another child
 //! of ours (the next job's `sh`), whose exit status tokio would then steal. Instead the std
 //! child is never waited for by std (std does not reap on drop) and we are its only reaper:
-//! a blocking task waits with `waitid(WEXITED | WNOWAIT)`, which sees the exit but leaves the
+//! a task waits for the child's pidfd to turn readable (on the runtime, no thread per job; a
+//! blocking task on kernels without pidfds) and confirms with `waitid(WEXITED | WNOWAIT)`,
+//! which sees the exit but leaves the
 //! zombie in place. While the zombie exists its pid (and so the process group id) cannot be
 //! reused, so the agent can still SIGKILL what the command left in its group without hitting
 //! a stranger; only then [`Child::reap`] calls `wait4`, which returns the exit status with the
@@ -110,7 +112,10 @@ pub(super) async fn spawn(mut cmd: Command) -> io::Result<Child> {
         .stderr
         .take()
         .map(|p| pipe::Receiver::from_owned_fd(p.into()));
-    let exited = tokio::task::spawn_blocking(move || wait_exited(pid));
+    let exited = match pidfd_open(pid) {
+        Ok(fd) => tokio::spawn(wait_exited_on(fd, pid)),
+        Err(_) => tokio::task::spawn_blocking(move || wait_exited(pid)),
+    };
     let mut child = Child {
         pid,
         stdout: None,
@@ -190,6 +195,59 @@ impl Drop for Child {
             // SAFETY: pid is our own unreaped child, and nobody else reaps it.
             unsafe { libc::waitpid(pid, &mut status, 0) };
         });
+    }
+}
+
+/// A pidfd for our unreaped child `pid` (Linux 5.3 and later): readable once it exited.
+fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just opened and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Waits on the runtime (no thread per job) until `pid` has exited, leaving it unreaped: its
+/// pidfd turns readable, then `waitid(WNOWAIT | WNOHANG)` confirms it without blocking.
+async fn wait_exited_on(fd: std::os::fd::OwnedFd, pid: i32) -> io::Result<()> {
+    use tokio::io::{unix::AsyncFd, Interest};
+    // SAFETY: an OwnedFd is a valid open descriptor, moved into the AsyncFd and closed only
+    // when the AsyncFd is dropped.
+    let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+    loop {
+        let mut ready = fd.readable().await?;
+        if has_exited(pid)? {
+            return Ok(());
+        }
+        ready.clear_ready();
+    }
+}
+
+/// Whether `pid` has exited, without waiting and leaving it unreaped.
+fn has_exited(pid: i32) -> io::Result<bool> {
+    loop {
+        // SAFETY: a zeroed siginfo is valid for waitid to overwrite.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: pid is our own child; the pointer is valid for the call.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
+            )
+        };
+        if r == 0 {
+            // SAFETY: waitid filled the siginfo; si_pid is 0 when the child has not exited.
+            return Ok(unsafe { info.si_pid() } != 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
     }
 }
 
