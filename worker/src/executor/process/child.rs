@@ -75,6 +75,11 @@ pub(super) struct Child {
     exited: Option<tokio::task::JoinHandle<io::Result<()>>>,
     /// Set once [`Child::reap`] collected it.
     reaped: bool,
+    /// The agent's resident memory when it forked the child, in MiB. A forked child starts
+    /// with a copy of its parent's pages, and the kernel keeps that copy's high-water mark in
+    /// the child's `ru_maxrss` across `exec`: a peak at or below this says nothing about the
+    /// command (see [`Child::peak_memory_mb`]).
+    forked_from_mb: f64,
 }
 
 /// Spawns `cmd` (already in its own process group) on the spawner thread, with
@@ -97,6 +102,7 @@ pub(super) async fn spawn(mut cmd: Command) -> io::Result<Child> {
         });
     }
     let (tx, rx) = oneshot::channel();
+    let forked_from_mb = own_resident_mb();
     spawner()
         .send((cmd, tx))
         .map_err(|_| io::Error::other("the spawner thread is gone"))?;
@@ -122,6 +128,7 @@ pub(super) async fn spawn(mut cmd: Command) -> io::Result<Child> {
         stderr: None,
         exited: Some(exited),
         reaped: false,
+        forked_from_mb,
     };
     child.stdout = stdout.transpose()?;
     child.stderr = stderr.transpose()?;
@@ -157,6 +164,13 @@ impl Child {
                 libc::killpg(self.pid, signal);
             }
         }
+    }
+
+    /// The command's peak memory from `ru_maxrss`, or `None` when it does not rise above
+    /// the copy of the agent the fork made (with a 10% margin): below that the figure is the
+    /// agent's, not the command's, and none is better than a wrong one.
+    pub(super) fn peak_memory_mb(&self, usage: &Rusage) -> Option<f64> {
+        (usage.peak_memory_mb > self.forked_from_mb * 1.1).then_some(usage.peak_memory_mb)
     }
 
     /// Collects the exited child: its exit status and what it used. Call after
@@ -282,4 +296,14 @@ fn rusage_of(u: &libc::rusage) -> Rusage {
         cpu_seconds: secs(u.ru_utime) + secs(u.ru_stime),
         peak_memory_mb: u.ru_maxrss as f64 / 1024.0,
     }
+}
+
+/// This process's resident memory in MiB (`/proc/self/statm`), 0 when it cannot be read.
+fn own_resident_mb() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * page / (1024.0 * 1024.0))
 }

@@ -95,7 +95,11 @@ impl GroupRecords {
                 );
                 killed += 1;
             }
-            std::fs::remove_file(&path)?;
+            match std::fs::remove_file(&path) {
+                // The attempt ended (its group killed) and removed its own record first.
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
         Ok(killed)
     }
