@@ -139,6 +139,16 @@ pub async fn create_batch(
     count: usize,
 ) -> anyhow::Result<()> {
     let job = json!({"command": command, "requiredCpu": 0.001, "requiredRamMb": 8});
+    create_batch_of(http, base, &job, count).await
+}
+
+/// Creates `count` copies of the job `job` (a create request's JSON) in one create-batch call.
+pub async fn create_batch_of(
+    http: &reqwest::Client,
+    base: &str,
+    job: &serde_json::Value,
+    count: usize,
+) -> anyhow::Result<()> {
     let r = http
         .post(format!("{base}/api/jobs/create-batch"))
         .json(&json!({"jobs": vec![job; count]}))

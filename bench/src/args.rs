@@ -3,7 +3,16 @@
 use std::time::Duration;
 
 /// Every figure `--figures` may name, in the order they run.
-pub const FIGURES: [&str; 6] = ["throughput", "latency", "sweep", "memory", "docker", "soak"];
+pub const FIGURES: [&str; 8] = [
+    "throughput",
+    "latency",
+    "sweep",
+    "memory",
+    "docker",
+    "fleet-process",
+    "fleet-docker",
+    "soak",
+];
 
 /// gantry-bench: measure throughput and assignment latency of a real gantry server (see
 /// BENCHMARKS.md).
@@ -44,11 +53,33 @@ pub struct BenchArgs {
     /// Length of one soak window.
     #[arg(long, default_value = "60s", value_parser = gantry_api::parse_duration)]
     pub soak_window: Duration,
-    /// Which figures to run (all by default): throughput, latency, sweep, memory, docker, soak.
+    /// Real agents (`gantry-worker` processes) of the fleet-process figure.
+    #[arg(long, default_value_t = 4)]
+    pub fleet_agents: usize,
+    /// Slots (MAX_PARALLEL_JOBS) of each fleet-process agent.
+    #[arg(long, default_value_t = 8)]
+    pub fleet_slots: usize,
+    /// Jobs (`true`) of the fleet-process figure.
+    #[arg(long, default_value_t = 2_000)]
+    pub fleet_jobs: usize,
+    /// Real agents with Docker of the fleet-docker figure.
+    #[arg(long, default_value_t = 2)]
+    pub fleet_docker_agents: usize,
+    /// Slots of each fleet-docker agent.
+    #[arg(long, default_value_t = 4)]
+    pub fleet_docker_slots: usize,
+    /// Jobs (`true` in the busybox test image) of the fleet-docker figure.
+    #[arg(long, default_value_t = 200)]
+    pub fleet_docker_jobs: usize,
+    /// Seconds each pgbench ceiling runs (PostgreSQL throughput figures).
+    #[arg(long, default_value_t = 10)]
+    pub pgbench_seconds: u64,
+    /// Which figures to run (all by default): throughput, latency, sweep, memory, docker,
+    /// fleet-process, fleet-docker, soak.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,sweep,memory,docker,soak"
+        default_value = "throughput,latency,sweep,memory,docker,fleet-process,fleet-docker,soak"
     )]
     pub figures: Vec<String>,
 }
@@ -72,6 +103,9 @@ impl BenchArgs {
                 FIGURES.join(", ")
             );
         }
+        if let Some(url) = &self.database_url {
+            crate::postgres::options(url)?;
+        }
         Ok(())
     }
 
@@ -88,5 +122,12 @@ impl BenchArgs {
         self.memory_jobs = self.memory_jobs.min(2_000);
         self.soak_windows = self.soak_windows.min(3);
         self.soak_window = self.soak_window.min(Duration::from_secs(2));
+        self.fleet_agents = self.fleet_agents.min(1);
+        self.fleet_slots = self.fleet_slots.min(2);
+        self.fleet_jobs = self.fleet_jobs.min(50);
+        self.fleet_docker_agents = self.fleet_docker_agents.min(1);
+        self.fleet_docker_slots = self.fleet_docker_slots.min(2);
+        self.fleet_docker_jobs = self.fleet_docker_jobs.min(6);
+        self.pgbench_seconds = self.pgbench_seconds.min(1);
     }
 }

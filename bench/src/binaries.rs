@@ -43,3 +43,17 @@ fn beside_current_exe(name: &str) -> PathBuf {
         .and_then(|exe| exe.parent().map(|dir| dir.join(name)))
         .unwrap_or_else(|| PathBuf::from(name))
 }
+
+/// The `gantry-worker` binary, or an error naming the build command when it is not there (the
+/// fleet figures start real agents).
+pub fn worker_checked() -> anyhow::Result<PathBuf> {
+    let bin = worker();
+    if !bin.is_file() {
+        bail!(
+            "the agent {} is missing: build it with `cargo build --release -p gantry-worker` \
+             (or `cargo build -p gantry-worker` for a debug bench), or set GANTRY_WORKER_BIN",
+            bin.display()
+        );
+    }
+    Ok(bin)
+}

@@ -218,7 +218,7 @@ async fn wait_agent(target: &Target) -> anyhow::Result<()> {
 }
 
 /// The agent binary when Docker and the image are usable, else why not.
-async fn ready() -> Result<PathBuf, String> {
+pub(crate) async fn ready() -> Result<PathBuf, String> {
     let ok = |args: &'static [&'static str]| async move {
         tokio::process::Command::new("docker")
             .args(args)

@@ -27,7 +27,7 @@ impl Figure {
             );
         } else {
             println!(
-                "{:<28} {:<9} {:<22} {:>12.2} {}",
+                "{:<30} {:<9} {:<26} {:>12.2} {}",
                 self.figure, self.backend, self.setting, self.value, self.unit
             );
         }

@@ -3,7 +3,8 @@
 //!
 //! Figures: end-to-end throughput of no-op jobs; assignment latency to an idle, long-polling
 //! agent (alone, behind queued jobs that fit no agent, and among many registered agents); the
-//! cost of one scheduler pass; the server's memory; Docker's overhead; a soak. Each figure runs
+//! cost of one scheduler pass; the server's memory; Docker's overhead; real agents (a fleet of
+//! `gantry-worker` processes) beside the machine's own limits; a soak. Each figure runs
 //! on a fresh database. Output: a table, or with `--json` one object per figure per line.
 //! BENCHMARKS.md holds the figures and the commands that made them.
 
@@ -12,9 +13,12 @@ mod args;
 mod binaries;
 mod docker;
 mod figure;
+mod fleet;
 mod latency;
+mod limits;
 mod load;
 mod memory;
+mod pgbench;
 mod postgres;
 mod soak;
 mod stats;
@@ -27,8 +31,8 @@ pub use figure::Figure;
 
 use target::{Launch, Target};
 
-/// Runs every figure asked for (throughput, latency, memory, soak, sweep, Docker, in that
-/// order), printing each as it is made.
+/// Runs every figure asked for (throughput, latency, memory, soak, sweep, Docker, the fleets,
+/// in that order), printing each as it is made.
 pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     args.check()?;
     args.apply_quick();
@@ -79,21 +83,45 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
             .into_iter()
             .for_each(emit);
     }
+    for (name, kind) in [
+        ("fleet-process", fleet::Kind::Process),
+        ("fleet-docker", fleet::Kind::Docker),
+    ] {
+        if args.wants(name) {
+            fleet::run(&args, &launch, kind)
+                .await?
+                .into_iter()
+                .for_each(emit);
+        }
+    }
     Ok(())
 }
 
-/// Every throughput run: singly, then in batches, each at every `--agents` count.
+/// Every throughput run: singly, then in batches, each at every `--agents` count; on
+/// PostgreSQL first the server's pgbench ceilings, and at the end each figure over its ceiling.
 async fn throughput_figures(
     args: &BenchArgs,
     launch: &Launch,
     emit: impl Fn(Figure),
 ) -> anyhow::Result<()> {
+    let ceilings = match &launch.postgres {
+        Some(admin) => pgbench::ceilings(admin, args.pgbench_seconds).await?,
+        None => None,
+    };
+    let mut made = Vec::new();
     for mode in [throughput::Mode::Single, throughput::Mode::Batch] {
         for &agents in &args.agents {
             let target = Target::start(launch).await?;
-            emit(throughput::run(&target, agents, args.jobs, mode).await?);
+            let figure = throughput::run(&target, agents, args.jobs, mode).await?;
             target.stop().await;
+            made.push(figure.clone());
+            emit(figure);
         }
+    }
+    if let Some(ceilings) = ceilings {
+        pgbench::figures(ceilings, &made, args.pgbench_seconds)
+            .into_iter()
+            .for_each(emit);
     }
     Ok(())
 }

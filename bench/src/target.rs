@@ -143,5 +143,5 @@ async fn wait_ready(
 
 /// Drops the bench's database once its server has gone.
 async fn drop_database(admin: &str, url: &str) -> anyhow::Result<()> {
-    postgres::drop_database(admin, postgres::database_name(url)?).await
+    postgres::drop_database(admin, &postgres::database_name(url)?).await
 }

@@ -1,8 +1,8 @@
 //! The benchmark keeps working: `gantry-bench --quick --json` on SQLite and PostgreSQL prints
 //! every figure with a sane value (the full run is a documented command, see BENCHMARKS.md).
 //!
-//! The bench starts the `gantry` binary beside its own (`cargo build -p gantry` first;
-//! scripts/test.sh does).
+//! The bench starts the `gantry` and `gantry-worker` binaries beside its own (`cargo build -p
+//! gantry -p gantry-worker` first; scripts/test.sh does).
 
 use serde_json::Value;
 use std::path::PathBuf;
@@ -77,13 +77,28 @@ fn check(figures: &[Value], backend: &str) {
         "soak_jobs_per_s",
         "soak_last_over_first",
         "soak_table",
+        "fleet_process",
+        "fleet_process_spawn_limit",
+        "fleet_process_over_limit",
     ];
+    // pgbench ships with the PostgreSQL server; where PostgreSQL is required, so are its ceilings.
+    if backend == "postgres" && std::env::var("GANTRY_REQUIRE_POSTGRES").as_deref() == Ok("1") {
+        wanted.extend([
+            "pg_ceiling_per_commit",
+            "pg_ceiling_100_per_statement",
+            "throughput_over_ceiling",
+            "throughput_batch_over_ceiling",
+        ]);
+    }
     // The Docker figure skips loudly without Docker; where Docker is required it must be there.
     if std::env::var("GANTRY_REQUIRE_DOCKER").as_deref() == Ok("1") {
         wanted.extend([
             "docker_gantry_ms",
             "docker_bare_ms",
             "docker_overhead_ratio",
+            "fleet_docker",
+            "fleet_docker_run_limit",
+            "fleet_docker_over_limit",
         ]);
     }
     for want in wanted {
@@ -101,7 +116,13 @@ fn check(figures: &[Value], backend: &str) {
         let value = f["value"].as_f64().unwrap();
         assert!(value.is_finite() && value >= 0.0, "{f}");
     }
-    for name in ["throughput", "throughput_batch", "memory_rss_idle"] {
+    for name in [
+        "throughput",
+        "throughput_batch",
+        "memory_rss_idle",
+        "fleet_process",
+        "fleet_process_spawn_limit",
+    ] {
         let f = figures.iter().find(|f| f["figure"] == name).unwrap();
         assert!(f["value"].as_f64().unwrap() > 1.0, "{f}");
     }

@@ -1,15 +1,16 @@
 //! One attempt's life on the worker: report the start, prepare the work folder, run the
 //! executor, report the result, and free the slot.
 
-use crate::client::{ClientError, Retry, ServerClient};
+use crate::client::{Batcher, ClientError, ResultRoute, ServerClient, StartRoute};
 use crate::config::Config;
 use crate::executor::{ExecOutcome, ExecSpec, Executor};
 use crate::job_table::{JobTable, StopCause};
 use crate::pull_step::PullStep;
+use crate::work_folders::WorkFolders;
 use crate::worker_id::WorkerId;
-use crate::workspace::{Workspace, WorkspaceError};
+use crate::workspace::WorkspaceError;
 use gantry_api::{Job, PullPolicy, StartJobRequest, StopReason, SubmitResultRequest};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
@@ -29,8 +30,6 @@ pub const LOST_SERVER_ERROR: &str =
 /// nothing gets.
 #[derive(Debug, Clone)]
 pub(crate) struct AttemptDefaults {
-    /// The folder holding the per-attempt work folders.
-    pub(crate) work_root: PathBuf,
     /// The longest an attempt may run here, and the timeout of jobs that name none.
     pub(crate) timeout_cap: Duration,
     /// The image of jobs that name none.
@@ -47,7 +46,6 @@ impl AttemptDefaults {
     /// The defaults of a validated configuration.
     pub(crate) fn from_config(config: &Config) -> AttemptDefaults {
         AttemptDefaults {
-            work_root: config.work_root(),
             timeout_cap: config.docker_timeout,
             image: config.default_image.clone(),
             cpu: config.docker_cpu_limit,
@@ -98,16 +96,20 @@ impl AttemptDefaults {
 
 /// Runs attempts: what one needs from the agent, and nothing more.
 pub(crate) struct Attempts {
-    /// Reports starts and results, and downloads input files.
+    /// Downloads input files.
     pub(crate) client: Arc<ServerClient>,
+    /// Reports starts, in batches with those of other slots (a bounded number of tries).
+    pub(crate) starts: Batcher<StartRoute>,
+    /// Reports results, in batches with those of other slots (retried until answered).
+    pub(crate) results: Batcher<ResultRoute>,
+    /// The attempts' work folders, spare ones kept for the next attempts.
+    pub(crate) folders: WorkFolders,
     /// Runs the command.
     pub(crate) executor: Arc<dyn Executor>,
     /// Work folder and job defaults.
     pub(crate) defaults: AttemptDefaults,
     /// Named in every start and result.
     pub(crate) worker_id: Arc<WorkerId>,
-    /// Fired at the very end of shutdown: a result still being retried is abandoned.
-    pub(crate) give_up: CancellationToken,
     /// Where the attempt is listed while it runs, and why it was stopped.
     pub(crate) jobs: Arc<JobTable>,
     /// Woken when an attempt ends and frees its slot.
@@ -138,8 +140,7 @@ impl Attempts {
             attempt: job.attempts,
             pulling: pulls,
         };
-        let retry = Retry::times(START_TRIES, &self.give_up);
-        match self.client.start_job(&start, &retry).await {
+        match self.starts.call(start).await {
             Ok(_) => {}
             Err(e) if e.is_conflict() => {
                 tracing::info!(
@@ -177,7 +178,7 @@ impl Attempts {
 
     /// Prepares the work folder, runs the executor and removes the folder.
     async fn execute(&self, job: &Job, worker_id: &str, cancel: CancellationToken) -> ExecOutcome {
-        let workspace = match Workspace::create(&self.defaults.work_root, &job.id, job.attempts) {
+        let workspace = match self.folders.take(&job.id, job.attempts) {
             Ok(w) => w,
             Err(e) => return ExecOutcome::infra(e.to_string()),
         };
@@ -188,14 +189,14 @@ impl Attempts {
             match fetched {
                 Ok(_) => {}
                 Err(WorkspaceError::Job(e)) => {
-                    workspace.remove().await;
+                    self.folders.give_back(workspace).await;
                     return ExecOutcome {
                         error: Some(e),
                         ..ExecOutcome::default()
                     };
                 }
                 Err(WorkspaceError::Infra(e)) => {
-                    workspace.remove().await;
+                    self.folders.give_back(workspace).await;
                     let mut outcome = ExecOutcome::infra(e);
                     outcome.cancelled = cancel.is_cancelled();
                     return outcome;
@@ -204,7 +205,7 @@ impl Attempts {
         }
         let spec = self.defaults.spec_for(job, worker_id, workspace.path());
         let outcome = self.executor.run(&spec, cancel).await;
-        workspace.remove().await;
+        self.folders.give_back(workspace).await;
         tracing::info!(
             job_id = job.id,
             attempt = job.attempts,
@@ -220,18 +221,18 @@ impl Attempts {
     /// Reports a result, retrying until the server accepts or refuses it (or the agent gives
     /// up at the very end of shutdown).
     async fn submit(&self, result: SubmitResultRequest) {
-        let retry = Retry::forever(&self.give_up);
-        match self.client.submit_result(&result, &retry).await {
-            Ok(_) => tracing::debug!(job_id = result.job_id, "result accepted"),
+        let (job_id, attempt) = (result.job_id.clone(), result.attempt);
+        match self.results.call(result).await {
+            Ok(_) => tracing::debug!(job_id, "result accepted"),
             Err(e) if e.is_conflict() => tracing::info!(
-                job_id = result.job_id,
-                attempt = result.attempt,
+                job_id,
+                attempt,
                 "result refused: the attempt is no longer ours"
             ),
             Err(ClientError::Abandoned) => {
-                tracing::warn!(job_id = result.job_id, "result not delivered before exit")
+                tracing::warn!(job_id, "result not delivered before exit")
             }
-            Err(e) => tracing::warn!(job_id = result.job_id, error = %e, "result refused"),
+            Err(e) => tracing::warn!(job_id, error = %e, "result refused"),
         }
     }
 }
@@ -285,7 +286,6 @@ mod tests {
 
     fn defaults() -> AttemptDefaults {
         AttemptDefaults {
-            work_root: PathBuf::from("/work"),
             timeout_cap: Duration::from_secs(60),
             image: "default:latest".into(),
             cpu: 1.5,

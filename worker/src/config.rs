@@ -33,6 +33,12 @@ pub const DEFAULT_USAGE_INTERVAL: &str = "100ms";
 pub const DEFAULT_PULL_POLICY: &str = "if-not-present";
 /// The longest one image pull may take.
 pub const DEFAULT_PULL_TIMEOUT: &str = "10m";
+/// How long a start or result call waits for others to share its batch call.
+pub const DEFAULT_BATCH_WINDOW: &str = "2ms";
+/// The most starts or results in one batch call.
+pub const DEFAULT_BATCH_MAX: usize = 200;
+/// The most items the server takes in one batch call.
+pub const SERVER_BATCH_LIMIT: usize = 1000;
 
 /// The worker agent's settings, from flags or environment variables.
 #[derive(Debug, Clone, Parser)]
@@ -141,6 +147,16 @@ pub struct Config {
           value_parser = parse_duration)]
     pub pull_timeout: Duration,
 
+    /// How long a start or result waits for those of other slots to share one batch call
+    /// (counted from the first of the batch; 0 sends what is queued at once).
+    #[arg(long, env = "GANTRY_BATCH_WINDOW", default_value = DEFAULT_BATCH_WINDOW,
+          value_parser = parse_duration)]
+    pub batch_window: Duration,
+
+    /// The most starts or results in one batch call (at most 1000, the server's limit).
+    #[arg(long, env = "GANTRY_BATCH_MAX", default_value_t = DEFAULT_BATCH_MAX)]
+    pub batch_max: usize,
+
     /// Labels reported at registration, as `key=value` (repeatable or comma-separated).
     #[arg(long, env = "GANTRY_LABELS", value_delimiter = ',', value_parser = parse_label)]
     pub labels: Vec<(String, String)>,
@@ -189,6 +205,17 @@ impl Config {
         }
         if self.pids_limit < 8 {
             return Err("--pids-limit must be at least 8".into());
+        }
+        if self.batch_max == 0 || self.batch_max > SERVER_BATCH_LIMIT {
+            return Err(format!(
+                "--batch-max / GANTRY_BATCH_MAX must be between 1 and {SERVER_BATCH_LIMIT}"
+            ));
+        }
+        if self.batch_window > Duration::from_secs(1) {
+            return Err(
+                "--batch-window / GANTRY_BATCH_WINDOW must be at most 1s (results wait that long)"
+                    .into(),
+            );
         }
         if self.max_output_bytes < 1024 {
             return Err("--max-output-bytes must be at least 1024".into());
@@ -299,5 +326,24 @@ mod tests {
             .validate()
             .unwrap_err();
         assert!(err.contains("http://"));
+    }
+
+    #[test]
+    fn batching_takes_a_window_and_a_cap_within_the_servers_limit() {
+        let config = Config::for_tests(&[]).validate().unwrap();
+        assert_eq!(config.batch_window, Duration::from_millis(2));
+        assert_eq!(config.batch_max, DEFAULT_BATCH_MAX);
+        let config = Config::for_tests(&["--batch-window", "0", "--batch-max", "1"])
+            .validate()
+            .unwrap();
+        assert!(config.batch_window.is_zero());
+        for bad in [
+            ["--batch-max", "0"],
+            ["--batch-max", "1001"],
+            ["--batch-window", "2s"],
+        ] {
+            let err = Config::for_tests(&bad).validate().unwrap_err();
+            assert!(err.contains("--batch-"), "{err}");
+        }
     }
 }

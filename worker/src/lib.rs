@@ -16,6 +16,7 @@ pub mod host;
 mod job_table;
 mod pull_step;
 pub mod state;
+mod work_folders;
 mod worker_id;
 pub mod workspace;
 

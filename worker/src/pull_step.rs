@@ -3,8 +3,7 @@
 //! `pulling <image>` and its timeout does not run), then a second start once the image is
 //! there, from which the job's timeout runs.
 
-use crate::attempt::{Attempts, START_TRIES};
-use crate::client::Retry;
+use crate::attempt::Attempts;
 use crate::executor::ExecOutcome;
 use gantry_api::{Job, StartJobRequest};
 use std::time::Instant;
@@ -65,8 +64,7 @@ impl Attempts {
             attempt: job.attempts,
             pulling: false,
         };
-        let retry = Retry::times(START_TRIES, &self.give_up);
-        match self.client.start_job(&start, &retry).await {
+        match self.starts.call(start).await {
             Ok(_) => PullStep::Started(pull_ms),
             Err(e) if e.is_conflict() => {
                 tracing::info!(job_id = job.id, "start after the pull refused: not ours");

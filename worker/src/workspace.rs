@@ -35,23 +35,25 @@ pub struct Workspace {
 }
 
 impl Workspace {
-    /// Creates a fresh, empty folder for `(job_id, attempt)` under `root`.
+    /// Creates a fresh, empty folder for `(job_id, attempt)` under `root`: one `mkdir` in
+    /// the common case (the root exists, no folder of that name is left from a crash); the
+    /// root is created and a unique name picked only when that fails.
     pub fn create(root: &Path, job_id: &str, attempt: i64) -> Result<Workspace, WorkspaceError> {
-        std::fs::create_dir_all(root)
-            .map_err(|e| WorkspaceError::Infra(format!("work root {}: {e}", root.display())))?;
-        let safe_id: String = job_id
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' {
-                    c
-                } else {
-                    '_'
+        let plain = root.join(plain_name(job_id, attempt));
+        match std::fs::create_dir(&plain) {
+            Ok(()) => return Ok(Workspace { path: plain }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(root).map_err(|e| {
+                    WorkspaceError::Infra(format!("work root {}: {e}", root.display()))
+                })?;
+                if std::fs::create_dir(&plain).is_ok() {
+                    return Ok(Workspace { path: plain });
                 }
-            })
-            .take(64)
-            .collect();
+            }
+            Err(_) => {}
+        }
         let dir = tempfile::Builder::new()
-            .prefix(&format!("{safe_id}-{attempt}-"))
+            .prefix(&format!("{}-", plain_name(job_id, attempt)))
             .tempdir_in(root)
             .map_err(|e| WorkspaceError::Infra(format!("work folder: {e}")))?;
         Ok(Workspace { path: dir.keep() })
@@ -60,6 +62,18 @@ impl Workspace {
     /// The folder's path.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// A folder already made fresh and empty (a spare one, renamed for its attempt).
+    pub(crate) fn at(path: PathBuf) -> Workspace {
+        Workspace { path }
+    }
+
+    /// Gives up the folder without removing it.
+    pub(crate) fn into_path(self) -> PathBuf {
+        let path = self.path.clone();
+        std::mem::forget(self);
+        path
     }
 
     /// Downloads the job's input file into the folder and unpacks it when it is a `.zip`.
@@ -98,10 +112,14 @@ impl Workspace {
         Ok(dest)
     }
 
-    /// Removes the folder and everything in it.
+    /// Removes the folder and everything in it: at once when the job left it empty (one
+    /// `rmdir`), else on a blocking thread.
     pub async fn remove(self) {
         let path = self.path.clone();
         std::mem::forget(self);
+        if std::fs::remove_dir(&path).is_ok() {
+            return;
+        }
         let result = tokio::task::spawn_blocking(move || remove_tree(&path)).await;
         if let Ok(Err(e)) = result {
             tracing::warn!(error = %e, "could not remove work folder");
@@ -113,6 +131,23 @@ impl Drop for Workspace {
     fn drop(&mut self) {
         let _ = remove_tree(&self.path);
     }
+}
+
+/// The folder name of an attempt: its job id (made safe, at most 64 characters), a dash and
+/// the attempt number.
+pub(crate) fn plain_name(job_id: &str, attempt: i64) -> String {
+    let safe_id: String = job_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(64)
+        .collect();
+    format!("{safe_id}-{attempt}")
 }
 
 /// Removes a folder tree, first making it writable (the job may have dropped write bits).
@@ -307,5 +342,30 @@ mod tests {
         std::fs::write(path.join("f"), b"x").unwrap();
         drop(ws);
         assert!(!path.exists());
+    }
+
+    #[tokio::test]
+    async fn a_folder_left_by_a_crash_is_not_reused_and_a_missing_root_is_made() {
+        let root = tempfile::tempdir().unwrap();
+        let nested = root.path().join("a/b");
+        let first = Workspace::create(&nested, "j", 1).unwrap();
+        assert_eq!(first.path(), nested.join("j-1"), "one mkdir, a plain name");
+        std::fs::write(first.path().join("left"), b"x").unwrap();
+        std::mem::forget(first);
+        let second = Workspace::create(&nested, "j", 1).unwrap();
+        assert_ne!(second.path(), nested.join("j-1"));
+        assert_eq!(
+            std::fs::read_dir(second.path()).unwrap().count(),
+            0,
+            "fresh"
+        );
+        let path = second.path().to_path_buf();
+        second.remove().await;
+        assert!(!path.exists());
+        let third = Workspace::create(&nested, "k", 1).unwrap();
+        let path = third.path().to_path_buf();
+        std::fs::create_dir(path.join("sub")).unwrap();
+        third.remove().await;
+        assert!(!path.exists(), "a folder the job filled is removed too");
     }
 }

@@ -226,7 +226,7 @@ async fn a_job_delivered_twice_runs_once(fake: &Shared) {
         ("job-ok", 1, Some(4))
     );
     assert_eq!(r.stdout.as_deref(), Some("hello agent\n"));
-    assert!(r.stderr.as_deref().unwrap().contains("job-ok-1-"));
+    assert!(r.stderr.as_deref().unwrap().contains("/job-ok-1"));
     assert!(!r.timed_out && !r.infrastructure_error);
 }
 

@@ -172,6 +172,17 @@ async fn exit_codes_come_back() {
     assert!(out.error.is_none());
 }
 
+#[tokio::test]
+async fn a_job_asking_for_a_sliver_of_a_cpu_still_runs() {
+    require_docker!();
+    // 0.001 CPU would be a CFS quota the kernel refuses; the executor gives the floor.
+    let mut c = case("echo tiny");
+    c.spec.cpu = 0.001;
+    let out = run(&c.spec).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(out.stdout, "tiny\n");
+}
+
 /// A job that holds 40 MiB (in its tmpfs, charged to its cgroup) and burns CPU for about half
 /// a second: its usage is measured while it runs, within sane bounds of both.
 #[tokio::test]

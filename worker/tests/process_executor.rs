@@ -133,8 +133,9 @@ async fn background_children_do_not_hold_the_attempt_open() {
 #[tokio::test]
 async fn measures_cpu_time_and_peak_memory() {
     let dir = tempfile::tempdir().unwrap();
-    // dd fills a 64 MiB buffer (resident), then the shell loop burns CPU for a while.
-    let cmd = "dd if=/dev/zero of=/dev/null bs=64M count=2 2>/dev/null; \
+    // dd fills a 256 MiB buffer (resident, above anything this test process holds), then the
+    // shell loop burns CPU for a while.
+    let cmd = "dd if=/dev/zero of=/dev/null bs=256M count=2 2>/dev/null; \
                i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done; echo $i";
     let out = executor()
         .run(
@@ -153,8 +154,8 @@ async fn measures_cpu_time_and_peak_memory() {
         "one thread at a time: {usage:?}"
     );
     assert!(
-        (60.0..200.0).contains(&peak),
-        "dd's 64 MiB buffer: {usage:?}"
+        (250.0..400.0).contains(&peak),
+        "dd's 256 MiB buffer: {usage:?}"
     );
     assert_eq!(run_ms, out.duration.as_millis() as i64);
 
@@ -165,7 +166,14 @@ async fn measures_cpu_time_and_peak_memory() {
             CancellationToken::new(),
         )
         .await;
-    assert!(out.usage.peak_memory_mb.unwrap() < 20.0, "{:?}", out.usage);
+    // Its peak cannot be told from the copy of this (test) process the fork made: none is
+    // reported rather than that copy's size.
+    assert_eq!(out.usage.peak_memory_mb, None, "{:?}", out.usage);
+    assert!(
+        out.usage.cpu_seconds.is_some_and(|c| c < 0.05),
+        "{:?}",
+        out.usage
+    );
 }
 
 #[tokio::test]
@@ -184,7 +192,14 @@ async fn a_next_life_kills_the_recorded_groups_and_records_are_removed_at_the_en
         async move { executor.run(&spec, CancellationToken::new()).await }
     });
     let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::read_dir(&groups).map_or(0, |d| d.count()) == 0 {
+    let records = |dir: &std::path::Path| {
+        std::fs::read_dir(dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+                .count()
+        })
+    };
+    while records(&groups) == 0 {
         assert!(Instant::now() < deadline, "no group recorded");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -163,7 +163,7 @@ impl Golden {
                 Ok(format!("sqlite://{}", path.display()))
             }
             (Some(admin), None) => {
-                postgres::copy_database(admin, self.db_name(), &self.copy_name(sample)).await
+                postgres::copy_database(admin, &self.db_name(), &self.copy_name(sample)).await
             }
             (None, None) => unreachable!("a golden state is a file or a database"),
         }
@@ -182,7 +182,7 @@ impl Golden {
     /// Drops the PostgreSQL databases (the SQLite folder goes with `self`).
     pub async fn drop_all(self) {
         if self.admin.is_some() {
-            self.drop_database(self.db_name()).await;
+            self.drop_database(&self.db_name()).await;
         }
     }
 
@@ -195,8 +195,8 @@ impl Golden {
     }
 
     /// The seeded database's name on the PostgreSQL server.
-    fn db_name(&self) -> &str {
-        self.url.rsplit_once('/').map_or("", |(_, n)| n)
+    fn db_name(&self) -> String {
+        postgres::database_name(&self.url).unwrap_or_default()
     }
 
     /// The name of the copy of `sample`.

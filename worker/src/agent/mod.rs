@@ -6,8 +6,11 @@ mod heartbeat;
 mod images;
 mod poll;
 
+use crate::attempt::START_TRIES;
 use crate::attempt::{AttemptDefaults, Attempts};
-use crate::client::{ClientError, Retry, ServerClient};
+use crate::client::{
+    BatchSettings, Batcher, ClientError, ResultRoute, Retry, ServerClient, StartRoute,
+};
 use crate::config::Config;
 use crate::executor::docker::{DockerExecutor, DockerSettings};
 use crate::executor::process::ProcessExecutor;
@@ -162,12 +165,28 @@ impl Agent {
         let jobs = Arc::new(JobTable::default());
         let slot_freed = Arc::new(Notify::new());
         let give_up = CancellationToken::new();
+        let batching = BatchSettings {
+            window: config.batch_window,
+            max_items: config.batch_max,
+        };
+        let starts = Batcher::start(
+            StartRoute(client.clone()),
+            batching,
+            Retry::times(START_TRIES, &give_up),
+        );
+        let results = Batcher::start(
+            ResultRoute(client.clone()),
+            batching,
+            Retry::forever(&give_up),
+        );
         let attempts = Arc::new(Attempts {
             client: client.clone(),
+            starts,
+            results,
+            folders: crate::work_folders::WorkFolders::new(config.work_root()),
             executor: executor.clone(),
             defaults: AttemptDefaults::from_config(&config),
             worker_id: worker_id.clone(),
-            give_up: give_up.clone(),
             jobs: jobs.clone(),
             slot_freed: slot_freed.clone(),
         });

@@ -2,11 +2,13 @@
 //! also used by simulated agents (bench, tests). Bearer tokens, retries with capped,
 //! jittered exponential backoff, and the server's error shape turned into [`ClientError`].
 
+mod batcher;
 mod call;
 mod download;
 mod error;
 mod retry;
 
+pub use batcher::{BatchRoute, BatchSettings, Batcher, CallResult, ResultRoute, StartRoute};
 pub use error::ClientError;
 pub use retry::{backoff_delay, Retry};
 

@@ -15,6 +15,9 @@ const JOB_UID: u32 = 65534;
 const TMPFS_OPTIONS: &str = "rw,nosuid,nodev,size=64m";
 /// Docker refuses memory limits below this.
 const MIN_MEMORY_MB: i64 = 6;
+/// The kernel refuses a CFS quota under 1 ms per 100 ms period, so Docker cannot start a
+/// container limited below 0.01 CPU: smaller asks get this floor.
+const MIN_NANO_CPUS: i64 = 10_000_000;
 /// Bytes in a MiB.
 const MIB: i64 = 1024 * 1024;
 
@@ -60,7 +63,7 @@ fn host_config(settings: &DockerSettings, spec: &ExecSpec, network: bool) -> Hos
         binds: Some(vec![format!("{}:/work:rw", spec.work_dir.display())]),
         memory: Some(memory),
         memory_swap: Some(memory),
-        nano_cpus: Some((spec.cpu * 1e9).round() as i64),
+        nano_cpus: Some(((spec.cpu * 1e9).round() as i64).max(MIN_NANO_CPUS)),
         network_mode: Some(if network { "bridge" } else { "none" }.to_string()),
         cap_drop: Some(vec!["ALL".into()]),
         security_opt: Some(vec!["no-new-privileges".into()]),
@@ -178,5 +181,9 @@ mod tests {
         assert_eq!(host(true, true).network_mode.as_deref(), Some("bridge"));
         assert_eq!(host(false, true).network_mode.as_deref(), Some("none"));
         assert_eq!(host(true, false).memory, Some(MIN_MEMORY_MB * MIB));
+        let mut tiny = spec(false, 64);
+        tiny.cpu = 0.001;
+        let host = container_body(&settings(false), &tiny).host_config.unwrap();
+        assert_eq!(host.nano_cpus, Some(MIN_NANO_CPUS), "the kernel's floor");
     }
 }

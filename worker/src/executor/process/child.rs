@@ -14,7 +14,9 @@
 //! read its rusage with `wait4`), the kernel may already have given that pid to another child
 //! of ours (the next job's `sh`), whose exit status tokio would then steal. Instead the std
 //! child is never waited for by std (std does not reap on drop) and we are its only reaper:
-//! a blocking task waits with `waitid(WEXITED | WNOWAIT)`, which sees the exit but leaves the
+//! a task waits for the child's pidfd to turn readable (on the runtime, no thread per job; a
+//! blocking task on kernels without pidfds) and confirms with `waitid(WEXITED | WNOWAIT)`,
+//! which sees the exit but leaves the
 //! zombie in place. While the zombie exists its pid (and so the process group id) cannot be
 //! reused, so the agent can still SIGKILL what the command left in its group without hitting
 //! a stranger; only then [`Child::reap`] calls `wait4`, which returns the exit status with the
@@ -73,6 +75,11 @@ pub(super) struct Child {
     exited: Option<tokio::task::JoinHandle<io::Result<()>>>,
     /// Set once [`Child::reap`] collected it.
     reaped: bool,
+    /// The agent's resident memory when it forked the child, in MiB. A forked child starts
+    /// with a copy of its parent's pages, and the kernel keeps that copy's high-water mark in
+    /// the child's `ru_maxrss` across `exec`: a peak at or below this says nothing about the
+    /// command (see [`Child::peak_memory_mb`]).
+    forked_from_mb: f64,
 }
 
 /// Spawns `cmd` (already in its own process group) on the spawner thread, with
@@ -95,6 +102,7 @@ pub(super) async fn spawn(mut cmd: Command) -> io::Result<Child> {
         });
     }
     let (tx, rx) = oneshot::channel();
+    let forked_from_mb = own_resident_mb();
     spawner()
         .send((cmd, tx))
         .map_err(|_| io::Error::other("the spawner thread is gone"))?;
@@ -110,13 +118,17 @@ pub(super) async fn spawn(mut cmd: Command) -> io::Result<Child> {
         .stderr
         .take()
         .map(|p| pipe::Receiver::from_owned_fd(p.into()));
-    let exited = tokio::task::spawn_blocking(move || wait_exited(pid));
+    let exited = match pidfd_open(pid) {
+        Ok(fd) => tokio::spawn(wait_exited_on(fd, pid)),
+        Err(_) => tokio::task::spawn_blocking(move || wait_exited(pid)),
+    };
     let mut child = Child {
         pid,
         stdout: None,
         stderr: None,
         exited: Some(exited),
         reaped: false,
+        forked_from_mb,
     };
     child.stdout = stdout.transpose()?;
     child.stderr = stderr.transpose()?;
@@ -152,6 +164,13 @@ impl Child {
                 libc::killpg(self.pid, signal);
             }
         }
+    }
+
+    /// The command's peak memory from `ru_maxrss`, or `None` when it does not rise above
+    /// the copy of the agent the fork made (with a 10% margin): below that the figure is the
+    /// agent's, not the command's, and none is better than a wrong one.
+    pub(super) fn peak_memory_mb(&self, usage: &Rusage) -> Option<f64> {
+        (usage.peak_memory_mb > self.forked_from_mb * 1.1).then_some(usage.peak_memory_mb)
     }
 
     /// Collects the exited child: its exit status and what it used. Call after
@@ -193,6 +212,59 @@ impl Drop for Child {
     }
 }
 
+/// A pidfd for our unreaped child `pid` (Linux 5.3 and later): readable once it exited.
+fn pidfd_open(pid: i32) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the descriptor was just opened and is owned by nobody else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Waits on the runtime (no thread per job) until `pid` has exited, leaving it unreaped: its
+/// pidfd turns readable, then `waitid(WNOWAIT | WNOHANG)` confirms it without blocking.
+async fn wait_exited_on(fd: std::os::fd::OwnedFd, pid: i32) -> io::Result<()> {
+    use tokio::io::{unix::AsyncFd, Interest};
+    // SAFETY: an OwnedFd is a valid open descriptor, moved into the AsyncFd and closed only
+    // when the AsyncFd is dropped.
+    let fd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }?;
+    loop {
+        let mut ready = fd.readable().await?;
+        if has_exited(pid)? {
+            return Ok(());
+        }
+        ready.clear_ready();
+    }
+}
+
+/// Whether `pid` has exited, without waiting and leaving it unreaped.
+fn has_exited(pid: i32) -> io::Result<bool> {
+    loop {
+        // SAFETY: a zeroed siginfo is valid for waitid to overwrite.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: pid is our own child; the pointer is valid for the call.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
+            )
+        };
+        if r == 0 {
+            // SAFETY: waitid filled the siginfo; si_pid is 0 when the child has not exited.
+            return Ok(unsafe { info.si_pid() } != 0);
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
 /// Blocks until `pid` has exited, leaving it unreaped (`WNOWAIT`).
 fn wait_exited(pid: i32) -> io::Result<()> {
     loop {
@@ -224,4 +296,14 @@ fn rusage_of(u: &libc::rusage) -> Rusage {
         cpu_seconds: secs(u.ru_utime) + secs(u.ru_stime),
         peak_memory_mb: u.ru_maxrss as f64 / 1024.0,
     }
+}
+
+/// This process's resident memory in MiB (`/proc/self/statm`), 0 when it cannot be read.
+fn own_resident_mb() -> f64 {
+    // SAFETY: sysconf has no preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64;
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
+        .map_or(0.0, |pages| pages * page / (1024.0 * 1024.0))
 }

@@ -68,14 +68,19 @@ impl GroupRecords {
         let mut killed = 0;
         for entry in entries {
             let path = entry?.path();
+            // A file gone since the listing belongs to an attempt that just ended (or was renamed
+            // into its record, read below): nothing to stop.
             if path.extension().is_some_and(|e| e == "tmp") {
-                std::fs::remove_file(&path)?;
-                continue;
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                    _ => continue,
+                }
             }
             let record: GroupRecord = match std::fs::read(&path)
                 .and_then(|b| serde_json::from_slice(&b).map_err(io::Error::from))
             {
                 Ok(record) => record,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => {
                     tracing::warn!(path = %path.display(), error = %e, "unreadable process group record");
                     return Err(e);
@@ -90,7 +95,11 @@ impl GroupRecords {
                 );
                 killed += 1;
             }
-            std::fs::remove_file(&path)?;
+            match std::fs::remove_file(&path) {
+                // The attempt ended (its group killed) and removed its own record first.
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
         }
         Ok(killed)
     }

@@ -221,7 +221,7 @@ impl ProcessExecutor {
                     .or_else(|| status.signal().map(|s| 128 + s))
                     .map(i64::from);
                 outcome.duration = duration;
-                outcome.usage = usage_of(duration, usage);
+                outcome.usage = usage_of(duration, usage, child.peak_memory_mb(&usage));
             }
             Err(e) => {
                 outcome.infrastructure_error = true;
@@ -243,11 +243,12 @@ impl ProcessExecutor {
     }
 }
 
-/// The attempt's usage: its run time and its rusage.
-fn usage_of(run: Duration, usage: Rusage) -> gantry_api::AttemptUsage {
+/// The attempt's usage: its run time, its rusage's CPU time and the peak memory that can be
+/// told apart from the agent's (see `Child::peak_memory_mb`).
+fn usage_of(run: Duration, usage: Rusage, peak_memory_mb: Option<f64>) -> gantry_api::AttemptUsage {
     gantry_api::AttemptUsage {
         cpu_seconds: Some(usage.cpu_seconds),
-        peak_memory_mb: Some(usage.peak_memory_mb),
+        peak_memory_mb,
         pull_ms: None,
         run_ms: Some(run.as_millis() as i64),
     }
