@@ -171,13 +171,9 @@ pub fn finish(
         (false, _) => Fault::Job,
     };
     let (to, reason) = if p.infrastructure_error {
-        let (to, reason) = infra_retry(job, p.now, policy, &what);
-        if fault == Fault::Registry && to == JobStatus::Queued {
-            // Asking a registry that is down again at once helps nobody: back off.
-            registry_backoff(job, p.now, policy, reason)
-        } else {
-            (to, reason)
-        }
+        // Asking a registry that is down again at once helps nobody: it backs off.
+        let backoff = fault == Fault::Registry;
+        infra_retry(job, p.now, policy, &what, backoff)
     } else if p.permanent {
         end_now(job, p.now, &what)
     } else {
@@ -221,7 +217,7 @@ pub fn lose(job: &mut JobRecord, now: i64, policy: &Policy, why: &str) -> Transi
     job.deadline_at = None;
     job.set_usage(None);
     job.phase = None;
-    let (to, reason) = infra_retry(job, now, policy, why);
+    let (to, reason) = infra_retry(job, now, policy, why, false);
     Transition {
         from,
         to,
@@ -313,33 +309,32 @@ fn end_now(job: &mut JobRecord, now: i64, what: &str) -> (JobStatus, String) {
     (JobStatus::Failed, reason)
 }
 
-/// Delays the infrastructure retry of a pull its registry failed, by the retry backoff of
-/// the attempts the infrastructure has lost so far.
-fn registry_backoff(
+/// A loss that is not the job's fault: queue again while the infrastructure budget lasts
+/// (at once, or after the retry backoff of the losses so far when `backoff`), else FAILED.
+fn infra_retry(
     job: &mut JobRecord,
     now: i64,
     policy: &Policy,
-    reason: String,
+    what: &str,
+    backoff: bool,
 ) -> (JobStatus, String) {
-    let wait = policy.backoff_ms(job.infra_retries);
-    requeue_at(job, now, now + wait);
-    let reason = format!("{reason}, in {wait} ms");
-    job.reason = Some(reason.clone());
-    (job.status, reason)
-}
-
-/// A loss that is not the job's fault: queue again at once while the infrastructure budget
-/// lasts, else FAILED.
-fn infra_retry(job: &mut JobRecord, now: i64, policy: &Policy, what: &str) -> (JobStatus, String) {
     job.infra_retries += 1;
     if job.infra_retries <= policy.infra_retry_budget {
-        requeue_at(job, now, now);
-        let reason = format!(
+        let mut reason = format!(
             "{what}; infrastructure retry {} of {}",
             job.infra_retries, policy.infra_retry_budget
         );
+        let wait = if backoff {
+            policy.backoff_ms(job.infra_retries)
+        } else {
+            0
+        };
+        if wait > 0 {
+            reason.push_str(&format!(", in {wait} ms"));
+        }
+        requeue_at(job, now, now + wait);
         job.reason = Some(reason.clone());
-        (JobStatus::Queued, reason)
+        (job.status, reason)
     } else {
         job.status = JobStatus::Failed;
         job.finished_at = Some(now);

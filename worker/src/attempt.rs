@@ -128,19 +128,24 @@ impl Attempts {
         self.slot_freed.notify_one();
     }
 
+    /// The start call for `job`'s attempt: the first one (`pulling` when the image is
+    /// pulled first), or the one after the pull.
+    pub(crate) fn start_of(&self, job: &Job, pulling: bool) -> StartJobRequest {
+        StartJobRequest {
+            worker_id: self.worker_id.get(),
+            job_id: job.id.clone(),
+            attempt: job.attempts,
+            pulling,
+        }
+    }
+
     /// Starts and runs the attempt; `None` when it is not ours to report.
     async fn attempt(&self, job: Job, cancel: CancellationToken) -> Option<SubmitResultRequest> {
         let worker_id = self.worker_id.get();
         let image = self.defaults.image_of(&job);
         let needed_since = Instant::now();
         let pulls = self.needs_pull(&job, &image).await;
-        let start = StartJobRequest {
-            worker_id: worker_id.clone(),
-            job_id: job.id.clone(),
-            attempt: job.attempts,
-            pulling: pulls,
-        };
-        match self.starts.call(start).await {
+        match self.starts.call(self.start_of(&job, pulls)).await {
             Ok(_) => {}
             Err(e) if e.is_conflict() => {
                 tracing::info!(

@@ -5,7 +5,7 @@
 
 use crate::attempt::Attempts;
 use crate::executor::ExecOutcome;
-use gantry_api::{Job, StartJobRequest};
+use gantry_api::Job;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -58,13 +58,7 @@ impl Attempts {
             outcome.usage.pull_ms = Some(pull_ms);
             return PullStep::Ended(outcome);
         }
-        let start = StartJobRequest {
-            worker_id: self.worker_id.get(),
-            job_id: job.id.clone(),
-            attempt: job.attempts,
-            pulling: false,
-        };
-        match self.starts.call(start).await {
+        match self.starts.call(self.start_of(job, false)).await {
             Ok(_) => PullStep::Started(pull_ms),
             Err(e) if e.is_conflict() => {
                 tracing::info!(job_id = job.id, "start after the pull refused: not ours");
