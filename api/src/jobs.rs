@@ -205,6 +205,11 @@ pub struct GetJobRequest {
     /// Jobs the agent is running, so the answer can say which to stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub running_job_ids: Option<Vec<String>>,
+    /// The agent starts every job the moment it arrives (nothing to pull or create first):
+    /// deliver them RUNNING, so no start call follows. A server that ignores it delivers
+    /// them ASSIGNED, and the agent reports each start as usual.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub start_on_delivery: bool,
 }
 
 /// The answer to `get-job`.

@@ -62,6 +62,7 @@ impl SimAgent {
             max: Some(max),
             wait_ms: Some(wait_ms),
             running_job_ids: None,
+            start_on_delivery: false,
         };
         Ok(self.client.get_job(&body, &once()).await?.jobs)
     }

@@ -85,6 +85,10 @@ macro_rules! dialect_statements {
             /// for why its pick is a materialized CTE).
             JOBS_DELIVER => "jobs_deliver.sql",
 
+            /// Hands a worker its undelivered assigned jobs already RUNNING (at most `$2`), for
+            /// an agent that starts each job the moment it arrives.
+            JOBS_DELIVER_STARTED => "jobs_deliver_started.sql",
+
             /// Terminal transitions ever recorded, per final state, for the metrics counter.
             JOBS_FINISHED_BY_STATUS => "jobs_finished_by_status.sql",
 

@@ -27,6 +27,16 @@ pub trait JobRepo: Send + Sync {
     /// Hands a worker up to `max` of its assigned jobs not yet delivered, marking them delivered.
     async fn job_deliver(&self, worker_id: &str, max: i64, now: i64) -> RepoResult<Vec<JobRecord>>;
 
+    /// As [`JobRepo::job_deliver`], and starts them too (ASSIGNED to RUNNING, with the start's
+    /// history row), for an agent that starts every job the moment it arrives: one row
+    /// version and no start call per job fewer.
+    async fn job_deliver_started(
+        &self,
+        worker_id: &str,
+        max: i64,
+        now: i64,
+    ) -> RepoResult<Vec<JobRecord>>;
+
     /// The worker started its attempt: ASSIGNED to RUNNING (idempotent for the same attempt).
     async fn job_start(
         &self,

@@ -21,8 +21,9 @@ pub const MAX_JOBS_PER_POLL: i64 = 256;
 /// another server replica.
 pub const LONG_POLL_RECHECK: Duration = Duration::from_millis(500);
 
-/// `POST /api/jobs/get-job`: the worker's newly assigned jobs (each delivery is an attempt),
-/// and which of its running jobs to stop. Waits up to `waitMs` while there is neither.
+/// `POST /api/jobs/get-job`: the worker's newly assigned jobs (each delivery is an attempt;
+/// already RUNNING with `startOnDelivery`), and which of its running jobs to stop. Waits up
+/// to `waitMs` while there is neither.
 #[utoipa::path(post, path = "/api/jobs/get-job", tag = "worker protocol", request_body = GetJobRequest,
     responses((status = 200, description = "new attempts and stop instructions (both may be empty)", body = GetJobResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn get_job(
@@ -63,7 +64,12 @@ pub async fn get_job(
         tokio::pin!(woken);
         woken.as_mut().enable();
 
-        let jobs = if max > 0 {
+        let jobs = if max > 0 && req.start_on_delivery {
+            state
+                .repo
+                .job_deliver_started(&worker_id, max, now_ms())
+                .await?
+        } else if max > 0 {
             state.repo.job_deliver(&worker_id, max, now_ms()).await?
         } else {
             Vec::new()

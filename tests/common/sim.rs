@@ -129,6 +129,7 @@ impl<'a> SimWorker<'a> {
             max: Some(max),
             wait_ms: Some(wait_ms),
             running_job_ids: Some(running.iter().map(|s| s.to_string()).collect()),
+            start_on_delivery: false,
         };
         match self.client.get_job(&body, &once()).await {
             Ok(answer) => answer,

@@ -184,6 +184,58 @@ async fn deliver_hands_out_each_assignment_once(db: TestDb) {
     );
 }
 
+async fn deliver_started_starts_each_assignment_once_with_its_history(db: TestDb) {
+    let repo = db.repo(policy()).await;
+    let r = &*repo;
+    worker("w")
+        .capacity(8000, 8192)
+        .parallel(10)
+        .register(r)
+        .await;
+    for i in 0..3 {
+        job(&format!("j{i}"))
+            .timeout_ms(5_000)
+            .at(T0 + i)
+            .insert(r)
+            .await;
+    }
+    r.job_place(T0 + 10, 10).await.unwrap();
+
+    let first = r.job_deliver_started("w", 2, T0 + 12).await.unwrap();
+    assert_eq!(ids(&first), ["j0", "j1"]);
+    for j in &first {
+        assert_eq!(j.status, JobStatus::Running);
+        assert_eq!(
+            (j.delivered_at, j.started_at),
+            (Some(T0 + 12), Some(T0 + 12))
+        );
+        assert_eq!(
+            j.deadline_at,
+            Some(T0 + 12 + 5_000),
+            "the timeout runs from the start"
+        );
+    }
+    // The plain delivery still hands out the rest, ASSIGNED; nothing is delivered twice.
+    let second = r.job_deliver("w", 10, T0 + 13).await.unwrap();
+    assert_eq!(ids(&second), ["j2"]);
+    assert_eq!(second[0].status, JobStatus::Assigned);
+    assert!(r
+        .job_deliver_started("w", 10, T0 + 14)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        transitions(r, "j0").await,
+        [">QUEUED", "QUEUED>ASSIGNED", "ASSIGNED>RUNNING"]
+    );
+    // A start call for the same attempt (an agent that did not know) changes nothing more.
+    let again = r.job_start("w", "j0", 1, T0 + 15).await.unwrap();
+    assert_eq!(again.started_at, Some(T0 + 12));
+    assert_eq!(transitions(r, "j0").await.len(), 3);
+    let done = r.job_finish(result("w", "j0", 1, T0 + 20)).await.unwrap();
+    assert_eq!(done.status, JobStatus::Completed);
+}
+
 async fn jobs_waiting_for_a_busy_big_worker_do_not_starve_smaller_ones(db: TestDb) {
     let repo = db.repo(policy()).await;
     let r = &*repo;
@@ -223,5 +275,6 @@ crate::common::on_both_databases!(
     placement_never_over_reserves_and_honours_its_limit,
     due_pending_jobs_are_promoted_in_run_time_order,
     deliver_hands_out_each_assignment_once,
+    deliver_started_starts_each_assignment_once_with_its_history,
     jobs_waiting_for_a_busy_big_worker_do_not_starve_smaller_ones,
 );

@@ -9,7 +9,7 @@ use crate::pull_step::PullStep;
 use crate::work_folders::WorkFolders;
 use crate::worker_id::WorkerId;
 use crate::workspace::WorkspaceError;
-use gantry_api::{Job, PullPolicy, StartJobRequest, StopReason, SubmitResultRequest};
+use gantry_api::{Job, JobStatus, PullPolicy, StartJobRequest, StopReason, SubmitResultRequest};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -145,8 +145,15 @@ impl Attempts {
         let image = self.defaults.image_of(&job);
         let needed_since = Instant::now();
         let pulls = self.needs_pull(&job, &image).await;
-        match self.starts.call(self.start_of(&job, pulls)).await {
-            Ok(_) => {}
+        // Delivered RUNNING (the agent asked for it: its executor starts jobs at once), the
+        // start is on record already.
+        let started = if job.status == JobStatus::Running {
+            Ok(())
+        } else {
+            self.starts.call(self.start_of(&job, pulls)).await.map(drop)
+        };
+        match started {
+            Ok(()) => {}
             Err(e) if e.is_conflict() => {
                 tracing::info!(
                     job_id = job.id,

@@ -1,5 +1,6 @@
 //! The job methods of the repository (see `JobRepo`).
 
+use super::rows::{history_many, HistoryRow};
 use super::{
     count_evidence, history, holds, lock_job, release, sql, write_transition, Db, SqlRepo,
 };
@@ -82,25 +83,16 @@ impl JobRepo for SqlRepo {
     }
 
     async fn job_deliver(&self, worker_id: &str, max: i64, now: i64) -> RepoResult<Vec<JobRecord>> {
-        // Idle pollers ask often; most of the time there is nothing, and a read says so
-        // without taking the write lock.
-        let waiting: i64 = sqlx::query_scalar(sql::JOBS_UNDELIVERED_EXIST)
-            .bind(worker_id)
-            .fetch_one(self.backend.read())
-            .await?;
-        if waiting == 0 {
-            return Ok(Vec::new());
-        }
-        let mut tx = self.backend.write().await?;
-        let mut jobs: Vec<JobRecord> = sqlx::query_as(sql::JOBS_DELIVER)
-            .bind(worker_id)
-            .bind(max)
-            .bind(now)
-            .fetch_all(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        jobs.sort_by_key(|j| (j.assigned_at, j.id.clone()));
-        Ok(jobs)
+        self.deliver(worker_id, max, now, false).await
+    }
+
+    async fn job_deliver_started(
+        &self,
+        worker_id: &str,
+        max: i64,
+        now: i64,
+    ) -> RepoResult<Vec<JobRecord>> {
+        self.deliver(worker_id, max, now, true).await
     }
 
     async fn job_start(
@@ -236,4 +228,48 @@ fn push_status_in(sql: &mut sqlx::QueryBuilder<'_, Db>, statuses: &[JobStatus]) 
         list.push(format_args!("'{}'", status.as_str()));
     }
     sql.push(")");
+}
+
+impl SqlRepo {
+    /// Hands `worker_id` up to `max` of its undelivered assigned jobs, oldest assignment
+    /// first; `started` also moves them to RUNNING with their start's history rows.
+    async fn deliver(
+        &self,
+        worker_id: &str,
+        max: i64,
+        now: i64,
+        started: bool,
+    ) -> RepoResult<Vec<JobRecord>> {
+        // Idle pollers ask often; most of the time there is nothing, and a read says so
+        // without taking the write lock.
+        let waiting: i64 = sqlx::query_scalar(sql::JOBS_UNDELIVERED_EXIST)
+            .bind(worker_id)
+            .fetch_one(self.backend.read())
+            .await?;
+        if waiting == 0 {
+            return Ok(Vec::new());
+        }
+        let statement = if started {
+            sql::JOBS_DELIVER_STARTED
+        } else {
+            sql::JOBS_DELIVER
+        };
+        let mut tx = self.backend.write().await?;
+        let mut jobs: Vec<JobRecord> = sqlx::query_as(statement)
+            .bind(worker_id)
+            .bind(max)
+            .bind(now)
+            .fetch_all(&mut *tx)
+            .await?;
+        if started {
+            let rows: Vec<HistoryRow> = jobs
+                .iter()
+                .map(|j| HistoryRow::started(&j.id, j.attempts, worker_id, now))
+                .collect();
+            history_many(&mut tx, &rows).await?;
+        }
+        tx.commit().await?;
+        jobs.sort_by_key(|j| (j.assigned_at, j.id.clone()));
+        Ok(jobs)
+    }
 }

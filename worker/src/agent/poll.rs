@@ -34,6 +34,7 @@ impl Agent {
                 max: Some(free as i64),
                 wait_ms: Some(wait_ms),
                 running_job_ids: Some(self.jobs.running_ids()),
+                start_on_delivery: self.attempts.executor.starts_at_once(),
             };
             let retry = Retry::times(POLL_TRIES, shutdown);
             if free == 0 && !self.stop_polls.load(Ordering::Relaxed) {

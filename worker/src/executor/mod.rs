@@ -88,6 +88,13 @@ pub trait Executor: Send + Sync {
     /// `docker` or `process`, as reported at registration.
     fn kind(&self) -> &'static str;
 
+    /// Whether an attempt starts the moment it arrives (no image to pull, no container to
+    /// create first): the agent then asks the server to deliver its jobs already RUNNING and
+    /// makes no start call for them.
+    fn starts_at_once(&self) -> bool {
+        false
+    }
+
     /// Whether the executor can run jobs right now (the Docker engine answers).
     async fn healthy(&self) -> bool;
 

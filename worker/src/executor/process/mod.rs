@@ -101,6 +101,10 @@ impl Executor for ProcessExecutor {
         "process"
     }
 
+    fn starts_at_once(&self) -> bool {
+        true
+    }
+
     async fn healthy(&self) -> bool {
         true
     }
