@@ -38,6 +38,63 @@ async fn captures_exit_code_output_env_and_folder() {
 }
 
 #[tokio::test]
+async fn starts_with_default_signals_its_own_group_and_the_jobs_own_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut spec = spec(
+        // Builtins only for the masks: dash blocks every signal while it forks a command.
+        "while read -r l; do case $l in SigBlk*|SigIgn*) echo \"$l\";; esac; done </proc/$$/status; \
+         ps -o pgid= -p $$; echo $$; echo $PATH $HOME",
+        dir.path(),
+        Duration::from_secs(10),
+    );
+    spec.env.insert("PATH".into(), "/usr/bin:/bin".into());
+    let out = executor().run(&spec, CancellationToken::new()).await;
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    // Nothing blocked (the agent blocks all to start us), SIGPIPE not ignored (the Rust
+    // runtime ignores it; other ignores are inherited as with std's Command).
+    assert_eq!(
+        lines[0].split_whitespace().collect::<Vec<_>>(),
+        ["SigBlk:", "0000000000000000"]
+    );
+    let ignored = u64::from_str_radix(lines[1].split_whitespace().nth(1).unwrap(), 16).unwrap();
+    assert_eq!(ignored & (1 << (libc::SIGPIPE - 1)), 0, "{out:?}");
+    assert_eq!(
+        lines[2].trim(),
+        lines[3],
+        "the sh leads its own process group"
+    );
+    assert_eq!(lines[4], format!("/usr/bin:/bin {}", dir.path().display()));
+}
+
+#[tokio::test]
+async fn a_command_that_cannot_be_passed_to_a_process_is_the_jobs_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = executor()
+        .run(
+            &spec("echo a\0b", dir.path(), Duration::from_secs(10)),
+            CancellationToken::new(),
+        )
+        .await;
+    assert!(out.permanent && !out.infrastructure_error, "{out:?}");
+    assert_eq!(
+        out.error.as_deref(),
+        Some("the job's command holds a NUL byte")
+    );
+    // A work folder that is gone is the worker's: the start fails before exec, and says why.
+    let gone = dir.path().join("gone");
+    let out = executor()
+        .run(
+            &spec("true", &gone, Duration::from_secs(10)),
+            CancellationToken::new(),
+        )
+        .await;
+    assert!(out.infrastructure_error, "{out:?}");
+    let error = out.error.unwrap_or_default();
+    assert!(error.contains("could not enter the work folder"), "{error}");
+}
+
+#[tokio::test]
 async fn attempts_know_their_job_attempt_and_worker() {
     let dir = tempfile::tempdir().unwrap();
     let mut spec = spec(PRINT_IDENTITY, dir.path(), Duration::from_secs(10));

@@ -1,13 +1,14 @@
 //! One job's `sh`: spawned so that it dies with the agent, waited for without racing anyone
 //! over its pid, and reaped with its resource usage.
 //!
-//! Spawning. `PR_SET_PDEATHSIG(SIGKILL)` is delivered when the *thread* that forked the child
-//! exits, not when the process does. A tokio blocking-pool thread exits after a few idle
+//! Spawning. `PR_SET_PDEATHSIG(SIGKILL)` is delivered when the *thread* that started the
+//! child exits, not when the process does. A tokio blocking-pool thread exits after a few idle
 //! seconds, and a runtime worker thread may be retired too, which would kill a healthy job. So
-//! every `sh` is forked by one dedicated thread ([`spawner`]) that lives as long as the agent
+//! every `sh` is started by one dedicated thread ([`spawner`]) that lives as long as the agent
 //! process: the signal then fires exactly when the agent dies (including SIGKILL), and never
 //! otherwise. The child also checks, after setting the flag, that its parent is still the
-//! agent: if the agent died between fork and `prctl`, it exits at once.
+//! agent: if the agent died before `prctl`, it exits at once. How it is started without
+//! copying the agent is `launch.rs`.
 //!
 //! Waiting and reaping. We do not use `tokio::process::Child`: its reaper calls `waitpid`
 //! on the pid when the child ends or is dropped, and if we had reaped it ourselves first (to
@@ -22,9 +23,10 @@
 //! a stranger; only then [`Child::reap`] calls `wait4`, which returns the exit status with the
 //! rusage of the `sh` and of every descendant it waited for.
 
+use super::launch::{launch, LaunchSpec, Launched};
 use std::io;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::process::{Command, ExitStatus};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
 use std::sync::mpsc;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -32,21 +34,23 @@ use tokio::net::unix::pipe;
 use tokio::sync::oneshot;
 
 /// A spawn request for the spawner thread, and where to send the child back.
-type SpawnRequest = (Command, oneshot::Sender<io::Result<std::process::Child>>);
+type SpawnRequest = (LaunchSpec, oneshot::Sender<io::Result<Launched>>);
 
 /// The spawner thread's queue; the thread is started on first use and never ends.
 static SPAWNER: OnceLock<mpsc::Sender<SpawnRequest>> = OnceLock::new();
 
-/// The queue of the one thread that forks every job (see the module's comment on why).
+/// The queue of the one thread that starts every job (see the module's comment on why).
 fn spawner() -> &'static mpsc::Sender<SpawnRequest> {
     SPAWNER.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<SpawnRequest>();
         std::thread::Builder::new()
             .name("gantry-spawner".into())
             .spawn(move || {
+                // One child stack, reused: the thread starts one child at a time.
+                let mut stack = Vec::new();
                 // The sender lives in a static, so this loop runs for the process's lifetime.
-                for (mut cmd, reply) in rx {
-                    let _ = reply.send(cmd.spawn());
+                for (spec, reply) in rx {
+                    let _ = reply.send(launch(&spec, &mut stack));
                 }
             })
             .expect("cannot start the spawner thread");
@@ -75,49 +79,27 @@ pub(super) struct Child {
     exited: Option<tokio::task::JoinHandle<io::Result<()>>>,
     /// Set once [`Child::reap`] collected it.
     reaped: bool,
-    /// The agent's resident memory when it forked the child, in MiB. A forked child starts
-    /// with a copy of its parent's pages, and the kernel keeps that copy's high-water mark in
-    /// the child's `ru_maxrss` across `exec`: a peak at or below this says nothing about the
-    /// command (see [`Child::peak_memory_mb`]).
-    forked_from_mb: f64,
+    /// The agent's peak resident memory when it started the child, in MiB. The child shares
+    /// the agent's memory until `exec`, and the kernel carries that memory's high-water mark
+    /// into the child's `ru_maxrss` across `exec`: a peak at or below this says nothing about
+    /// the command (see [`Child::peak_memory_mb`]).
+    agent_peak_mb: f64,
 }
 
-/// Spawns `cmd` (already in its own process group) on the spawner thread, with
-/// `PR_SET_PDEATHSIG(SIGKILL)`.
-pub(super) async fn spawn(mut cmd: Command) -> io::Result<Child> {
-    // SAFETY: getpid has no preconditions.
-    let agent = unsafe { libc::getpid() };
-    // SAFETY: the closure runs between fork and exec and calls only async-signal-safe
-    // functions (prctl, getppid); it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() != agent {
-                // The agent died before the flag was set: nobody would ever signal us.
-                return Err(io::Error::other("the agent is gone"));
-            }
-            Ok(())
-        });
-    }
+/// Starts `spec` on the spawner thread, in its own process group, with
+/// `PR_SET_PDEATHSIG(SIGKILL)` (see `launch.rs`).
+pub(super) async fn spawn(spec: LaunchSpec) -> io::Result<Child> {
     let (tx, rx) = oneshot::channel();
-    let forked_from_mb = own_resident_mb();
+    let agent_peak_mb = own_peak_resident_mb();
     spawner()
-        .send((cmd, tx))
+        .send((spec, tx))
         .map_err(|_| io::Error::other("the spawner thread is gone"))?;
-    let mut child = rx
+    let launched = rx
         .await
         .map_err(|_| io::Error::other("the spawner thread dropped the spawn"))??;
-    let pid = child.id() as i32;
-    let stdout = child
-        .stdout
-        .take()
-        .map(|p| pipe::Receiver::from_owned_fd(p.into()));
-    let stderr = child
-        .stderr
-        .take()
-        .map(|p| pipe::Receiver::from_owned_fd(p.into()));
+    let pid = launched.pid;
+    let stdout = Some(pipe::Receiver::from_owned_fd(launched.stdout));
+    let stderr = Some(pipe::Receiver::from_owned_fd(launched.stderr));
     let exited = match pidfd_open(pid) {
         Ok(fd) => tokio::spawn(wait_exited_on(fd, pid)),
         Err(_) => tokio::task::spawn_blocking(move || wait_exited(pid)),
@@ -128,7 +110,7 @@ pub(super) async fn spawn(mut cmd: Command) -> io::Result<Child> {
         stderr: None,
         exited: Some(exited),
         reaped: false,
-        forked_from_mb,
+        agent_peak_mb,
     };
     child.stdout = stdout.transpose()?;
     child.stderr = stderr.transpose()?;
@@ -167,10 +149,10 @@ impl Child {
     }
 
     /// The command's peak memory from `ru_maxrss`, or `None` when it does not rise above
-    /// the copy of the agent the fork made (with a 10% margin): below that the figure is the
-    /// agent's, not the command's, and none is better than a wrong one.
+    /// the agent's own peak (with a 10% margin): below that the figure is the agent's, not
+    /// the command's, and none is better than a wrong one.
     pub(super) fn peak_memory_mb(&self, usage: &Rusage) -> Option<f64> {
-        (usage.peak_memory_mb > self.forked_from_mb * 1.1).then_some(usage.peak_memory_mb)
+        (usage.peak_memory_mb > self.agent_peak_mb * 1.1).then_some(usage.peak_memory_mb)
     }
 
     /// Collects the exited child: its exit status and what it used. Call after
@@ -298,12 +280,14 @@ fn rusage_of(u: &libc::rusage) -> Rusage {
     }
 }
 
-/// This process's resident memory in MiB (`/proc/self/statm`), 0 when it cannot be read.
-fn own_resident_mb() -> f64 {
-    // SAFETY: sysconf has no preconditions.
-    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as f64;
-    std::fs::read_to_string("/proc/self/statm")
+/// This process's peak resident memory in MiB (`VmHWM` in `/proc/self/status`), 0 when it
+/// cannot be read.
+fn own_peak_resident_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<f64>().ok())
-        .map_or(0.0, |pages| pages * page / (1024.0 * 1024.0))
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse::<f64>().ok()
+        })
+        .map_or(0.0, |kib| kib / 1024.0)
 }

@@ -8,13 +8,15 @@
 
 mod child;
 pub mod groups;
+mod launch;
 
 use super::output::TailBuffer;
 use super::{timeout_message, ExecOutcome, ExecSpec, Executor};
 use child::{Child, Rusage};
 use groups::{proc_stat, GroupRecord, GroupRecords};
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -27,6 +29,57 @@ const PIPE_DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_CHUNK: usize = 64 * 1024;
 /// The PATH given to commands (the agent's own environment is not passed on).
 const CHILD_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The shell every command runs in: the first `sh` on [`CHILD_PATH`].
+fn shell() -> &'static CString {
+    static SHELL: std::sync::OnceLock<CString> = std::sync::OnceLock::new();
+    SHELL.get_or_init(|| {
+        let found = CHILD_PATH
+            .split(':')
+            .map(|dir| std::path::Path::new(dir).join("sh"))
+            .find(|path| path.is_file())
+            .unwrap_or_else(|| PathBuf::from("/bin/sh"));
+        CString::new(found.into_os_string().as_bytes()).expect("a path holds no NUL")
+    })
+}
+
+/// What to start for `spec`: `sh -c COMMAND` in the work folder with a clean environment (the
+/// agent's own, which may hold its token, is not passed on). An error names what in the job
+/// cannot be passed to a process (a NUL byte), which is the job's fault.
+fn launch_spec(spec: &ExecSpec) -> Result<launch::LaunchSpec, String> {
+    let text = |what: &str, value: &[u8]| {
+        CString::new(value).map_err(|_| format!("the job's {what} holds a NUL byte"))
+    };
+    // The job's own variables win over the defaults, as they would with `Command::envs`.
+    let mut vars = std::collections::BTreeMap::new();
+    vars.insert("PATH".to_string(), CHILD_PATH.to_string());
+    let home = spec.work_dir.as_os_str().as_bytes().to_vec();
+    let mut envp = Vec::new();
+    for (name, value) in spec.environment() {
+        if name.is_empty() || name.contains('=') {
+            return Err(format!(
+                "the job's environment variable name `{name}` is not valid"
+            ));
+        }
+        vars.insert(name, value);
+    }
+    if !vars.contains_key("HOME") {
+        envp.push(text("work folder", &[b"HOME=".as_slice(), &home].concat())?);
+    }
+    for (name, value) in vars {
+        envp.push(text("environment", format!("{name}={value}").as_bytes())?);
+    }
+    Ok(launch::LaunchSpec {
+        program: shell().clone(),
+        argv: vec![
+            text("shell", b"sh")?,
+            text("shell", b"-c")?,
+            text("command", spec.command.as_bytes())?,
+        ],
+        envp,
+        cwd: text("work folder", spec.work_dir.as_os_str().as_bytes())?,
+    })
+}
 
 /// Runs commands as local processes: no isolation beyond a clean environment and a process
 /// group, for hosts without Docker.
@@ -126,20 +179,17 @@ impl Executor for ProcessExecutor {
 
     async fn run(&self, spec: &ExecSpec, cancel: CancellationToken) -> ExecOutcome {
         let started = Instant::now();
-        // The agent's environment (which may hold its token) is not inherited.
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(&spec.command)
-            .current_dir(&spec.work_dir)
-            .env_clear()
-            .env("PATH", CHILD_PATH)
-            .env("HOME", &spec.work_dir)
-            .envs(spec.environment())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
-        let mut child = match child::spawn(cmd).await {
+        let launch = match launch_spec(spec) {
+            Ok(launch) => launch,
+            Err(why) => {
+                return ExecOutcome {
+                    error: Some(why),
+                    permanent: true,
+                    ..ExecOutcome::default()
+                }
+            }
+        };
+        let mut child = match child::spawn(launch).await {
             Ok(child) => child,
             Err(e) => return ExecOutcome::infra(format!("could not start sh: {e}")),
         };
