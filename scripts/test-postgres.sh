@@ -4,6 +4,8 @@
 #   scripts/test-postgres.sh stop     stop it
 # The cluster lives in $GANTRY_PG_DIR (default /tmp/gantry-test-pg) on port $GANTRY_PG_PORT
 # (default 54329), trusts local connections, and runs without fsync: it holds test data only.
+# GANTRY_PG_DURABLE=1 starts it with fsync, synchronous_commit and full_page_writes on (as a
+# production cluster runs), for the benchmark's figures; use its own GANTRY_PG_DIR and port.
 set -euo pipefail
 
 dir=${GANTRY_PG_DIR:-/tmp/gantry-test-pg}
@@ -27,6 +29,11 @@ if [ "${1:-start}" = stop ]; then
   exit 0
 fi
 
+durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+if [ "${GANTRY_PG_DURABLE:-0}" = 1 ]; then
+  durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+fi
+
 if ! as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
   if [ ! -f "$dir/PG_VERSION" ]; then
     mkdir -p "$dir"
@@ -40,7 +47,7 @@ if ! as_pg "$bin/pg_ctl" -D "$dir" status >/dev/null 2>&1; then
     if [ "$fd" -gt 2 ]; then eval "exec $fd>&-" 2>/dev/null || true; fi
   done
   as_pg "$bin/pg_ctl" -D "$dir" -l "$dir/server.log" -w -t 30 \
-    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=400" \
+    -o "-p $port -k /tmp -c listen_addresses=127.0.0.1 $durability -c max_connections=400" \
     start >/dev/null
 fi
 echo "postgres://postgres@127.0.0.1:$port/postgres"

@@ -4,8 +4,10 @@
 //! the single route would have told it (the job, or the refusal: a conflict is "not ours").
 //!
 //! A batch is sent on its own task, so the next one gathers while one is in flight (a result
-//! retried for minutes holds back nobody else). A whole batch refused as bad input (400) is
-//! sent again call by call, so one bad item is refused alone, as it would be on its own.
+//! retried for minutes holds back nobody else). A whole batch refused as bad input (400), or
+//! still failing after a few tries (a 5xx, the server unreachable), is sent again call by
+//! call with the caller's own retry, so one bad item fails alone and never holds back the
+//! others, as it would on its own.
 
 use super::{ClientError, Retry, ServerClient};
 use gantry_api::{
@@ -49,6 +51,9 @@ pub trait BatchRoute: Send + Sync + 'static {
     /// Sends one call on the single route.
     async fn send_one(&self, item: &Self::Item, retry: &Retry) -> CallResult;
 }
+
+/// Tries of one batch call before its calls are sent one by one.
+const BATCH_TRIES: u32 = 3;
 
 /// A queued call and where its answer goes.
 type Queued<I> = (I, oneshot::Sender<CallResult>);
@@ -136,7 +141,15 @@ async fn send_group<R: BatchRoute>(
         }
         return;
     }
-    match route.send_batch(worker, &items, retry).await {
+    // A batch is tried a few times only: a failure that outlasts them may be one item's (a
+    // result the server cannot store), so each call is then sent alone with its own retry.
+    let batch_retry = Retry::times(
+        retry
+            .max_tries
+            .map_or(BATCH_TRIES, |max| max.min(BATCH_TRIES)),
+        &retry.give_up,
+    );
+    match route.send_batch(worker, &items, &batch_retry).await {
         Ok(resp) if resp.results.len() == items.len() => {
             for (outcome, reply) in resp.results.into_iter().zip(replies) {
                 let _ = reply.send(outcome_of(outcome.job, outcome.error));
@@ -148,7 +161,7 @@ async fn send_group<R: BatchRoute>(
                 let _ = reply.send(Err(ClientError::Decode(e.clone())));
             }
         }
-        Err(ClientError::Refused { status: 400, .. }) => {
+        Err(e) if e.is_retryable() || matches!(e, ClientError::Refused { status: 400, .. }) => {
             for (item, reply) in items.iter().zip(replies) {
                 let _ = reply.send(route.send_one(item, retry).await);
             }
