@@ -210,6 +210,11 @@ pub struct GetJobRequest {
     /// them ASSIGNED, and the agent reports each start as usual.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub start_on_delivery: bool,
+    /// How attempts of this worker ended, recorded before any job is handed out (so their
+    /// slots count as free): one call instead of a result call and a poll. The answer has
+    /// one outcome per result in `results`; bad input in one refuses the whole poll.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<SubmitResultRequest>,
 }
 
 /// The answer to `get-job`.
@@ -221,6 +226,9 @@ pub struct GetJobResponse {
     /// Reported running jobs the agent must stop.
     #[serde(default)]
     pub stop_jobs: Vec<crate::workers::StopJob>,
+    /// One outcome per result the poll carried, in order (none when it carried none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<crate::batch::BatchOutcome>,
 }
 
 /// `POST /api/jobs/start`: the worker began an attempt.

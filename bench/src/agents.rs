@@ -63,6 +63,7 @@ impl SimAgent {
             wait_ms: Some(wait_ms),
             running_job_ids: None,
             start_on_delivery: false,
+            results: Vec::new(),
         };
         Ok(self.client.get_job(&body, &once()).await?.jobs)
     }

@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use gantry_api::{
     BatchOutcome, BatchResponse, CreateJobsRequest, CreateJobsResponse, ErrorDetail,
-    StartJobsRequest, SubmitResultsRequest,
+    StartJobsRequest, SubmitResultRequest, SubmitResultsRequest,
 };
 
 /// Most items in one batch.
@@ -122,9 +122,21 @@ pub async fn submit_results(
     let worker_id = validate::worker_id("workerId", &req.worker_id)?;
     require_worker(&state, &headers, &worker_id).await?;
     check_size("results", req.results.len())?;
+    let results = record_results(&state, &worker_id, req.results).await?;
+    Ok(Json(BatchResponse { results }))
+}
+
+/// Records how these attempts of `worker_id` ended (the results of a batch, or those a poll
+/// carries): one outcome per result, in order; a refused one changes nothing. Bad input
+/// refuses them all, and nothing changes.
+pub(super) async fn record_results(
+    state: &AppState,
+    worker_id: &str,
+    results: Vec<SubmitResultRequest>,
+) -> ApiResult<Vec<BatchOutcome>> {
     let now = now_ms();
-    let mut params = Vec::with_capacity(req.results.len());
-    for (i, r) in req.results.into_iter().enumerate() {
+    let mut params = Vec::with_capacity(results.len());
+    for (i, r) in results.into_iter().enumerate() {
         let field = |e| in_item("results", i, e);
         if !r.worker_id.is_empty() && r.worker_id != worker_id {
             return Err(field(ApiError::invalid(
@@ -132,7 +144,7 @@ pub async fn submit_results(
                 "a result's workerId must be the batch's",
             )));
         }
-        params.push(validate::job_finish(&worker_id, r, now).map_err(field)?);
+        params.push(validate::job_finish(worker_id, r, now).map_err(field)?);
     }
     let ids: Vec<String> = params.iter().map(|p| p.job_id.clone()).collect();
     let durations: Vec<Option<i64>> = params.iter().map(|p| p.duration_ms).collect();
@@ -144,11 +156,11 @@ pub async fn submit_results(
     }
     // Slots freed up, and jobs may be queued again.
     state.scheduler.trigger();
-    Ok(Json(answer(ids.into_iter(), outcomes)?))
+    Ok(answer(ids.into_iter(), outcomes)?.results)
 }
 
 /// Refuses an empty or oversized batch.
-fn check_size(field: &str, len: usize) -> ApiResult<()> {
+pub(super) fn check_size(field: &str, len: usize) -> ApiResult<()> {
     if len == 0 || len > MAX_BATCH_ITEMS {
         return Err(ApiError::invalid(
             field,

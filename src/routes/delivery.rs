@@ -54,6 +54,13 @@ pub async fn get_job(
             format!("worker `{worker_id}` is not registered; register again"),
         ));
     }
+    // Carried results first: the slots they free count for this very poll.
+    let results = if req.results.is_empty() {
+        Vec::new()
+    } else {
+        super::batch::check_size("results", req.results.len())?;
+        super::batch::record_results(&state, &worker_id, req.results).await?
+    };
     let running = req.running_job_ids.unwrap_or_default();
     let deadline = Instant::now() + Duration::from_millis(wait_ms as u64);
     let signal = state.waiters.subscribe(&worker_id);
@@ -83,14 +90,21 @@ pub async fn get_job(
                 .iter()
                 .map(|j| j.to_api())
                 .collect::<Result<Vec<Job>, _>>()?;
-            return Ok(Json(GetJobResponse { jobs, stop_jobs }));
+            return Ok(Json(GetJobResponse {
+                jobs,
+                stop_jobs,
+                results,
+            }));
         }
         let recheck = (Instant::now() + LONG_POLL_RECHECK).min(deadline);
         tokio::select! {
             _ = woken => {}
             _ = tokio::time::sleep_until(recheck) => {}
             _ = state.shutdown.cancelled() => {
-                return Ok(Json(GetJobResponse::default()));
+                return Ok(Json(GetJobResponse {
+                    results,
+                    ..GetJobResponse::default()
+                }));
             }
         }
     }

@@ -130,6 +130,7 @@ impl<'a> SimWorker<'a> {
             wait_ms: Some(wait_ms),
             running_job_ids: Some(running.iter().map(|s| s.to_string()).collect()),
             start_on_delivery: false,
+            results: Vec::new(),
         };
         match self.client.get_job(&body, &once()).await {
             Ok(answer) => answer,

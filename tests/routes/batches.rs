@@ -1,5 +1,6 @@
 //! The batch routes: create-batch refuses a batch with one bad job and creates nothing;
-//! start-batch and submit-result-batch answer per item, and a refused item changes nothing.
+//! start-batch and submit-result-batch answer per item, and a refused item changes nothing;
+//! a poll carries results the same way.
 
 use super::*;
 use gantry_api::JobStatus;
@@ -164,7 +165,66 @@ async fn submit_result_batch_answers_per_item(
     );
 }
 
+/// A poll can carry results, recorded before jobs are handed out (so the slot they free
+/// takes the next job in the same call), and ask for its jobs started on delivery.
+async fn a_poll_carries_results_and_delivers_jobs_started(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let w1 = SimWorker::register(&server, "w1", 1.0, 1024, 1).await;
+    let job = json!({"command": "true", "requiredCpu": 1, "requiredRamMb": 128});
+    let (_, created) = server
+        .post(
+            "/api/jobs/create-batch",
+            &json!({"jobs": [job.clone(), job]}),
+        )
+        .await;
+    let ids: Vec<&str> = created["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    let poll = |results: Value| {
+        json!({"workerId": "w1", "max": 1, "waitMs": 2000, "startOnDelivery": true,
+            "runningJobIds": [], "results": results})
+    };
+    let (status, first) = w1.call("/api/jobs/get-job", poll(json!([]))).await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["jobs"][0]["id"], ids[0]);
+    assert_eq!(first["jobs"][0]["status"], "RUNNING", "started on delivery");
+    assert!(
+        first.get("results").is_none(),
+        "no results carried, none answered"
+    );
+
+    let result = json!({"workerId": "w1", "jobId": ids[0], "attempt": 1, "exitCode": 0});
+    let foreign = json!({"workerId": "w2", "jobId": ids[0], "attempt": 1, "exitCode": 0});
+    assert_error(
+        &w1.call("/api/jobs/get-job", poll(json!([foreign]))).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_input",
+        Some("results[0].workerId"),
+    );
+    assert_eq!(server.status(ids[0]).await.job.status, JobStatus::Running);
+
+    let (status, second) = w1
+        .call("/api/jobs/get-job", poll(json!([result.clone()])))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["results"][0]["job"]["status"], "COMPLETED");
+    assert_eq!(
+        second["jobs"][0]["id"], ids[1],
+        "the freed slot took the next job"
+    );
+    assert_eq!(second["jobs"][0]["status"], "RUNNING");
+    let mut repeat = poll(json!([result]));
+    repeat["waitMs"] = json!(0);
+    let (_, again) = w1.call("/api/jobs/get-job", repeat).await;
+    assert_eq!(again["results"][0]["error"]["code"], "wrong_state");
+    server.stop().await;
+}
+
 crate::common::on_both_databases!(
     create_batch_is_all_or_nothing_and_keeps_order,
     worker_batches_answer_per_item,
+    a_poll_carries_results_and_delivers_jobs_started,
 );

@@ -234,7 +234,10 @@ impl Attempts {
     /// up at the very end of shutdown).
     async fn submit(&self, result: SubmitResultRequest) {
         let (job_id, attempt) = (result.job_id.clone(), result.attempt);
-        match self.results.call(result).await {
+        let answer = self.results.enqueue(result);
+        // The poll loop may carry the queued result on its next poll (see `poll.rs`).
+        self.slot_freed.notify_one();
+        match answer.await {
             Ok(_) => tracing::debug!(job_id, "result accepted"),
             Err(e) if e.is_conflict() => tracing::info!(
                 job_id,

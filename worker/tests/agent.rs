@@ -119,7 +119,12 @@ async fn get_job(
             let jobs: Vec<Job> = f.queue.drain(..n).collect();
             let stop_jobs = stops(&f, &running);
             if !jobs.is_empty() || !stop_jobs.is_empty() || Instant::now() > deadline {
-                return Ok(Json(GetJobResponse { jobs, stop_jobs }));
+                return Ok(Json(GetJobResponse {
+                    jobs,
+                    stop_jobs,
+                    // Like a server from before carried results: it ignores them.
+                    results: Vec::new(),
+                }));
             }
         }
         tokio::time::sleep(Duration::from_millis(20)).await;

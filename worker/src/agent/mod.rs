@@ -62,6 +62,9 @@ pub(crate) struct Agent {
     /// Whether the server accepts `max: 0` polls (asked only to learn which jobs to stop);
     /// cleared when it refuses one, after which a full worker does not poll at all.
     stop_polls: AtomicBool,
+    /// Whether the server takes results carried on a poll; cleared when one answers a poll
+    /// that carried results without their outcomes (an older server, which ignores them).
+    carry_results: AtomicBool,
     /// Stops the jobs when the server has been away too long.
     fence: Fence,
     /// Set when shutdown begins: heartbeats say so, and the server gives no new job.
@@ -202,6 +205,7 @@ impl Agent {
             give_up,
             attempts,
             stop_polls: AtomicBool::new(true),
+            carry_results: AtomicBool::new(true),
             fence: Fence::new(),
             draining: AtomicBool::new(false),
             beat_now: Notify::new(),

@@ -2,8 +2,8 @@
 //! them; with every slot busy it polls only to learn which jobs to stop.
 
 use super::Agent;
-use crate::client::{ClientError, Retry};
-use gantry_api::GetJobRequest;
+use crate::client::{outcome, ClientError, Queued, Retry};
+use gantry_api::{GetJobRequest, SubmitResultRequest};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +14,11 @@ use tokio_util::sync::CancellationToken;
 const POLL_TRIES: u32 = 3;
 /// Pause after a failed poll.
 const POLL_ERROR_PAUSE: Duration = Duration::from_secs(2);
+/// Longest wait of a poll that carries results (they are answered when it returns): about
+/// one placement pass, for the jobs their freed slots take.
+const CARRYING_WAIT: Duration = Duration::from_millis(50);
+/// Most results one poll carries (the server's batch limit is higher).
+const MAX_CARRIED: usize = 200;
 /// Shortest time between two polls made only to learn which jobs to stop (no free slot).
 const STOP_POLL_MIN_GAP: Duration = Duration::from_secs(1);
 
@@ -28,15 +33,40 @@ impl Agent {
         let wait_ms = self.config.job_poll_interval.as_millis() as i64;
         while !shutdown.is_cancelled() {
             while tasks.try_join_next().is_some() {}
-            let free = slots.saturating_sub(self.jobs.len());
+            // Results waiting to be sent ride on this poll, and their slots count as free:
+            // the server records them before it hands out jobs.
+            let mut carried = self.carried_results();
+            let free = (slots + carried.len())
+                .saturating_sub(self.jobs.len())
+                .min(slots);
+            if free == 0 {
+                // Only while more attempts run than there are slots: send them the usual way.
+                self.attempts.results.requeue(std::mem::take(&mut carried));
+            }
             let body = GetJobRequest {
                 worker_id: self.worker_id.get(),
                 max: Some(free as i64),
-                wait_ms: Some(wait_ms),
-                running_job_ids: Some(self.jobs.running_ids()),
+                // Carried results are answered when the poll returns: wait only briefly.
+                wait_ms: Some(if carried.is_empty() {
+                    wait_ms
+                } else {
+                    wait_ms.min(CARRYING_WAIT.as_millis() as i64)
+                }),
+                // Not the carried ones: they ended, and the server records it first.
+                running_job_ids: Some(
+                    self.jobs
+                        .running_ids()
+                        .into_iter()
+                        .filter(|id| !carried.iter().any(|(r, _)| &r.job_id == id))
+                        .collect(),
+                ),
                 start_on_delivery: self.attempts.executor.starts_at_once(),
+                results: carried.iter().map(|(r, _)| r.clone()).collect(),
             };
-            let retry = Retry::times(POLL_TRIES, shutdown);
+            // A poll carrying results is tried once: a retry could record them twice, and
+            // what it could not deliver goes back to the result batches, which retry.
+            let tries = if carried.is_empty() { POLL_TRIES } else { 1 };
+            let retry = Retry::times(tries, shutdown);
             if free == 0 && !self.stop_polls.load(Ordering::Relaxed) {
                 tokio::select! {
                     _ = self.slot_freed.notified() => continue,
@@ -60,7 +90,20 @@ impl Agent {
             } else {
                 tokio::select! {
                     r = self.client.get_job(&body, &retry) => r,
-                    _ = shutdown.cancelled() => break,
+                    _ = shutdown.cancelled() => {
+                        self.attempts.results.requeue(carried);
+                        break;
+                    }
+                }
+            };
+            let result = match result {
+                Ok(mut resp) => {
+                    self.answer_carried(carried, std::mem::take(&mut resp.results));
+                    Ok(resp)
+                }
+                Err(e) => {
+                    self.attempts.results.requeue(carried);
+                    Err(e)
                 }
             };
             match result {
@@ -87,6 +130,47 @@ impl Agent {
                     }
                 }
             }
+        }
+    }
+
+    /// The queued results of this worker (up to a batch), taken to ride on the next poll;
+    /// those of an earlier worker id (before a re-registration) stay for the result batches.
+    fn carried_results(&self) -> Vec<Queued<SubmitResultRequest>> {
+        if !self.carry_results.load(Ordering::Relaxed) {
+            return Vec::new();
+        }
+        let taken = self.attempts.results.take_queued(MAX_CARRIED);
+        if taken.is_empty() {
+            return taken;
+        }
+        let me = self.worker_id.get();
+        let (mine, others): (Vec<_>, Vec<_>) =
+            taken.into_iter().partition(|(r, _)| r.worker_id == me);
+        if !others.is_empty() {
+            self.attempts.results.requeue(others);
+        }
+        mine
+    }
+
+    /// Answers each carried result's attempt from the poll's outcomes; a server that gave
+    /// none (an older one, which ignores carried results) gets them again as result calls.
+    fn answer_carried(
+        &self,
+        carried: Vec<Queued<SubmitResultRequest>>,
+        outcomes: Vec<gantry_api::BatchOutcome>,
+    ) {
+        if outcomes.len() != carried.len() {
+            if !carried.is_empty() {
+                tracing::info!(
+                    "the server ignores results carried on polls: sending them as result calls"
+                );
+                self.carry_results.store(false, Ordering::Relaxed);
+                self.attempts.results.requeue(carried);
+            }
+            return;
+        }
+        for ((_, reply), item) in carried.into_iter().zip(outcomes) {
+            let _ = reply.send(outcome(item));
         }
     }
 }

@@ -11,12 +11,14 @@
 
 use super::{ClientError, Retry, ServerClient};
 use gantry_api::{
-    BatchResponse, ErrorDetail, Job, JobAttempt, StartJobRequest, StartJobsRequest,
+    BatchOutcome, BatchResponse, ErrorDetail, Job, JobAttempt, StartJobRequest, StartJobsRequest,
     SubmitResultRequest, SubmitResultsRequest,
 };
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{oneshot, Notify};
 use tokio::time::Instant;
 
 /// What a caller gets back: the job as the call left it, or why not.
@@ -56,56 +58,126 @@ pub trait BatchRoute: Send + Sync + 'static {
 const BATCH_TRIES: u32 = 3;
 
 /// A queued call and where its answer goes.
-type Queued<I> = (I, oneshot::Sender<CallResult>);
+pub type Queued<I> = (I, oneshot::Sender<CallResult>);
+
+/// The calls waiting to be sent, shared by the callers, the gathering task and whoever takes
+/// calls to carry them on another request ([`Batcher::take_queued`]).
+struct Queue<I> {
+    /// The calls, oldest first, each with the time it was queued.
+    calls: Mutex<VecDeque<(Queued<I>, Instant)>>,
+    /// Woken when a call is queued, and when the batcher is dropped.
+    changed: Notify,
+    /// Set when the batcher is dropped: the task sends what is left and ends.
+    closed: AtomicBool,
+}
 
 /// The front of a batcher: callers hand it calls and wait for their own answer.
 pub struct Batcher<R: BatchRoute> {
-    /// To the gathering task.
-    queue: mpsc::UnboundedSender<Queued<R::Item>>,
+    /// Shared with the gathering task.
+    queue: Arc<Queue<R::Item>>,
 }
 
 impl<R: BatchRoute> Batcher<R> {
     /// A batcher sending on `route` with `retry` (the per-kind retry policy), gathering per
     /// `settings`. Its task ends when the batcher is dropped and the queue is empty.
     pub fn start(route: R, settings: BatchSettings, retry: Retry) -> Batcher<R> {
-        let (queue, rx) = mpsc::unbounded_channel();
-        tokio::spawn(gather(Arc::new(route), settings, retry, rx));
+        let queue = Arc::new(Queue {
+            calls: Mutex::new(VecDeque::new()),
+            changed: Notify::new(),
+            closed: AtomicBool::new(false),
+        });
+        tokio::spawn(gather(Arc::new(route), settings, retry, queue.clone()));
         Batcher { queue }
     }
 
     /// Makes one call through a batch; the answer is the single route's.
     pub async fn call(&self, item: R::Item) -> CallResult {
+        self.enqueue(item).await
+    }
+
+    /// Queues one call now; the returned future is its answer (as [`Batcher::call`]'s).
+    pub fn enqueue(&self, item: R::Item) -> impl std::future::Future<Output = CallResult> {
         let (tx, rx) = oneshot::channel();
+        self.requeue(vec![(item, tx)]);
+        async move { rx.await.unwrap_or(Err(ClientError::Abandoned)) }
+    }
+
+    /// Takes up to `max` queued calls off the queue, oldest first, for the caller to send
+    /// another way and answer each (with [`outcome`]); what it cannot send goes back through
+    /// [`Batcher::requeue`].
+    pub fn take_queued(&self, max: usize) -> Vec<Queued<R::Item>> {
+        let mut calls = self.queue.calls.lock().expect("batch queue lock");
+        let n = max.min(calls.len());
+        calls.drain(..n).map(|(call, _)| call).collect()
+    }
+
+    /// How many calls wait to be sent.
+    pub fn queued(&self) -> usize {
+        self.queue.calls.lock().expect("batch queue lock").len()
+    }
+
+    /// Queues calls (again), to be sent in the next batch.
+    pub fn requeue(&self, calls: Vec<Queued<R::Item>>) {
+        let now = Instant::now();
         self.queue
-            .send((item, tx))
-            .map_err(|_| ClientError::Abandoned)?;
-        rx.await.unwrap_or(Err(ClientError::Abandoned))
+            .calls
+            .lock()
+            .expect("batch queue lock")
+            .extend(calls.into_iter().map(|c| (c, now)));
+        self.queue.changed.notify_one();
     }
 }
 
-/// Gathers calls into batches and sends each on its own task.
+impl<R: BatchRoute> Drop for Batcher<R> {
+    fn drop(&mut self) {
+        self.queue.closed.store(true, Ordering::Release);
+        self.queue.changed.notify_one();
+    }
+}
+
+/// An item's outcome in a batch answer, as the single route would have answered it.
+pub fn outcome(item: BatchOutcome) -> CallResult {
+    outcome_of(item.job, item.error)
+}
+
+/// Gathers calls into batches and sends each on its own task: a batch goes when it is full
+/// or when its oldest call has waited the window.
 async fn gather<R: BatchRoute>(
     route: Arc<R>,
     settings: BatchSettings,
     retry: Retry,
-    mut rx: mpsc::UnboundedReceiver<Queued<R::Item>>,
+    queue: Arc<Queue<R::Item>>,
 ) {
     let cap = settings.max_items.max(1);
-    while let Some(first) = rx.recv().await {
-        let deadline = Instant::now() + settings.window;
-        let mut batch = vec![first];
-        while batch.len() < cap {
-            match rx.try_recv() {
-                Ok(item) => batch.push(item),
-                Err(mpsc::error::TryRecvError::Disconnected) => break,
-                Err(mpsc::error::TryRecvError::Empty) if settings.window.is_zero() => break,
-                Err(mpsc::error::TryRecvError::Empty) => {
-                    match tokio::time::timeout_at(deadline, rx.recv()).await {
-                        Ok(Some(item)) => batch.push(item),
-                        Ok(None) | Err(_) => break,
-                    }
-                }
+    loop {
+        let changed = queue.changed.notified();
+        let (oldest, len) = {
+            let calls = queue.calls.lock().expect("batch queue lock");
+            (calls.front().map(|(_, at)| *at), calls.len())
+        };
+        let Some(oldest) = oldest else {
+            if queue.closed.load(Ordering::Acquire) {
+                return;
             }
+            changed.await;
+            continue;
+        };
+        let due = oldest + settings.window;
+        let closed = queue.closed.load(Ordering::Acquire);
+        if len < cap && !closed && Instant::now() < due {
+            tokio::select! {
+                _ = changed => {}
+                _ = tokio::time::sleep_until(due) => {}
+            }
+            continue;
+        }
+        let batch: Vec<Queued<R::Item>> = {
+            let mut calls = queue.calls.lock().expect("batch queue lock");
+            let n = cap.min(calls.len());
+            calls.drain(..n).map(|(call, _)| call).collect()
+        };
+        if batch.is_empty() {
+            continue;
         }
         let (route, retry) = (route.clone(), retry.clone());
         tokio::spawn(async move { send(&*route, batch, &retry).await });

@@ -280,3 +280,31 @@ async fn a_server_error_is_retried_and_the_batch_then_answered() {
     assert!(late.await.unwrap().unwrap_err().is_conflict());
     assert_eq!(*calls.lock().unwrap(), 2, "one 503, then the batch");
 }
+
+#[tokio::test]
+async fn queued_calls_can_be_taken_answered_elsewhere_or_put_back() {
+    let (route, b) = batcher(200, 100);
+    let first = b.enqueue(("w".into(), "a".into()));
+    let second = b.enqueue(("w".into(), "b".into()));
+    assert_eq!(b.queued(), 2);
+    // Taken before the window ends (as a poll carrying results does): never sent here.
+    let mut taken = b.take_queued(1);
+    assert_eq!(taken.len(), 1);
+    let (item, reply) = taken.pop().unwrap();
+    assert_eq!(item.1, "a");
+    let _ = reply.send(outcome(answer_for("late-a")));
+    assert!(matches!(
+        first.await,
+        Err(ClientError::Refused { status: 409, .. })
+    ));
+    // Put back, it goes with the next batch, beside the call still queued.
+    let (tx, rx) = oneshot::channel();
+    b.requeue(vec![(("w".into(), "c".into()), tx)]);
+    assert!(second.await.is_ok());
+    assert!(rx.await.unwrap().is_ok());
+    assert_eq!(
+        route.batches.lock().unwrap().clone(),
+        vec![("w".into(), vec!["b".into(), "c".into()])]
+    );
+    assert!(route.singles.lock().unwrap().is_empty());
+}

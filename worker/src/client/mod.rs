@@ -8,7 +8,9 @@ mod download;
 mod error;
 mod retry;
 
-pub use batcher::{BatchRoute, BatchSettings, Batcher, CallResult, ResultRoute, StartRoute};
+pub use batcher::{
+    outcome, BatchRoute, BatchSettings, Batcher, CallResult, Queued, ResultRoute, StartRoute,
+};
 pub use error::ClientError;
 pub use retry::{backoff_delay, Retry};
 
