@@ -3,6 +3,7 @@
 
 mod access;
 mod batches;
+mod history_order;
 mod jobs;
 mod pulls;
 mod usage;

@@ -171,8 +171,9 @@ async fn reserve(tx: &mut Tx, plan: &mut Vec<Planned>) -> RepoResult<()> {
     Ok(())
 }
 
-/// Marks the planned jobs ASSIGNED as new attempts, with their history rows; gives back the
-/// reservation of a planned job that was no longer QUEUED. Returns (job, worker, attempt).
+/// Marks the planned jobs ASSIGNED as new attempts, with their history rows (at `now`, or at
+/// the job's queueing when that is later); gives back the reservation of a planned job that
+/// was no longer QUEUED. Returns (job, worker, attempt).
 async fn assign(tx: &mut Tx, plan: &[Planned], now: i64) -> RepoResult<Vec<(String, String, i64)>> {
     let rows: Vec<AssignRow> = plan
         .iter()
@@ -181,13 +182,13 @@ async fn assign(tx: &mut Tx, plan: &[Planned], now: i64) -> RepoResult<Vec<(Stri
             a_worker: worker_id,
         })
         .collect();
-    let assigned: Vec<(String, String, i64)> = sqlx::query_as(sql::JOBS_ASSIGN_MANY)
+    let assigned: Vec<(String, String, i64, i64)> = sqlx::query_as(sql::JOBS_ASSIGN_MANY)
         .bind(to_json(&rows))
         .bind(now)
         .fetch_all(&mut **tx)
         .await?;
     if assigned.len() != plan.len() {
-        let done: HashSet<&str> = assigned.iter().map(|(id, _, _)| id.as_str()).collect();
+        let done: HashSet<&str> = assigned.iter().map(|(id, _, _, _)| id.as_str()).collect();
         for (job_id, worker_id, cpu, ram) in plan {
             if !done.contains(job_id.as_str()) {
                 sqlx::query(sql::WORKER_RELEASE)
@@ -201,10 +202,15 @@ async fn assign(tx: &mut Tx, plan: &[Planned], now: i64) -> RepoResult<Vec<(Stri
     }
     let history: Vec<HistoryRow> = assigned
         .iter()
-        .map(|(job_id, worker_id, attempt)| HistoryRow::placed(job_id, *attempt, worker_id, now))
+        .map(|(job_id, worker_id, attempt, at)| {
+            HistoryRow::placed(job_id, *attempt, worker_id, *at)
+        })
         .collect();
     history_many(tx, &history).await?;
-    Ok(assigned)
+    Ok(assigned
+        .into_iter()
+        .map(|(job_id, worker_id, attempt, _)| (job_id, worker_id, attempt))
+        .collect())
 }
 
 /// One assignment as `jobs_assign_many.sql` reads it.
