@@ -128,7 +128,71 @@ async fn submit_wait_exits_with_the_jobs_exit_code(db: TestDb) {
     server.stop().await;
 }
 
+/// `gantry backup` copies a SQLite database while the server writes to it; it never writes
+/// over a file, refuses a database that is not there, and names pg_dump for PostgreSQL.
+async fn backup_copies_a_running_database_and_refuses_what_it_cannot_do(db: TestDb) {
+    let server = TestServer::start(&db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("copy.db");
+    let copy_arg = copy.to_str().unwrap();
+    let batch = serde_json::json!({"jobs": vec![serde_json::json!({"command": "true"}); 200]});
+    server.post("/api/jobs/create-batch", &batch).await;
+    // Writes go on while the copy is made.
+    let writes = async {
+        for _ in 0..5 {
+            server.post("/api/jobs/create-batch", &batch).await;
+        }
+    };
+    let url = db.url.as_str();
+    let args = ["backup", copy_arg, "--database-url", url];
+    let ((code, out, err), ()) = tokio::join!(gantry(&server, &args), writes);
+    if db.dialect == gantry::repo::Dialect::Postgres {
+        assert_eq!(code, 2, "{out}");
+        assert!(err.contains("pg_dump"), "{err}");
+        assert!(!copy.exists());
+        server.stop().await;
+        return;
+    }
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!("copied {url} to {copy_arg} (")),
+        "{out}"
+    );
+    // A consistent snapshot: whole batches only, at least the first.
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{copy_arg}"))
+        .await
+        .unwrap();
+    let (jobs,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(jobs >= 200 && jobs % 200 == 0, "{jobs} jobs in the copy");
+    pool.close().await;
+
+    let (code, _, err) = gantry(&server, &["backup", copy_arg, "--database-url", url]).await;
+    assert_eq!(code, 2);
+    assert!(err.contains("exists"), "{err}");
+    let missing = dir.path().join("nothing-here.db");
+    let missing_url = format!("sqlite://{}", missing.display());
+    let other = dir.path().join("other.db");
+    let (code, _, err) = gantry(
+        &server,
+        &[
+            "backup",
+            other.to_str().unwrap(),
+            "--database-url",
+            &missing_url,
+        ],
+    )
+    .await;
+    assert_eq!(code, 2);
+    assert!(err.contains("no SQLite database"), "{err}");
+    assert!(!missing.exists() && !other.exists(), "nothing made");
+    server.stop().await;
+}
+
 crate::common::on_both_databases!(
     submit_list_status_logs_cancel,
-    submit_wait_exits_with_the_jobs_exit_code
+    submit_wait_exits_with_the_jobs_exit_code,
+    backup_copies_a_running_database_and_refuses_what_it_cannot_do
 );

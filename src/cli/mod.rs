@@ -1,5 +1,6 @@
 //! The `gantry` command line: the binary's own code, not library API. The user commands talk
-//! to a server over REST ([`client`]); `serve`, `up` and `migrate` call the library; `bench` runs `gantry-bench`.
+//! to a server over REST ([`client`]); `serve`, `up`, `migrate` and `backup` call the library;
+//! `bench` runs `gantry-bench`.
 
 mod client;
 mod commands;
@@ -100,6 +101,14 @@ pub enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// Copy a SQLite database to a new file while the server runs (a consistent snapshot).
+    Backup {
+        /// The file to write; it must not exist yet.
+        file: std::path::PathBuf,
+        /// Database URL: sqlite://PATH (PostgreSQL is backed up with pg_dump).
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+    },
     /// Apply database migrations and exit.
     Migrate {
         /// Database URL: sqlite://PATH or postgres://...
@@ -127,6 +136,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             server,
         } => report::report(&server, since, &group_by).await,
         Command::Bench { args } => return bench(&args).await,
+        Command::Backup { file, database_url } => {
+            return Ok(match backup(&database_url, &file).await {
+                Ok(code) => code,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    1
+                }
+            })
+        }
         other => return run_service(other).await.map(|()| 0),
     };
     match outcome {
@@ -155,6 +173,47 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         }
         _ => unreachable!("user commands are handled by run"),
     }
+}
+
+/// `gantry backup FILE`: refuses (exit code 2, nothing written) an existing FILE, a SQLite file
+/// that is not there (opening it would make an empty database) and PostgreSQL; otherwise
+/// copies the database and says how big the copy is. Database failures are errors (1).
+async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Result<i32> {
+    let refuse = |why: String| {
+        eprintln!("error: {why}");
+        Ok(2)
+    };
+    if file.exists() {
+        return refuse(format!(
+            "{} exists: gantry backup writes a new file, and never over one",
+            file.display()
+        ));
+    }
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if !std::path::Path::new(path).is_file() {
+            return refuse(format!(
+                "no SQLite database at {path}: name it with --database-url sqlite://PATH"
+            ));
+        }
+    }
+    let Some(dest) = file.to_str() else {
+        return refuse(format!("{} is not a UTF-8 path", file.display()));
+    };
+    let repo = gantry::repo::connect(database_url, Default::default()).await?;
+    match repo.database_backup(dest).await {
+        Ok(()) => {}
+        Err(gantry::repo::RepoError::Unsupported(why)) => return refuse(why),
+        Err(e) => return Err(e.into()),
+    }
+    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
+    println!(
+        "copied {} to {} ({:.1} MiB)",
+        gantry::server::redact(database_url),
+        file.display(),
+        size as f64 / (1024.0 * 1024.0)
+    );
+    Ok(0)
 }
 
 /// `gantry bench ARGS`: runs `gantry-bench ARGS` (beside this executable, else from `PATH`)

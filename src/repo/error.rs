@@ -33,6 +33,9 @@ pub enum RepoError {
     /// Applying the schema migrations failed.
     #[error("migration failed: {0}")]
     Migration(String),
+    /// The database cannot do this; the message says what to do instead.
+    #[error("{0}")]
+    Unsupported(String),
     /// A stored value could not be understood (a bug or a hand-edited row).
     #[error("corrupt row: {0}")]
     Corrupt(String),

@@ -211,4 +211,8 @@ pub trait Repo:
 
     /// Checks the database answers.
     async fn ping(&self) -> RepoResult<()>;
+
+    /// Writes a consistent copy of the database to the new file `dest` while it is in use
+    /// (SQLite; PostgreSQL refuses and names its own tools).
+    async fn database_backup(&self, dest: &str) -> RepoResult<()>;
 }

@@ -338,6 +338,10 @@ impl Repo for SqlRepo {
         sqlx::query(sql::PING).execute(self.backend.read()).await?;
         Ok(())
     }
+
+    async fn database_backup(&self, dest: &str) -> RepoResult<()> {
+        self.backend.backup(dest).await
+    }
 }
 
 #[cfg(test)]

@@ -74,6 +74,16 @@ impl Backend {
         Ok(())
     }
 
+    /// PostgreSQL's own tools make its backups (`pg_dump`, or `pg_basebackup` for the whole
+    /// cluster): refused with a message that names them.
+    async fn backup(&self, _dest: &str) -> RepoResult<()> {
+        Err(RepoError::Unsupported(
+            "gantry backup copies SQLite databases; back up PostgreSQL with its own tools: \
+             pg_dump -Fc -f FILE DATABASE_URL (see the README)"
+                .into(),
+        ))
+    }
+
     /// Applies pending migrations, one replica at a time (a session advisory lock).
     async fn migrate(&self) -> RepoResult<usize> {
         let mut conn = self.pool.acquire().await?;

@@ -89,6 +89,16 @@ impl Backend {
         Ok(())
     }
 
+    /// Copies the database to the new file `dest` while the server may run (`VACUUM INTO`
+    /// on a reader: one snapshot, the writer is not held up).
+    async fn backup(&self, dest: &str) -> RepoResult<()> {
+        sqlx::query(statements::DATABASE_BACKUP)
+            .bind(dest)
+            .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
+
     /// Applies pending migrations on the writer (the only connection that may write).
     async fn migrate(&self) -> RepoResult<usize> {
         let mut conn = self.writer.acquire().await?;
