@@ -4,6 +4,7 @@
 //! created meanwhile, and `job_attempts` then had no `queued_at` for that attempt.)
 
 use super::*;
+use gantry::config::ServeConfig;
 use gantry::repo::Dialect;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -30,7 +31,13 @@ async fn work(w: &SimWorker<'_>, done: &AtomicUsize, total: usize) {
 }
 
 async fn every_jobs_history_is_in_time_order_under_load(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    // Not a heartbeat test: under this load a 600 ms heartbeat timeout can take a worker
+    // offline (and its jobs away) on a slow machine.
+    let server = TestServer::start_with(ServeConfig {
+        heartbeat_timeout: std::time::Duration::from_secs(30),
+        ..fast_config(&db)
+    })
+    .await;
     let w1 = SimWorker::register(&server, "w1", 4.0, 4096, 8).await;
     let w2 = SimWorker::register(&server, "w2", 4.0, 4096, 8).await;
     let (_alive1, _alive2) = (w1.keep_alive(), w2.keep_alive());
