@@ -31,15 +31,8 @@ const AGENT_ID: &str = "bench-docker";
 
 /// The three figures, or none when Docker is not usable here (and not required).
 pub async fn run(args: &BenchArgs, launch: &Launch) -> anyhow::Result<Vec<Figure>> {
-    let agent_bin = match ready().await {
-        Ok(bin) => bin,
-        Err(why) if std::env::var("GANTRY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
-            bail!("docker figure: {why} (GANTRY_REQUIRE_DOCKER=1)")
-        }
-        Err(why) => {
-            eprintln!("SKIPPED (docker figure): {why}");
-            return Ok(Vec::new());
-        }
+    let Some(agent_bin) = agent_or_skip("docker").await? else {
+        return Ok(Vec::new());
     };
     let runs = if args.quick { 2 } else { RUNS };
     let target = Target::start(launch).await?;
@@ -217,8 +210,23 @@ async fn wait_agent(target: &Target) -> anyhow::Result<()> {
     }
 }
 
+/// The agent binary for `figure` when Docker is usable; `None` (skipped loudly) when it is
+/// not, or an error when `GANTRY_REQUIRE_DOCKER=1` requires it.
+pub(crate) async fn agent_or_skip(figure: &str) -> anyhow::Result<Option<PathBuf>> {
+    match ready().await {
+        Ok(bin) => Ok(Some(bin)),
+        Err(why) if std::env::var("GANTRY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
+            bail!("{figure} figure: {why} (GANTRY_REQUIRE_DOCKER=1)")
+        }
+        Err(why) => {
+            eprintln!("SKIPPED ({figure} figure): {why}");
+            Ok(None)
+        }
+    }
+}
+
 /// The agent binary when Docker and the image are usable, else why not.
-pub(crate) async fn ready() -> Result<PathBuf, String> {
+async fn ready() -> Result<PathBuf, String> {
     let ok = |args: &'static [&'static str]| async move {
         tokio::process::Command::new("docker")
             .args(args)

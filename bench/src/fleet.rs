@@ -56,15 +56,9 @@ pub async fn run(args: &BenchArgs, launch: &Launch, kind: Kind) -> anyhow::Resul
     };
     let bin = match kind {
         Kind::Process => binaries::worker_checked()?,
-        Kind::Docker => match docker::ready().await {
-            Ok(bin) => bin,
-            Err(why) if std::env::var("GANTRY_REQUIRE_DOCKER").is_ok_and(|v| v == "1") => {
-                bail!("fleet-docker figure: {why} (GANTRY_REQUIRE_DOCKER=1)")
-            }
-            Err(why) => {
-                eprintln!("SKIPPED (fleet-docker figure): {why}");
-                return Ok(Vec::new());
-            }
+        Kind::Docker => match docker::agent_or_skip("fleet-docker").await? {
+            Some(bin) => bin,
+            None => return Ok(Vec::new()),
         },
     };
     let parallel = agents * slots;

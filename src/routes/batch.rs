@@ -121,19 +121,19 @@ pub async fn submit_results(
 ) -> ApiResult<Json<BatchResponse>> {
     let worker_id = validate::worker_id("workerId", &req.worker_id)?;
     require_worker(&state, &headers, &worker_id).await?;
-    check_size("results", req.results.len())?;
     let results = record_results(&state, &worker_id, req.results).await?;
     Ok(Json(BatchResponse { results }))
 }
 
 /// Records how these attempts of `worker_id` ended (the results of a batch, or those a poll
 /// carries): one outcome per result, in order; a refused one changes nothing. Bad input
-/// refuses them all, and nothing changes.
+/// refuses them all (an empty or oversized list too), and nothing changes.
 pub(super) async fn record_results(
     state: &AppState,
     worker_id: &str,
     results: Vec<SubmitResultRequest>,
 ) -> ApiResult<Vec<BatchOutcome>> {
+    check_size("results", results.len())?;
     let now = now_ms();
     let mut params = Vec::with_capacity(results.len());
     for (i, r) in results.into_iter().enumerate() {
@@ -160,7 +160,7 @@ pub(super) async fn record_results(
 }
 
 /// Refuses an empty or oversized batch.
-pub(super) fn check_size(field: &str, len: usize) -> ApiResult<()> {
+fn check_size(field: &str, len: usize) -> ApiResult<()> {
     if len == 0 || len > MAX_BATCH_ITEMS {
         return Err(ApiError::invalid(
             field,

@@ -58,7 +58,6 @@ pub async fn get_job(
     let results = if req.results.is_empty() {
         Vec::new()
     } else {
-        super::batch::check_size("results", req.results.len())?;
         super::batch::record_results(&state, &worker_id, req.results).await?
     };
     let running = req.running_job_ids.unwrap_or_default();

@@ -71,6 +71,15 @@ struct Queue<I> {
     closed: AtomicBool,
 }
 
+impl<I> Queue<I> {
+    /// Takes up to `max` calls, oldest first.
+    fn take(&self, max: usize) -> Vec<Queued<I>> {
+        let mut calls = self.calls.lock().expect("batch queue lock");
+        let n = max.min(calls.len());
+        calls.drain(..n).map(|(call, _)| call).collect()
+    }
+}
+
 /// The front of a batcher: callers hand it calls and wait for their own answer.
 pub struct Batcher<R: BatchRoute> {
     /// Shared with the gathering task.
@@ -106,9 +115,7 @@ impl<R: BatchRoute> Batcher<R> {
     /// another way and answer each (with [`outcome`]); what it cannot send goes back through
     /// [`Batcher::requeue`].
     pub fn take_queued(&self, max: usize) -> Vec<Queued<R::Item>> {
-        let mut calls = self.queue.calls.lock().expect("batch queue lock");
-        let n = max.min(calls.len());
-        calls.drain(..n).map(|(call, _)| call).collect()
+        self.queue.take(max)
     }
 
     /// How many calls wait to be sent.
@@ -171,11 +178,7 @@ async fn gather<R: BatchRoute>(
             }
             continue;
         }
-        let batch: Vec<Queued<R::Item>> = {
-            let mut calls = queue.calls.lock().expect("batch queue lock");
-            let n = cap.min(calls.len());
-            calls.drain(..n).map(|(call, _)| call).collect()
-        };
+        let batch = queue.take(cap);
         if batch.is_empty() {
             continue;
         }

@@ -1,7 +1,8 @@
 -- An assignment is never recorded before the job was queued: a pass reads its clock before
 -- it waits for the write lock, and a job created meanwhile may be newer than that.
 UPDATE jobs SET status = 'ASSIGNED', worker_id = v.a_worker,
-    attempts = jobs.attempts + 1, assigned_at = GREATEST($2, jobs.queued_at), delivered_at = NULL, started_at = NULL,
+    attempts = jobs.attempts + 1, assigned_at = GREATEST($2, jobs.queued_at),
+    delivered_at = NULL, started_at = NULL,
     deadline_at = NULL, reason = NULL
 FROM (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS rows(

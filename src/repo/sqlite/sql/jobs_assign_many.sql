@@ -4,7 +4,8 @@
 -- column's index (it would visit every job in that state for each batch row); it goes by
 -- the batch rows and the primary key instead (SQLite's documented hint).
 UPDATE jobs SET status = 'ASSIGNED', worker_id = v.a_worker,
-    attempts = jobs.attempts + 1, assigned_at = max($2, COALESCE(jobs.queued_at, $2)), delivered_at = NULL, started_at = NULL,
+    attempts = jobs.attempts + 1, assigned_at = max($2, COALESCE(jobs.queued_at, $2)),
+    delivered_at = NULL, started_at = NULL,
     deadline_at = NULL, reason = NULL
 FROM (
   WITH items AS MATERIALIZED (SELECT value AS item FROM json_each($1))

@@ -224,31 +224,17 @@ async fn wait_exited_on(fd: std::os::fd::OwnedFd, pid: i32) -> io::Result<()> {
 
 /// Whether `pid` has exited, without waiting and leaving it unreaped.
 fn has_exited(pid: i32) -> io::Result<bool> {
-    loop {
-        // SAFETY: a zeroed siginfo is valid for waitid to overwrite.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: pid is our own child; the pointer is valid for the call.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
-            )
-        };
-        if r == 0 {
-            // SAFETY: waitid filled the siginfo; si_pid is 0 when the child has not exited.
-            return Ok(unsafe { info.si_pid() } != 0);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    waitid_exited(pid, libc::WNOHANG)
 }
 
 /// Blocks until `pid` has exited, leaving it unreaped (`WNOWAIT`).
 fn wait_exited(pid: i32) -> io::Result<()> {
+    waitid_exited(pid, 0).map(drop)
+}
+
+/// `waitid(WEXITED | WNOWAIT | extra)` on our child `pid`, retried on EINTR: whether it has
+/// exited (always true unless `extra` holds `WNOHANG`), leaving it unreaped.
+fn waitid_exited(pid: i32, extra: libc::c_int) -> io::Result<bool> {
     loop {
         // SAFETY: a zeroed siginfo is valid for waitid to overwrite.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
@@ -258,11 +244,13 @@ fn wait_exited(pid: i32) -> io::Result<()> {
                 libc::P_PID,
                 pid as libc::id_t,
                 &mut info,
-                libc::WEXITED | libc::WNOWAIT,
+                libc::WEXITED | libc::WNOWAIT | extra,
             )
         };
         if r == 0 {
-            return Ok(());
+            // SAFETY: waitid filled the siginfo; si_pid is 0 only when WNOHANG found the
+            // child still running.
+            return Ok(unsafe { info.si_pid() } != 0);
         }
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {

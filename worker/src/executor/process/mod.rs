@@ -51,24 +51,25 @@ fn launch_spec(spec: &ExecSpec) -> Result<launch::LaunchSpec, String> {
         CString::new(value).map_err(|_| format!("the job's {what} holds a NUL byte"))
     };
     // The job's own variables win over the defaults, as they would with `Command::envs`.
-    let mut vars = std::collections::BTreeMap::new();
-    vars.insert("PATH".to_string(), CHILD_PATH.to_string());
-    let home = spec.work_dir.as_os_str().as_bytes().to_vec();
-    let mut envp = Vec::new();
+    let mut vars: std::collections::BTreeMap<String, Vec<u8>> = std::collections::BTreeMap::from([
+        ("PATH".to_string(), CHILD_PATH.as_bytes().to_vec()),
+        (
+            "HOME".to_string(),
+            spec.work_dir.as_os_str().as_bytes().to_vec(),
+        ),
+    ]);
     for (name, value) in spec.environment() {
         if name.is_empty() || name.contains('=') {
             return Err(format!(
                 "the job's environment variable name `{name}` is not valid"
             ));
         }
-        vars.insert(name, value);
+        vars.insert(name, value.into_bytes());
     }
-    if !vars.contains_key("HOME") {
-        envp.push(text("work folder", &[b"HOME=".as_slice(), &home].concat())?);
-    }
-    for (name, value) in vars {
-        envp.push(text("environment", format!("{name}={value}").as_bytes())?);
-    }
+    let envp = vars
+        .into_iter()
+        .map(|(name, value)| text("environment", &[name.as_bytes(), b"=", &value].concat()))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(launch::LaunchSpec {
         program: shell().clone(),
         argv: vec![
