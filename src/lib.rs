@@ -14,6 +14,7 @@ pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod repo;
+pub mod rollup;
 pub mod routes;
 pub mod scheduler;
 pub mod server;

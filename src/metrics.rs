@@ -1,9 +1,12 @@
 //! The Prometheus metrics: their names, the histogram buckets, the process's recorder and the
 //! functions that record timings. `GET /metrics` (in `routes::metrics`) renders them.
 //!
-//! Counts that live in the database (jobs by state, jobs finished by final state, workers by
-//! state) are read from it at scrape time, so they are right after a restart and the same on
-//! every replica. Timings (HTTP requests, assignment latency, run time, sweeps) are recorded
+//! Counts that live in the database are read from it at scrape time, each at a cost that does
+//! not grow with the jobs stored: jobs in each unfinished state (from their partial indexes)
+//! and workers by state as gauges, the same on every replica; jobs finished, per final state,
+//! as a counter of the endings recorded in the database since this server started (by any
+//! replica: take one replica's `rate()`, do not add replicas up), advanced at each scrape by
+//! what ended since the last one ([`EndingsCounter`]). Timings (HTTP requests, assignment latency, run time, sweeps) are recorded
 //! by this process as they happen.
 
 use crate::clock::now_ms;
@@ -11,9 +14,9 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 use std::time::Instant;
 
-/// Jobs per state (gauge).
+/// Jobs per unfinished state (gauge).
 pub const JOBS: &str = "gantry_jobs";
-/// Jobs that ever ended, per final state (counter).
+/// Jobs that ended since this server started, per final state (counter).
 pub const JOBS_FINISHED: &str = "gantry_jobs_finished_total";
 /// Workers per state (gauge).
 pub const WORKERS: &str = "gantry_workers";
@@ -63,4 +66,47 @@ pub fn observe_run_time(duration_ms: Option<i64>) {
 pub fn observe_sweep(service: &'static str, started: Instant) {
     metrics::histogram!(SWEEP_DURATION, "service" => service)
         .record(started.elapsed().as_secs_f64());
+}
+
+/// How long after its end a job is counted by [`EndingsCounter`]: a finish stamped at its
+/// end but committed later than this would be missed.
+pub const ENDINGS_SETTLE_MS: i64 = 2_000;
+
+/// The finished-jobs counter's progress: every ending before `counted_to` is counted.
+#[derive(Debug)]
+pub struct EndingsCounter {
+    /// Endings before this time (epoch ms) are counted; one scrape at a time moves it.
+    counted_to: tokio::sync::Mutex<i64>,
+}
+
+impl EndingsCounter {
+    /// A counter of the endings from `since` on.
+    pub fn starting_at(since: i64) -> EndingsCounter {
+        EndingsCounter {
+            counted_to: tokio::sync::Mutex::new(since),
+        }
+    }
+
+    /// Adds the endings in `[counted_to, now - ENDINGS_SETTLE_MS)`, as `read` counts them
+    /// per final state, to the counter, and moves on; a failed read leaves it where it was.
+    pub async fn advance<F, Fut, E>(&self, now: i64, read: F) -> Result<(), E>
+    where
+        F: FnOnce(i64, i64) -> Fut,
+        Fut: std::future::Future<Output = Result<Vec<(String, i64)>, E>>,
+    {
+        let mut counted_to = self.counted_to.lock().await;
+        let to = now - ENDINGS_SETTLE_MS;
+        for status in ["COMPLETED", "FAILED", "TIMED_OUT", "CANCELLED"] {
+            // Every final state shows from the first scrape, at 0 until one ends so.
+            ::metrics::counter!(JOBS_FINISHED, "status" => status).increment(0);
+        }
+        if to <= *counted_to {
+            return Ok(());
+        }
+        for (status, n) in read(*counted_to, to).await? {
+            ::metrics::counter!(JOBS_FINISHED, "status" => status).increment(n.max(0) as u64);
+        }
+        *counted_to = to;
+        Ok(())
+    }
 }

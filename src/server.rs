@@ -114,6 +114,9 @@ pub async fn build(
         waiters,
         scheduler: handle,
         shutdown,
+        endings: Arc::new(crate::metrics::EndingsCounter::starting_at(
+            crate::clock::now_ms(),
+        )),
     };
     Ok((state, scheduler))
 }

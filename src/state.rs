@@ -1,6 +1,7 @@
 //! What every request handler shares.
 
 use crate::config::ServeConfig;
+use crate::metrics::EndingsCounter;
 use crate::repo::Repo;
 use crate::scheduler::SchedulerHandle;
 use crate::waiters::Waiters;
@@ -20,4 +21,6 @@ pub struct AppState {
     pub scheduler: SchedulerHandle,
     /// Fires when the server shuts down, so long polls answer at once.
     pub shutdown: CancellationToken,
+    /// How far the finished-jobs counter of `/metrics` has counted.
+    pub endings: Arc<EndingsCounter>,
 }

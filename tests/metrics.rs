@@ -18,8 +18,17 @@ async fn scrape(server: &TestServer) -> String {
     r.text().await.unwrap()
 }
 
+/// The finished-jobs counter's COMPLETED value in a scrape.
+fn completed_total(text: &str) -> Option<u64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix("gantry_jobs_finished_total{status=\"COMPLETED\"} "))
+        .map(|n| n.trim().parse().unwrap())
+}
+
 async fn metrics_reflect_the_database(db: TestDb) {
     let server = TestServer::start(&db).await;
+    // The endings counter is process-wide: this server's ending shows as growth from here.
+    let baseline = completed_total(&scrape(&server).await).expect("shown from the first scrape");
     let worker = SimWorker::register(&server, "w1", 2.0, 2048, 2).await;
     let done = server.create(json!({"command": "true"})).await;
     let job = worker.take_one().await;
@@ -31,7 +40,6 @@ async fn metrics_reflect_the_database(db: TestDb) {
 
     let text = scrape(&server).await;
     for line in [
-        "gantry_jobs{status=\"COMPLETED\"} 1",
         "gantry_jobs{status=\"QUEUED\"} 1",
         "gantry_jobs{status=\"RUNNING\"} 0",
         "gantry_workers{status=\"IDLE\"} 1",
@@ -43,9 +51,20 @@ async fn metrics_reflect_the_database(db: TestDb) {
         );
     }
     assert!(
-        text.contains("gantry_jobs_finished_total{status=\"COMPLETED\"}"),
-        "{text}"
+        !text.contains("gantry_jobs{status=\"COMPLETED\"}"),
+        "no gauge of a final state (a count of the whole table): {text}"
     );
+    // The one ending is counted once it settled (ENDINGS_SETTLE_MS), and only once.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while completed_total(&scrape(&server).await) != Some(baseline + 1) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the ending was never counted"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert_eq!(completed_total(&scrape(&server).await), Some(baseline + 1));
     for histogram in [
         "gantry_assignment_latency_seconds_bucket",
         "gantry_job_run_time_seconds_bucket",

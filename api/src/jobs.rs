@@ -186,7 +186,8 @@ pub struct JobStatusResponse {
 pub struct JobsListResponse {
     /// The page.
     pub jobs: Vec<Job>,
-    /// Pass as `cursor` for the next page; absent on the last one.
+    /// Pass as `cursor` for the next page; absent on the last one. A search's page may hold
+    /// fewer jobs than asked and still have one: its window of jobs ended there.
     pub next_cursor: Option<String>,
 }
 

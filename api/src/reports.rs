@@ -6,9 +6,10 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReportSummary {
-    /// Start of the window (epoch ms, inclusive).
+    /// Start of the window (epoch ms, inclusive): the asked start rounded down to a whole
+    /// hour (UTC), the report's resolution.
     pub from: i64,
-    /// End of the window (epoch ms, exclusive).
+    /// End of the window (epoch ms, exclusive): the asked end rounded up to a whole hour.
     pub to: i64,
     /// How the groups are formed: `hour`, `day`, `worker`, `status`, `image` or `all`.
     pub group_by: String,
@@ -62,7 +63,9 @@ pub struct ReportGroup {
     pub cpu_seconds: Option<Spread>,
 }
 
-/// Nearest-rank percentiles of a set of measured amounts (MiB, seconds, percent).
+/// Nearest-rank percentiles of a set of measured amounts (MiB, seconds, percent), read from a
+/// histogram: each is the amount rounded up to two significant digits (at most 2.5% above
+/// it), never above `max`, which is exact, as is `count`.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Spread {
@@ -76,7 +79,8 @@ pub struct Spread {
     pub max: f64,
 }
 
-/// Nearest-rank percentiles of a set of durations, in milliseconds.
+/// Nearest-rank percentiles of a set of durations, in milliseconds, at the resolution of
+/// [`Spread`].
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Percentiles {

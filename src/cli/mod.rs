@@ -1,15 +1,17 @@
 //! The `gantry` command line: the binary's own code, not library API. The user commands talk
-//! to a server over REST ([`client`]); `serve`, `up`, `migrate` and `backup` call the library;
+//! to a server over REST ([`client`]); `serve`, `up`, `migrate`, `backup` and `prune` call the
+//! library;
 //! `bench` runs `gantry-bench`.
 
 mod client;
 mod commands;
+mod database;
 mod up;
 
 use clap::{Parser, Subcommand};
 use commands::submit::SubmitArgs;
 use commands::{jobs, report, submit, workers, ServerArgs};
-use gantry::config::{ServeConfig, DEFAULT_DATABASE_URL};
+use gantry::config::{RetentionConfig, ServeConfig, DEFAULT_DATABASE_URL};
 use up::UpConfig;
 
 /// gantry: a database-backed job execution service.
@@ -109,6 +111,19 @@ pub enum Command {
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
     },
+    /// Delete finished work past its age now, as the server's pruner does (rolling finished
+    /// jobs up for the reports first), or with --dry-run only count what would go.
+    Prune {
+        /// Count what would go, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Database URL: sqlite://PATH or postgres://...
+        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+        database_url: String,
+        /// The ages (the server's flags and defaults).
+        #[command(flatten)]
+        retention: RetentionConfig,
+    },
     /// Apply database migrations and exit.
     Migrate {
         /// Database URL: sqlite://PATH or postgres://...
@@ -137,13 +152,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => report::report(&server, since, &group_by).await,
         Command::Bench { args } => return bench(&args).await,
         Command::Backup { file, database_url } => {
-            return Ok(match backup(&database_url, &file).await {
-                Ok(code) => code,
-                Err(e) => {
-                    eprintln!("error: {e:#}");
-                    1
-                }
-            })
+            return Ok(exit_code(database::backup(&database_url, &file).await))
+        }
+        Command::Prune {
+            dry_run,
+            database_url,
+            retention,
+        } => {
+            return Ok(exit_code(
+                database::prune(&database_url, &retention, dry_run).await,
+            ))
         }
         other => return run_service(other).await.map(|()| 0),
     };
@@ -154,6 +172,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(e.exit_code())
         }
     }
+}
+
+/// A database command's exit code; its error printed (exit code 1).
+fn exit_code(outcome: anyhow::Result<i32>) -> i32 {
+    outcome.unwrap_or_else(|e| {
+        eprintln!("error: {e:#}");
+        1
+    })
 }
 
 async fn run_service(command: Command) -> anyhow::Result<()> {
@@ -173,47 +199,6 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         }
         _ => unreachable!("user commands are handled by run"),
     }
-}
-
-/// `gantry backup FILE`: refuses (exit code 2, nothing written) an existing FILE, a SQLite file
-/// that is not there (opening it would make an empty database) and PostgreSQL; otherwise
-/// copies the database and says how big the copy is. Database failures are errors (1).
-async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Result<i32> {
-    let refuse = |why: String| {
-        eprintln!("error: {why}");
-        Ok(2)
-    };
-    if file.exists() {
-        return refuse(format!(
-            "{} exists: gantry backup writes a new file, and never over one",
-            file.display()
-        ));
-    }
-    if let Some(path) = database_url.strip_prefix("sqlite://") {
-        let path = path.split('?').next().unwrap_or(path);
-        if !std::path::Path::new(path).is_file() {
-            return refuse(format!(
-                "no SQLite database at {path}: name it with --database-url sqlite://PATH"
-            ));
-        }
-    }
-    let Some(dest) = file.to_str() else {
-        return refuse(format!("{} is not a UTF-8 path", file.display()));
-    };
-    let repo = gantry::repo::connect(database_url, Default::default()).await?;
-    match repo.database_backup(dest).await {
-        Ok(()) => {}
-        Err(gantry::repo::RepoError::Unsupported(why)) => return refuse(why),
-        Err(e) => return Err(e.into()),
-    }
-    let size = std::fs::metadata(file).map(|m| m.len()).unwrap_or(0);
-    println!(
-        "copied {} to {} ({:.1} MiB)",
-        gantry::server::redact(database_url),
-        file.display(),
-        size as f64 / (1024.0 * 1024.0)
-    );
-    Ok(0)
 }
 
 /// `gantry bench ARGS`: runs `gantry-bench ARGS` (beside this executable, else from `PATH`)

@@ -7,6 +7,7 @@
 mod job;
 mod outcome;
 mod params;
+mod prune;
 mod units;
 mod upload;
 mod worker;
@@ -15,8 +16,9 @@ pub use job::{HistoryRecord, JobRecord};
 pub use outcome::{Assignment, HeartbeatOutcome, PlaceOutcome, SweepCounts};
 pub use params::{
     JobFinishParams, JobInsertParams, JobListParams, UploadInsertParams, WorkerHeartbeatParams,
-    WorkerRegisterParams,
+    WorkerRegisterParams, SEARCH_WINDOW,
 };
+pub use prune::{PruneCounts, PruneCutoffs};
 pub use units::{cores_to_milli, milli_to_cores};
 pub use upload::UploadRecord;
 pub use worker::WorkerRecord;

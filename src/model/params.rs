@@ -57,9 +57,16 @@ pub struct JobListParams {
     pub search: Option<String>,
     /// Only jobs with an id below this one (the previous page's last id).
     pub before_id: Option<String>,
+    /// Only jobs with an id at or above this one (a time filter's bound on the time-ordered
+    /// ids, so the primary key finds the window).
+    pub from_id: Option<String>,
     /// Most jobs on the page.
     pub limit: i64,
 }
+
+/// How many of the newest jobs (those the other filters select) one page of a search looks
+/// through: a text matched anywhere in a command has no index, so the window bounds the cost.
+pub const SEARCH_WINDOW: i64 = 20_000;
 
 /// An agent joining or rejoining.
 #[derive(Debug, Clone)]

@@ -13,7 +13,9 @@ mod statements;
 mod traits;
 
 pub use error::{RepoError, RepoResult};
-pub use traits::{JobBatchRepo, JobRepo, Repo, ReportRepo, SchedulerRepo, UploadRepo, WorkerRepo};
+pub use traits::{
+    JobBatchRepo, JobRepo, MaintenanceRepo, Repo, ReportRepo, SchedulerRepo, UploadRepo, WorkerRepo,
+};
 
 use crate::lifecycle::Policy;
 use std::sync::Arc;

@@ -38,8 +38,8 @@ macro_rules! dialect_statements {
             /// The job holding an idempotency key.
             JOB_BY_IDEMPOTENCY_KEY => "job_by_idempotency_key.sql",
 
-            /// Jobs per state, for the metrics gauge.
-            JOB_COUNTS_BY_STATUS => "job_counts_by_status.sql",
+            /// Jobs per state that is not final, for the metrics gauge.
+            JOB_COUNTS_LIVE => "job_counts_live.sql",
 
             /// One job.
             JOB_GET => "job_get.sql",
@@ -89,7 +89,7 @@ macro_rules! dialect_statements {
             /// an agent that starts each job the moment it arrives.
             JOBS_DELIVER_STARTED => "jobs_deliver_started.sql",
 
-            /// Terminal transitions ever recorded, per final state, for the metrics counter.
+            /// Jobs that ended in a window, per final state, for the metrics counter.
             JOBS_FINISHED_BY_STATUS => "jobs_finished_by_status.sql",
 
             /// The jobs a worker holds, to change them (locked on PostgreSQL).
@@ -151,15 +151,50 @@ macro_rules! dialect_statements {
             /// do.
             QUEUE_PEEK => "queue_peek.sql",
 
-            /// Jobs ended in the window per group: total, per final state, retries.
-            REPORT_COUNTS => "report_counts.sql",
+            /// Where a maintenance pass got to (`maintenance_cursors`).
+            CURSOR_GET => "cursor_get.sql",
 
-            /// Percentiles of one duration (queue wait or run time) per group.
-            REPORT_DURATIONS => "report_durations.sql",
+            /// As `CURSOR_GET`, locked for the pass that moves it (PostgreSQL).
+            CURSOR_LOCK => "cursor_lock.sql",
 
-            /// Percentiles of what attempts used (peak memory, CPU seconds, the memory
-            /// requested, the peak's share of it) per group and metric.
-            REPORT_USAGE => "report_usage.sql",
+            /// Moves a maintenance cursor.
+            CURSOR_SET => "cursor_set.sql",
+
+            /// The history rows of jobs (JSON array of ids), as the rollup reads them.
+            HISTORY_FACTS => "history_facts.sql",
+
+            /// Deletes the history rows of jobs (JSON array of ids).
+            HISTORY_DELETE_FOR_JOBS => "history_delete_for_jobs.sql",
+
+            /// Clears stdout and stderr of jobs (JSON array of ids).
+            JOBS_CLEAR_OUTPUTS => "jobs_clear_outputs.sql",
+
+            /// Deletes finished jobs (JSON array of ids).
+            JOBS_DELETE => "jobs_delete.sql",
+
+            /// Finished jobs past a cursor, in the order they ended.
+            JOBS_ENDED_AFTER => "jobs_ended_after.sql",
+
+            /// Finished jobs old enough to delete and already rolled up, oldest first.
+            JOBS_PRUNABLE => "jobs_prunable.sql",
+
+            /// What a prune would take, counted (`gantry prune --dry-run`).
+            PRUNE_PREVIEW => "prune_preview.sql",
+
+            /// Writes one rollup row whole.
+            ROLLUP_UPSERT => "rollup_upsert.sql",
+
+            /// Deletes the rollup rows of hours before a time.
+            ROLLUPS_DELETE_BEFORE => "rollups_delete_before.sql",
+
+            /// The rollup rows of the listed hours (JSON array).
+            ROLLUPS_OF_HOURS => "rollups_of_hours.sql",
+
+            /// The rollup rows of the hours in a window.
+            ROLLUPS_IN_WINDOW => "rollups_in_window.sql",
+
+            /// Deletes old input files no unfinished job names.
+            UPLOADS_PRUNE => "uploads_prune.sql",
 
             /// One upload.
             UPLOAD_GET => "upload_get.sql",

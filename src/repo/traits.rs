@@ -3,8 +3,8 @@
 use super::{Dialect, RepoResult};
 use crate::model::{
     HeartbeatOutcome, HistoryRecord, JobFinishParams, JobInsertParams, JobListParams, JobRecord,
-    PlaceOutcome, SweepCounts, UploadInsertParams, UploadRecord, WorkerHeartbeatParams,
-    WorkerRecord, WorkerRegisterParams,
+    PlaceOutcome, PruneCounts, PruneCutoffs, SweepCounts, UploadInsertParams, UploadRecord,
+    WorkerHeartbeatParams, WorkerRecord, WorkerRegisterParams,
 };
 use async_trait::async_trait;
 
@@ -21,8 +21,13 @@ pub trait JobRepo: Send + Sync {
     /// A job's history, oldest first.
     async fn job_history(&self, id: &str) -> RepoResult<Vec<HistoryRecord>>;
 
-    /// A page of jobs, newest first.
+    /// A page of jobs, newest first. A search (`p.search`) looks among the newest
+    /// [`crate::model::SEARCH_WINDOW`] jobs the other filters select.
     async fn job_list(&self, p: JobListParams) -> RepoResult<Vec<JobRecord>>;
+
+    /// Where a search of `p` stopped looking: the last job of its window, when the filters
+    /// other than the text select more jobs than the window holds.
+    async fn job_list_window_end(&self, p: &JobListParams) -> RepoResult<Option<String>>;
 
     /// Hands a worker up to `max` of its assigned jobs not yet delivered, marking them delivered.
     async fn job_deliver(&self, worker_id: &str, max: i64, now: i64) -> RepoResult<Vec<JobRecord>>;
@@ -171,21 +176,59 @@ pub trait SchedulerRepo: Send + Sync {
 /// Counts and summaries read from the jobs and history tables.
 #[async_trait]
 pub trait ReportRepo: Send + Sync {
-    /// How many jobs are in each state.
-    async fn job_counts_by_status(&self) -> RepoResult<Vec<(String, i64)>>;
+    /// How many jobs are in each state that is not final (PENDING, QUEUED, ASSIGNED,
+    /// RUNNING), each counted from its own partial index: the cost does not grow with the
+    /// finished jobs stored.
+    async fn job_counts_live(&self) -> RepoResult<Vec<(String, i64)>>;
 
-    /// How many jobs ever ended in each terminal state (from the history table, so the count
-    /// survives restarts and is the same on every replica).
-    async fn job_finished_counts(&self) -> RepoResult<Vec<(String, i64)>>;
+    /// How many jobs ended in `[from, to)`, per final state: the metrics counter adds what
+    /// ended since its last scrape.
+    async fn job_finished_between(&self, from: i64, to: i64) -> RepoResult<Vec<(String, i64)>>;
 
-    /// The job-history report: jobs that ended in `[from, to)`, grouped by `group_by`
-    /// (`hour`, `day`, `worker`, `status`, `image`, or anything else for one group).
+    /// The job-history report: jobs that ended in the whole hours (UTC) `[from, to)`
+    /// covers, grouped by `group_by` (`hour`, `day`, `worker`, `status`, `image`, or anything
+    /// else for one group). Read from the rollup rows of those hours and the jobs that ended
+    /// since the last rollup pass, in one snapshot: the same answer before and after a prune.
     async fn report_summary(
         &self,
         from: i64,
         to: i64,
         group_by: &str,
     ) -> RepoResult<Vec<gantry_api::ReportGroup>>;
+}
+
+/// The upkeep of a database that runs for months: the rollup pass and the pruners (see
+/// `scheduler::maintenance`). Each call does one bounded batch in one transaction.
+#[async_trait]
+pub trait MaintenanceRepo: Send + Sync {
+    /// Folds up to `limit` finished jobs that ended before `ended_before` into their rollup
+    /// rows, in the order they ended from the rollup cursor on, and moves the cursor past
+    /// them. Returns how many jobs it folded.
+    async fn job_rollup(&self, ended_before: i64, limit: i64) -> RepoResult<u64>;
+
+    /// Clears stdout and stderr of up to `limit` finished jobs that ended before
+    /// `ended_before`, from the outputs cursor on. Returns how many jobs it looked at (the
+    /// cursor moved past them) and how many had output.
+    async fn job_prune_outputs(&self, ended_before: i64, limit: i64) -> RepoResult<(u64, u64)>;
+
+    /// Deletes up to `limit` finished jobs that ended before `ended_before` and are rolled
+    /// up, oldest first, with their history. Returns (jobs, history rows) deleted.
+    async fn job_prune(&self, ended_before: i64, limit: i64) -> RepoResult<(u64, u64)>;
+
+    /// Deletes up to `limit` input files stored before `stored_before` that no unfinished
+    /// job names.
+    async fn upload_prune(&self, stored_before: i64, limit: i64) -> RepoResult<u64>;
+
+    /// Deletes the rollup rows of hours before `hour_before`.
+    async fn rollup_prune(&self, hour_before: i64) -> RepoResult<u64>;
+
+    /// What a prune at `cutoffs` would take now, changing nothing (jobs counted whether or
+    /// not they are rolled up yet: a prune folds them in first).
+    async fn prune_preview(&self, cutoffs: PruneCutoffs) -> RepoResult<PruneCounts>;
+
+    /// Gives space freed by deletes back to the file system where the database does not
+    /// reuse it by itself (SQLite's incremental vacuum; nothing on PostgreSQL).
+    async fn database_compact(&self) -> RepoResult<()>;
 }
 
 /// Input files of jobs, stored in the database so every replica can serve them.
@@ -201,7 +244,14 @@ pub trait UploadRepo: Send + Sync {
 /// Every state change of jobs and workers, each in one transaction: the whole repository.
 #[async_trait]
 pub trait Repo:
-    JobRepo + JobBatchRepo + WorkerRepo + SchedulerRepo + ReportRepo + UploadRepo + 'static
+    JobRepo
+    + JobBatchRepo
+    + WorkerRepo
+    + SchedulerRepo
+    + ReportRepo
+    + MaintenanceRepo
+    + UploadRepo
+    + 'static
 {
     /// Which database this is.
     fn dialect(&self) -> Dialect;

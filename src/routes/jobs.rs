@@ -83,7 +83,8 @@ pub struct ListQuery {
     from: Option<String>,
     /// Created before (epoch ms or RFC 3339).
     to: Option<String>,
-    /// Text in the id or command.
+    /// Text in the id or command, looked for among the newest 20,000 jobs the other filters
+    /// select; when that window ends before the page fills, `nextCursor` continues behind it.
     q: Option<String>,
     /// The previous page's `nextCursor`.
     cursor: Option<String>,
@@ -132,6 +133,7 @@ pub async fn list(
             .cursor
             .map(|c| validate::job_id("cursor", &c))
             .transpose()?,
+        from_id: None,
         limit,
     };
     let (jobs, next_cursor) = reads::job_page(&state, params).await?;

@@ -1,17 +1,16 @@
 //! `GET /metrics` and the HTTP timing middleware.
 //!
-//! Counts that live in the database (jobs by state, jobs finished by final state, workers by
-//! state) are read from it at scrape time, so they are right after a restart and the same on
-//! every replica.
+//! Counts that live in the database are read from it at scrape time (see [`crate::metrics`]
+//! for what each replica reports).
 
 use crate::clock::now_ms;
 use crate::lifecycle::worker;
-use crate::metrics::{self, HTTP_REQUESTS, JOBS, JOBS_FINISHED, WORKERS};
+use crate::metrics::{self, HTTP_REQUESTS, JOBS, WORKERS};
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use gantry_api::{JobStatus, WorkerStatus};
+use gantry_api::WorkerStatus;
 use std::time::Instant;
 
 /// Records an HTTP request's duration under its route pattern (never the raw path, so ids do
@@ -49,18 +48,15 @@ pub async fn render(State(state): State<AppState>) -> Response {
 }
 
 async fn refresh_from_database(state: &AppState) -> crate::repo::RepoResult<()> {
-    let counts = state.repo.job_counts_by_status().await?;
-    for status in JobStatus::ALL {
-        let n = counts
-            .iter()
-            .find(|(s, _)| s == status.as_str())
-            .map_or(0, |(_, n)| *n);
-        ::metrics::gauge!(JOBS, "status" => status.as_str()).set(n as f64);
-    }
-    for (status, n) in state.repo.job_finished_counts().await? {
-        ::metrics::counter!(JOBS_FINISHED, "status" => status).absolute(n as u64);
+    for (status, n) in state.repo.job_counts_live().await? {
+        ::metrics::gauge!(JOBS, "status" => status).set(n as f64);
     }
     let now = now_ms();
+    let repo = &state.repo;
+    state
+        .endings
+        .advance(now, |from, to| repo.job_finished_between(from, to))
+        .await?;
     let workers = state.repo.worker_list().await?;
     for status in WorkerStatus::ALL {
         let n = workers

@@ -20,7 +20,8 @@ pub const DEFAULT_WINDOW_MS: i64 = 24 * 3600 * 1000;
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct SummaryQuery {
-    /// Start (epoch ms or RFC 3339); a day before `to` when absent.
+    /// Start (epoch ms or RFC 3339); a day before `to` when absent. Rounded down to a whole
+    /// hour (UTC), as `to` is rounded up: the report's resolution is one hour.
     from: Option<String>,
     /// End, exclusive (epoch ms or RFC 3339); now when absent.
     to: Option<String>,
@@ -58,6 +59,9 @@ pub async fn summary(
             format!("groupBy must be one of {}", GROUPINGS.join(", ")),
         ));
     }
+    // Reports read hourly rollups: the window is the whole hours it touches, and the answer
+    // says which.
+    let (from, to) = crate::rollup::hours_covering(from, to);
     let groups = state.repo.report_summary(from, to, &group_by).await?;
     Ok(Json(ReportSummary {
         from,

@@ -5,9 +5,11 @@
 //!   in every replica: row locks make concurrent passes safe.
 //! - The sweepers ([`sweepers`], built once by [`sweepers::standard`]) find silent workers,
 //!   overdue jobs, jobs never started and ended cooldowns. They run on the sweep timer in the
-//!   one replica holding the leader lease ([`leader`]).
+//!   one replica holding the leader lease ([`leader`]), and after them the rollup pass and the
+//!   pruner ([`maintenance`]).
 
 pub mod leader;
+pub mod maintenance;
 pub mod placer;
 pub mod sweepers;
 

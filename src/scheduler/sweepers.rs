@@ -30,7 +30,7 @@ pub trait Sweeper: Send + Sync {
 /// Every sweeper with the settings of `config`, in the order the leader runs them.
 pub fn standard(repo: &Arc<dyn Repo>, config: &ServeConfig) -> Vec<Box<dyn Sweeper>> {
     let heartbeat_timeout_ms = millis(config.heartbeat_timeout);
-    vec![
+    let sweepers: Vec<Box<dyn Sweeper>> = vec![
         Box::new(HeartbeatSweeper {
             repo: repo.clone(),
             heartbeat_timeout_ms,
@@ -46,7 +46,11 @@ pub fn standard(repo: &Arc<dyn Repo>, config: &ServeConfig) -> Vec<Box<dyn Sweep
         }),
         Box::new(HoldSweeper { repo: repo.clone() }),
         Box::new(CooldownSweeper { repo: repo.clone() }),
-    ]
+    ];
+    sweepers
+        .into_iter()
+        .chain(super::maintenance::services(repo, &config.retention))
+        .collect()
 }
 
 /// Marks workers silent for the heartbeat timeout OFFLINE and requeues their jobs.

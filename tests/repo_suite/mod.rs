@@ -12,6 +12,7 @@ mod leases;
 mod placement;
 mod pulls;
 mod reads;
+mod retention;
 mod rules;
 mod usage;
 mod workers;

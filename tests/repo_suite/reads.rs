@@ -205,38 +205,60 @@ async fn state_counts_come_from_the_tables(db: TestDb) {
         v.sort();
         v
     };
-    assert!(r.job_counts_by_status().await.unwrap().is_empty());
-    assert!(r.job_finished_counts().await.unwrap().is_empty());
+    let count = |s: &str, n: i64| (s.to_string(), n);
+    let none = [
+        ("ASSIGNED", 0),
+        ("PENDING", 0),
+        ("QUEUED", 0),
+        ("RUNNING", 0),
+    ];
+    let none: Vec<_> = none.iter().map(|(s, n)| count(s, *n)).collect();
+    assert_eq!(sorted(r.job_counts_live().await.unwrap()), none);
+    assert!(r
+        .job_finished_between(0, i64::MAX)
+        .await
+        .unwrap()
+        .is_empty());
     worker("w").register(r).await;
-    for (i, id) in ["ok", "bad", "gone", "waiting"].iter().enumerate() {
+    for (i, id) in ["ok", "bad", "gone", "waiting", "running"]
+        .iter()
+        .enumerate()
+    {
         job(id).at(T0 + i as i64).insert(r).await;
     }
     job("later").run_at(T0 + 10_000).insert(r).await;
+    job("too-big").size(64_000, 1).insert(r).await;
     r.job_place(T0 + 10, 2).await.unwrap();
     r.job_finish(result("w", "ok", 1, T0 + 11)).await.unwrap();
     r.job_finish(failure("w", "bad", 1, T0 + 12, 2))
         .await
         .unwrap();
     r.job_cancel("gone", T0 + 13).await.unwrap();
+    place_and_start(r, "waiting", T0 + 14).await;
+    r.job_place(T0 + 15, 1).await.unwrap();
 
-    let count = |s: &str, n: i64| (s.to_string(), n);
     assert_eq!(
-        sorted(r.job_counts_by_status().await.unwrap()),
+        sorted(r.job_counts_live().await.unwrap()),
         [
-            count("CANCELLED", 1),
-            count("COMPLETED", 1),
-            count("FAILED", 1),
+            count("ASSIGNED", 1),
             count("PENDING", 1),
-            count("QUEUED", 1)
-        ]
+            count("QUEUED", 1),
+            count("RUNNING", 1)
+        ],
+        "running: waiting; assigned: running; queued: too-big (fits no worker); pending: later"
     );
     assert_eq!(
-        sorted(r.job_finished_counts().await.unwrap()),
+        sorted(r.job_finished_between(T0, T0 + 14).await.unwrap()),
         [
             count("CANCELLED", 1),
             count("COMPLETED", 1),
             count("FAILED", 1)
         ]
+    );
+    // Half-open windows: ok ended at T0+11, bad at T0+12.
+    assert_eq!(
+        sorted(r.job_finished_between(T0 + 11, T0 + 12).await.unwrap()),
+        [count("COMPLETED", 1)]
     );
 }
 

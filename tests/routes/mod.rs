@@ -5,6 +5,7 @@ mod access;
 mod batches;
 mod history_order;
 mod jobs;
+mod list_windows;
 mod pulls;
 mod usage;
 mod workers;

@@ -85,6 +85,7 @@ impl Golden {
             for sql in &statements {
                 sqlx::query(sql).execute(&pool).await?;
             }
+            self.roll_up().await?;
             // A consistent file to copy for each expiring sample, whatever the WAL holds.
             sqlx::query(&format!("VACUUM INTO '{}'", copy.display()))
                 .execute(&pool)
@@ -95,10 +96,19 @@ impl Golden {
             for sql in &statements {
                 sqlx::query(sql).execute(&pool).await?;
             }
+            self.roll_up().await?;
             // What autovacuum would have done by the time such a state is reached.
             sqlx::query("ANALYZE").execute(&pool).await?;
             pool.close().await;
         }
+        Ok(())
+    }
+
+    /// Folds the seeded finished jobs into the rollups, as a server that ran up to this state
+    /// would have, so the timed passes' rollup has nothing left to fold.
+    async fn roll_up(&self) -> anyhow::Result<()> {
+        let repo = gantry::repo::connect(&self.url, Default::default()).await?;
+        while repo.job_rollup(self.at, 1000).await? > 0 {}
         Ok(())
     }
 

@@ -1,4 +1,4 @@
-//! Figure 3: sweep cost: the time of one scheduler pass (placement and the four sweepers, with
+//! Figure 3: sweep cost: the time of one scheduler pass (placement and the sweepers, with
 //! the arguments the server passes them) over a database with nothing to do, at 1k to 100k
 //! jobs and 100 or 1,000 workers; and the same pass when 1% of the workers went silent, so it
 //! marks them OFFLINE and requeues what they held.

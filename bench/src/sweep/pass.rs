@@ -1,5 +1,6 @@
 //! One scheduler pass as the server makes it (placement, then the sweepers the leader runs,
-//! built by the same `sweepers::standard`), timed call by call.
+//! built by the same `sweepers::standard`, the rollup pass and the pruner included), timed
+//! call by call.
 
 use super::Size;
 use crate::stats::median;
@@ -12,20 +13,22 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// The calls' names, in the order they run (the leader's), for the per-call breakdown.
-const CALLS: [&str; 6] = [
+const CALLS: [&str; 8] = [
     "place",
     "heartbeats",
     "deadlines",
     "unstarted",
     "holds",
     "cooldowns",
+    "rollup",
+    "prune",
 ];
 
 /// What one pass took.
 #[derive(Debug, Default, Clone, Copy)]
 pub(super) struct Pass {
     /// Milliseconds per call, in the order of `CALLS`.
-    pub calls: [f64; 6],
+    pub calls: [f64; 8],
     /// Workers the heartbeat sweeper marked OFFLINE.
     pub expired: u64,
 }

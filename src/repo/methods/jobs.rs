@@ -5,7 +5,9 @@ use super::{
     count_evidence, history, holds, lock_job, release, sql, write_transition, Db, SqlRepo,
 };
 use crate::lifecycle::{hold, job};
-use crate::model::{HistoryRecord, JobFinishParams, JobInsertParams, JobListParams, JobRecord};
+use crate::model::{
+    HistoryRecord, JobFinishParams, JobInsertParams, JobListParams, JobRecord, SEARCH_WINDOW,
+};
 use crate::repo::{JobRepo, RepoResult};
 use async_trait::async_trait;
 use gantry_api::JobStatus;
@@ -79,6 +81,14 @@ impl JobRepo for SqlRepo {
         Ok(query
             .build_query_as()
             .fetch_all(self.backend.read())
+            .await?)
+    }
+
+    async fn job_list_window_end(&self, p: &JobListParams) -> RepoResult<Option<String>> {
+        let mut query = window_end_query(p);
+        Ok(query
+            .build_query_scalar()
+            .fetch_optional(self.backend.read())
             .await?)
     }
 
@@ -184,15 +194,55 @@ impl JobRepo for SqlRepo {
 }
 
 /// The job list's query. The one statement built at run time, since each filter is optional:
-/// `SELECT * FROM jobs WHERE 1 = 1` plus one `AND` per given filter, newest first.
+/// `SELECT * FROM jobs WHERE 1 = 1` plus one `AND` per given filter, newest first. A search
+/// looks for its text among the newest [`SEARCH_WINDOW`] jobs the other filters select (an
+/// id or a command matched anywhere cannot use an index): its cost stays bounded however
+/// many jobs are stored, and the page's cursor continues further back.
 fn list_query(p: &JobListParams) -> sqlx::QueryBuilder<'_, Db> {
-    let mut sql = sqlx::QueryBuilder::<Db>::new("SELECT * FROM jobs WHERE 1 = 1");
+    let mut sql = sqlx::QueryBuilder::<Db>::new("");
+    match &p.search {
+        None => {
+            sql.push("SELECT * FROM jobs WHERE 1 = 1");
+            push_filters(&mut sql, p);
+        }
+        Some(text) => {
+            let pattern = format!("%{text}%");
+            sql.push(
+                "SELECT * FROM jobs WHERE id IN (SELECT id FROM \
+                 (SELECT id, command FROM jobs WHERE 1 = 1",
+            );
+            push_filters(&mut sql, p);
+            sql.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(SEARCH_WINDOW)
+                .push(") recent WHERE id LIKE ")
+                .push_bind(pattern.clone())
+                .push(" OR command LIKE ")
+                .push_bind(pattern)
+                .push(")");
+        }
+    }
+    sql.push(" ORDER BY id DESC LIMIT ").push_bind(p.limit);
+    sql
+}
+
+/// The last job of a search's window: the id of the [`SEARCH_WINDOW`]-th newest job the
+/// filters other than the text select, if there are that many.
+fn window_end_query(p: &JobListParams) -> sqlx::QueryBuilder<'_, Db> {
+    let mut sql = sqlx::QueryBuilder::<Db>::new("SELECT id FROM jobs WHERE 1 = 1");
+    push_filters(&mut sql, p);
+    sql.push(" ORDER BY id DESC LIMIT 1 OFFSET ")
+        .push_bind(SEARCH_WINDOW - 1);
+    sql
+}
+
+/// Appends every filter of `p` but the search text, each as ` AND ...`.
+fn push_filters<'a>(sql: &mut sqlx::QueryBuilder<'a, Db>, p: &'a JobListParams) {
     if !p.statuses.is_empty() {
-        push_status_in(&mut sql, &p.statuses);
+        push_status_in(sql, &p.statuses);
         // Repeats the partial index's own WHERE when it holds every listed status: SQLite
         // uses a partial index only for a query that names its condition word for word.
         if p.statuses.iter().all(|s| ENDED_BADLY.contains(s)) {
-            push_status_in(&mut sql, &ENDED_BADLY);
+            push_status_in(sql, &ENDED_BADLY);
         }
     }
     if let Some(worker_id) = &p.worker_id {
@@ -204,19 +254,12 @@ fn list_query(p: &JobListParams) -> sqlx::QueryBuilder<'_, Db> {
     if let Some(to) = p.created_to {
         sql.push(" AND created_at < ").push_bind(to);
     }
-    if let Some(text) = &p.search {
-        let pattern = format!("%{text}%");
-        sql.push(" AND (id LIKE ")
-            .push_bind(pattern.clone())
-            .push(" OR command LIKE ")
-            .push_bind(pattern)
-            .push(")");
+    if let Some(from) = &p.from_id {
+        sql.push(" AND id >= ").push_bind(from);
     }
     if let Some(before) = &p.before_id {
         sql.push(" AND id < ").push_bind(before);
     }
-    sql.push(" ORDER BY id DESC LIMIT ").push_bind(p.limit);
-    sql
 }
 
 /// Appends ` AND status IN ('A', 'B')`. Written out, not bound: the statuses are a closed set of

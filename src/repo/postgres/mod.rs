@@ -59,6 +59,13 @@ impl Backend {
         &self.pool
     }
 
+    /// A read transaction: every read in it sees the same committed state.
+    async fn read_snapshot(&self) -> sqlx::Result<Tx> {
+        self.pool
+            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            .await
+    }
+
     /// A write transaction from the pool.
     async fn write(&self) -> sqlx::Result<Tx> {
         self.pool.begin().await
@@ -82,6 +89,11 @@ impl Backend {
              pg_dump -Fc -f FILE DATABASE_URL (see the README)"
                 .into(),
         ))
+    }
+
+    /// Nothing to do: autovacuum makes the space of deleted rows reusable.
+    async fn compact(&self) -> RepoResult<()> {
+        Ok(())
     }
 
     /// Applies pending migrations, one replica at a time (a session advisory lock).

@@ -14,7 +14,8 @@ pub use methods::SqlRepo as SqliteRepo;
 use super::{Dialect, RepoError, RepoResult};
 use crate::lifecycle::Policy;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+    SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteSynchronous,
 };
 use std::str::FromStr;
 use std::time::Duration;
@@ -59,7 +60,10 @@ impl Backend {
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
-            .connect_with(options.clone())
+            // Lets the pruner hand freed pages back to the file system (`compact`). It takes
+            // effect only in a new database: an older file keeps reusing its free pages. The
+            // read-only connections must not set it (setting it writes).
+            .connect_with(options.clone().auto_vacuum(SqliteAutoVacuum::Incremental))
             .await?;
         // An in-memory database lives in its one connection: reads must share it.
         let reader = if in_memory {
@@ -76,6 +80,11 @@ impl Backend {
     /// Where reads go: the read-only connections.
     fn read(&self) -> &SqlitePool {
         &self.reader
+    }
+
+    /// A read transaction: every read in it sees the same committed state (WAL snapshot).
+    async fn read_snapshot(&self) -> sqlx::Result<Tx> {
+        self.reader.begin().await
     }
 
     /// A write transaction, holding the database's write lock from its first statement.
@@ -95,6 +104,15 @@ impl Backend {
         sqlx::query(statements::DATABASE_BACKUP)
             .bind(dest)
             .execute(&self.reader)
+            .await?;
+        Ok(())
+    }
+
+    /// Gives pages freed by the pruner back to the file system, a bounded number per call
+    /// (`PRAGMA incremental_vacuum`; nothing in a file made without incremental auto-vacuum).
+    async fn compact(&self) -> RepoResult<()> {
+        sqlx::query(statements::DATABASE_COMPACT)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }

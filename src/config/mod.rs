@@ -2,6 +2,10 @@
 //! defined once, in the flag's clap attribute ([`ServeConfig::default`] and
 //! [`Policy::default`] are read from there).
 
+mod retention;
+
+pub use retention::{parse_retention, Retention, RetentionConfig};
+
 use crate::lifecycle::{CooldownCounts, Policy};
 use clap::{Args, Command, FromArgMatches};
 use gantry_api::parse_duration;
@@ -97,6 +101,10 @@ pub struct ServeConfig {
     /// Largest uploaded file, in bytes.
     #[arg(long, env = "GANTRY_MAX_UPLOAD_BYTES", default_value_t = DEFAULT_MAX_UPLOAD_BYTES)]
     pub max_upload_bytes: usize,
+
+    /// How long finished work is kept.
+    #[command(flatten)]
+    pub retention: RetentionConfig,
 }
 
 impl Default for ServeConfig {

@@ -1,0 +1,1 @@
+SELECT * FROM job_rollups WHERE hour >= $1 AND hour < $2

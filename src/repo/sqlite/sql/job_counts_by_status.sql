@@ -1,1 +1,0 @@
-SELECT status, COUNT(*) FROM jobs GROUP BY status

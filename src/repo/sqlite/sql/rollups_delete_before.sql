@@ -1,0 +1,1 @@
+DELETE FROM job_rollups WHERE hour < $1

@@ -1,0 +1,176 @@
+//! The upkeep of a database that runs for months: the rollup pass, which folds every
+//! finished job into the hourly rollups the reports read, and the pruner, which then takes
+//! what is past its age (outputs, whole jobs with their history, input files, old rollups).
+//! Both run on the leader's sweep, in bounded batches of their own transactions, so a pass
+//! costs what changed since the last one, never what is stored.
+
+use super::sweepers::Sweeper;
+use crate::config::{millis, RetentionConfig};
+use crate::model::{PruneCounts, PruneCutoffs, SweepCounts};
+use crate::repo::{Repo, RepoResult};
+use crate::rollup::HOUR_MS;
+use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Jobs (or files) per batch: each batch is one short transaction.
+pub const MAINTENANCE_BATCH: i64 = 1000;
+
+/// How long one pass of a service may keep at it before it leaves the rest to the next sweep,
+/// so the other sweepers are not held up behind a backlog.
+pub const MAINTENANCE_BUDGET: Duration = Duration::from_secs(1);
+
+/// Folds finished jobs into `job_rollups` (see [`crate::rollup`]).
+pub struct RollupPass {
+    /// Where jobs and rollups are.
+    pub repo: Arc<dyn Repo>,
+    /// How long after its end a job is folded in (its finish must have committed by then).
+    pub delay_ms: i64,
+}
+
+impl RollupPass {
+    /// Folds the jobs that ended up to `now` less the delay, batch by batch within the budget;
+    /// returns how many it folded.
+    pub async fn fold(&self, now: i64) -> RepoResult<u64> {
+        let started = Instant::now();
+        let mut folded = 0;
+        loop {
+            let n = self
+                .repo
+                .job_rollup(now - self.delay_ms, MAINTENANCE_BATCH)
+                .await?;
+            folded += n;
+            if n < MAINTENANCE_BATCH as u64 || started.elapsed() > MAINTENANCE_BUDGET {
+                return Ok(folded);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl Sweeper for RollupPass {
+    fn name(&self) -> &'static str {
+        "rollup"
+    }
+
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts> {
+        let folded = self.fold(now).await?;
+        // Nothing placement cares about changed: the count goes out as examined only.
+        Ok(SweepCounts {
+            examined: folded,
+            changed: 0,
+        })
+    }
+}
+
+/// Deletes finished work past its age (see [`RetentionConfig`]).
+pub struct Pruner {
+    /// Where jobs, files and rollups are.
+    pub repo: Arc<dyn Repo>,
+    /// The ages.
+    pub retention: RetentionConfig,
+}
+
+impl Pruner {
+    /// The cutoffs of the configured ages at `now`.
+    pub fn cutoffs(&self, now: i64) -> PruneCutoffs {
+        let r = &self.retention;
+        PruneCutoffs {
+            outputs_before: r.output_retention.cutoff(now),
+            jobs_before: r.job_retention.cutoff(now),
+            uploads_before: r.output_retention.cutoff(now),
+            // Whole hours only: an hour's rollup goes when all of it is past the age.
+            rollups_before: r
+                .rollup_retention
+                .cutoff(now)
+                .map(|t| t.div_euclid(HOUR_MS) * HOUR_MS),
+        }
+    }
+
+    /// One pass at `now`: each part in batches until none is left or the budget is spent.
+    pub async fn prune(&self, now: i64) -> RepoResult<PruneCounts> {
+        let cutoffs = self.cutoffs(now);
+        let started = Instant::now();
+        let within_budget = || started.elapsed() <= MAINTENANCE_BUDGET;
+        let full = |n: u64| n >= MAINTENANCE_BATCH as u64;
+        let mut counts = PruneCounts::default();
+        if let Some(before) = cutoffs.outputs_before {
+            loop {
+                let (looked_at, cleared) = self
+                    .repo
+                    .job_prune_outputs(before, MAINTENANCE_BATCH)
+                    .await?;
+                counts.outputs += cleared;
+                if !full(looked_at) || !within_budget() {
+                    break;
+                }
+            }
+        }
+        if let Some(before) = cutoffs.jobs_before {
+            loop {
+                let (jobs, history) = self.repo.job_prune(before, MAINTENANCE_BATCH).await?;
+                counts.jobs += jobs;
+                counts.history += history;
+                if !full(jobs) || !within_budget() {
+                    break;
+                }
+            }
+        }
+        if let Some(before) = cutoffs.uploads_before {
+            loop {
+                let n = self.repo.upload_prune(before, MAINTENANCE_BATCH).await?;
+                counts.uploads += n;
+                if !full(n) || !within_budget() {
+                    break;
+                }
+            }
+        }
+        if let Some(before) = cutoffs.rollups_before {
+            counts.rollups = self.repo.rollup_prune(before).await?;
+        }
+        if counts.jobs + counts.uploads + counts.rollups > 0 {
+            self.repo.database_compact().await?;
+        }
+        Ok(counts)
+    }
+}
+
+#[async_trait]
+impl Sweeper for Pruner {
+    fn name(&self) -> &'static str {
+        "prune"
+    }
+
+    async fn run_once(&self, now: i64) -> RepoResult<SweepCounts> {
+        let counts = self.prune(now).await?;
+        if counts.total() > 0 {
+            tracing::info!(
+                outputs = counts.outputs,
+                jobs = counts.jobs,
+                history = counts.history,
+                uploads = counts.uploads,
+                rollups = counts.rollups,
+                "pruned"
+            );
+        }
+        Ok(SweepCounts {
+            examined: counts.total(),
+            changed: 0,
+        })
+    }
+}
+
+/// The two services with the settings of `retention`, rollup first (the pruner deletes only
+/// what it folded in).
+pub fn services(repo: &Arc<dyn Repo>, retention: &RetentionConfig) -> Vec<Box<dyn Sweeper>> {
+    vec![
+        Box::new(RollupPass {
+            repo: repo.clone(),
+            delay_ms: millis(retention.rollup_delay),
+        }),
+        Box::new(Pruner {
+            repo: repo.clone(),
+            retention: retention.clone(),
+        }),
+    ]
+}
