@@ -66,26 +66,72 @@ ALTER TABLE job_rollups SET (fillfactor = 70);
 -- so it covers all of history the rollups keep, pruned rows included. Each measured amount
 -- has its count, sum and largest value (NULL when there is none): averages are sum / count;
 -- percentiles are in the API report (`GET /api/reports/summary`), from the histograms.
-CREATE VIEW job_hourly AS
-SELECT hour, image, worker_id, status, jobs, attempts, retries, worker_faults, job_faults,
-       queue_wait_ms_count, queue_wait_ms_sum, CASE WHEN queue_wait_ms_count > 0 THEN queue_wait_ms_max END AS queue_wait_ms_max,
-       run_ms_count, run_ms_sum, CASE WHEN run_ms_count > 0 THEN run_ms_max END AS run_ms_max,
-       cpu_seconds_count, cpu_seconds_sum, CASE WHEN cpu_seconds_count > 0 THEN cpu_seconds_max END AS cpu_seconds_max,
-       peak_memory_mb_count, peak_memory_mb_sum, CASE WHEN peak_memory_mb_count > 0 THEN peak_memory_mb_max END AS peak_memory_mb_max,
-       required_ram_mb_count, required_ram_mb_sum, CASE WHEN required_ram_mb_count > 0 THEN required_ram_mb_max END AS required_ram_mb_max,
-       memory_used_pct_count, memory_used_pct_sum, CASE WHEN memory_used_pct_count > 0 THEN memory_used_pct_max END AS memory_used_pct_max
-FROM job_rollups
-UNION ALL
+-- The view's second half on PostgreSQL: a function, so that the query runs with the cursor
+-- as literal values the planner can estimate (a handful of recent jobs: the jobs_finished
+-- index and job_history by job); as a join or a parameter it guessed a third of the table and
+-- scanned all of it.
+CREATE FUNCTION job_hourly_live() RETURNS TABLE (
+    hour BIGINT,
+    image TEXT,
+    worker_id TEXT,
+    status TEXT,
+    jobs BIGINT,
+    attempts BIGINT,
+    retries BIGINT,
+    worker_faults BIGINT,
+    job_faults BIGINT,
+    queue_wait_ms_count BIGINT,
+    queue_wait_ms_sum DOUBLE PRECISION,
+    queue_wait_ms_max DOUBLE PRECISION,
+    run_ms_count BIGINT,
+    run_ms_sum DOUBLE PRECISION,
+    run_ms_max DOUBLE PRECISION,
+    cpu_seconds_count BIGINT,
+    cpu_seconds_sum DOUBLE PRECISION,
+    cpu_seconds_max DOUBLE PRECISION,
+    peak_memory_mb_count BIGINT,
+    peak_memory_mb_sum DOUBLE PRECISION,
+    peak_memory_mb_max DOUBLE PRECISION,
+    required_ram_mb_count BIGINT,
+    required_ram_mb_sum DOUBLE PRECISION,
+    required_ram_mb_max DOUBLE PRECISION,
+    memory_used_pct_count BIGINT,
+    memory_used_pct_sum DOUBLE PRECISION,
+    memory_used_pct_max DOUBLE PRECISION
+) LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+    cursor_at BIGINT;
+    cursor_id TEXT;
+BEGIN
+    SELECT c.finished_at, c.job_id INTO cursor_at, cursor_id
+    FROM maintenance_cursors c WHERE c.name = 'rollup';
+    RETURN QUERY EXECUTE format($q$
 SELECT hour, image, worker_id, status,
-       COUNT(DISTINCT id), COUNT(attempt),
-       SUM(CASE WHEN attempt IS NULL OR attempt = 1 THEN retries ELSE 0 END),
-       COALESCE(SUM(worker_faults), 0), COALESCE(SUM(job_faults), 0),
-       COUNT(queue_wait_ms), SUM(queue_wait_ms), MAX(queue_wait_ms),
-       COUNT(run_ms), SUM(run_ms), MAX(run_ms),
-       COUNT(cpu_seconds), SUM(cpu_seconds), MAX(cpu_seconds),
-       COUNT(peak_memory_mb), SUM(peak_memory_mb), MAX(peak_memory_mb),
-       COUNT(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END), SUM(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END), MAX(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END),
-       COUNT(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0 THEN 100.0 * peak_memory_mb / required_ram_mb END), SUM(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0 THEN 100.0 * peak_memory_mb / required_ram_mb END), MAX(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0 THEN 100.0 * peak_memory_mb / required_ram_mb END)
+       CAST(COUNT(DISTINCT id) AS BIGINT), CAST(COUNT(attempt) AS BIGINT),
+       CAST(SUM(CASE WHEN attempt IS NULL OR attempt = 1 THEN retries ELSE 0 END) AS BIGINT),
+       CAST(COALESCE(SUM(worker_faults), 0) AS BIGINT),
+       CAST(COALESCE(SUM(job_faults), 0) AS BIGINT),
+       CAST(COUNT(queue_wait_ms) AS BIGINT),
+       CAST(SUM(queue_wait_ms) AS DOUBLE PRECISION),
+       CAST(MAX(queue_wait_ms) AS DOUBLE PRECISION),
+       CAST(COUNT(run_ms) AS BIGINT),
+       CAST(SUM(run_ms) AS DOUBLE PRECISION),
+       CAST(MAX(run_ms) AS DOUBLE PRECISION),
+       CAST(COUNT(cpu_seconds) AS BIGINT),
+       CAST(SUM(cpu_seconds) AS DOUBLE PRECISION),
+       CAST(MAX(cpu_seconds) AS DOUBLE PRECISION),
+       CAST(COUNT(peak_memory_mb) AS BIGINT),
+       CAST(SUM(peak_memory_mb) AS DOUBLE PRECISION),
+       CAST(MAX(peak_memory_mb) AS DOUBLE PRECISION),
+       CAST(COUNT(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END) AS BIGINT),
+       CAST(SUM(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END) AS DOUBLE PRECISION),
+       CAST(MAX(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END) AS DOUBLE PRECISION),
+       CAST(COUNT(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0
+                 THEN 100.0 * peak_memory_mb / required_ram_mb END) AS BIGINT),
+       CAST(SUM(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0
+                 THEN 100.0 * peak_memory_mb / required_ram_mb END) AS DOUBLE PRECISION),
+       CAST(MAX(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0
+                 THEN 100.0 * peak_memory_mb / required_ram_mb END) AS DOUBLE PRECISION)
 FROM (
     -- One row per attempt of each job past the rollup cursor (one row with a NULL attempt for
     -- a job that never had one), with its queue wait and run time as job_attempt_times has them.
@@ -109,14 +155,28 @@ FROM (
                SUM(CASE WHEN h.fault = 'worker' THEN 1 ELSE 0 END) AS worker_faults,
                SUM(CASE WHEN h.fault = 'job' THEN 1 ELSE 0 END) AS job_faults
         FROM jobs j
-        JOIN maintenance_cursors c ON c.name = 'rollup'
         LEFT JOIN job_history h ON h.job_id = j.id AND h.attempt >= 1
-        WHERE j.finished_at IS NOT NULL AND (j.finished_at, j.id) > (c.finished_at, c.job_id)
+        WHERE j.finished_at IS NOT NULL AND (j.finished_at, j.id) > (%s, %L)
         GROUP BY j.id, j.finished_at, j.image, j.worker_id, j.status, j.attempts,
                  j.required_ram_mb, h.attempt
     ) a
 ) live
-GROUP BY hour, image, worker_id, status;
+GROUP BY hour, image, worker_id, status
+$q$, cursor_at, cursor_id);
+END
+$fn$;
+
+CREATE VIEW job_hourly AS
+SELECT hour, image, worker_id, status, jobs, attempts, retries, worker_faults, job_faults,
+       queue_wait_ms_count, queue_wait_ms_sum, CASE WHEN queue_wait_ms_count > 0 THEN queue_wait_ms_max END AS queue_wait_ms_max,
+       run_ms_count, run_ms_sum, CASE WHEN run_ms_count > 0 THEN run_ms_max END AS run_ms_max,
+       cpu_seconds_count, cpu_seconds_sum, CASE WHEN cpu_seconds_count > 0 THEN cpu_seconds_max END AS cpu_seconds_max,
+       peak_memory_mb_count, peak_memory_mb_sum, CASE WHEN peak_memory_mb_count > 0 THEN peak_memory_mb_max END AS peak_memory_mb_max,
+       required_ram_mb_count, required_ram_mb_sum, CASE WHEN required_ram_mb_count > 0 THEN required_ram_mb_max END AS required_ram_mb_max,
+       memory_used_pct_count, memory_used_pct_sum, CASE WHEN memory_used_pct_count > 0 THEN memory_used_pct_max END AS memory_used_pct_max
+FROM job_rollups
+UNION ALL
+SELECT * FROM job_hourly_live();
 
 -- /metrics counts endings from jobs_finished, what ended since its last scrape, no longer
 -- every ending in the history: this index only cost every ending a write.

@@ -74,15 +74,31 @@ SELECT hour, image, worker_id, status, jobs, attempts, retries, worker_faults, j
 FROM job_rollups
 UNION ALL
 SELECT hour, image, worker_id, status,
-       COUNT(DISTINCT id), COUNT(attempt),
-       SUM(CASE WHEN attempt IS NULL OR attempt = 1 THEN retries ELSE 0 END),
-       COALESCE(SUM(worker_faults), 0), COALESCE(SUM(job_faults), 0),
-       COUNT(queue_wait_ms), SUM(queue_wait_ms), MAX(queue_wait_ms),
-       COUNT(run_ms), SUM(run_ms), MAX(run_ms),
-       COUNT(cpu_seconds), SUM(cpu_seconds), MAX(cpu_seconds),
-       COUNT(peak_memory_mb), SUM(peak_memory_mb), MAX(peak_memory_mb),
-       COUNT(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END), SUM(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END), MAX(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END),
-       COUNT(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0 THEN 100.0 * peak_memory_mb / required_ram_mb END), SUM(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0 THEN 100.0 * peak_memory_mb / required_ram_mb END), MAX(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0 THEN 100.0 * peak_memory_mb / required_ram_mb END)
+       CAST(COUNT(DISTINCT id) AS BIGINT), CAST(COUNT(attempt) AS BIGINT),
+       CAST(SUM(CASE WHEN attempt IS NULL OR attempt = 1 THEN retries ELSE 0 END) AS BIGINT),
+       CAST(COALESCE(SUM(worker_faults), 0) AS BIGINT),
+       CAST(COALESCE(SUM(job_faults), 0) AS BIGINT),
+       CAST(COUNT(queue_wait_ms) AS BIGINT),
+       CAST(SUM(queue_wait_ms) AS REAL),
+       CAST(MAX(queue_wait_ms) AS REAL),
+       CAST(COUNT(run_ms) AS BIGINT),
+       CAST(SUM(run_ms) AS REAL),
+       CAST(MAX(run_ms) AS REAL),
+       CAST(COUNT(cpu_seconds) AS BIGINT),
+       CAST(SUM(cpu_seconds) AS REAL),
+       CAST(MAX(cpu_seconds) AS REAL),
+       CAST(COUNT(peak_memory_mb) AS BIGINT),
+       CAST(SUM(peak_memory_mb) AS REAL),
+       CAST(MAX(peak_memory_mb) AS REAL),
+       CAST(COUNT(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END) AS BIGINT),
+       CAST(SUM(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END) AS REAL),
+       CAST(MAX(CASE WHEN peak_memory_mb IS NOT NULL THEN required_ram_mb END) AS REAL),
+       CAST(COUNT(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0
+                 THEN 100.0 * peak_memory_mb / required_ram_mb END) AS BIGINT),
+       CAST(SUM(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0
+                 THEN 100.0 * peak_memory_mb / required_ram_mb END) AS REAL),
+       CAST(MAX(CASE WHEN peak_memory_mb IS NOT NULL AND required_ram_mb > 0
+                 THEN 100.0 * peak_memory_mb / required_ram_mb END) AS REAL)
 FROM (
     -- One row per attempt of each job past the rollup cursor (one row with a NULL attempt for
     -- a job that never had one), with its queue wait and run time as job_attempt_times has them.
@@ -106,9 +122,10 @@ FROM (
                SUM(CASE WHEN h.fault = 'worker' THEN 1 ELSE 0 END) AS worker_faults,
                SUM(CASE WHEN h.fault = 'job' THEN 1 ELSE 0 END) AS job_faults
         FROM jobs j
-        JOIN maintenance_cursors c ON c.name = 'rollup'
         LEFT JOIN job_history h ON h.job_id = j.id AND h.attempt >= 1
-        WHERE j.finished_at IS NOT NULL AND (j.finished_at, j.id) > (c.finished_at, c.job_id)
+        WHERE j.finished_at IS NOT NULL AND (j.finished_at, j.id) > (
+              (SELECT finished_at FROM maintenance_cursors WHERE name = 'rollup'),
+              (SELECT job_id FROM maintenance_cursors WHERE name = 'rollup'))
         GROUP BY j.id, j.finished_at, j.image, j.worker_id, j.status, j.attempts,
                  j.required_ram_mb, h.attempt
     ) a
