@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Every figure `--figures` may name, in the order they run.
-pub const FIGURES: [&str; 8] = [
+pub const FIGURES: [&str; 9] = [
     "throughput",
     "latency",
     "sweep",
@@ -12,6 +12,7 @@ pub const FIGURES: [&str; 8] = [
     "fleet-process",
     "fleet-docker",
     "soak",
+    "history",
 ];
 
 /// gantry-bench: measure throughput and assignment latency of a real gantry server (see
@@ -71,15 +72,18 @@ pub struct BenchArgs {
     /// Jobs (`true` in the busybox test image) of the fleet-docker figure.
     #[arg(long, default_value_t = 200)]
     pub fleet_docker_jobs: usize,
+    /// Finished jobs stored for the history figure.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub history_jobs: usize,
     /// Seconds each pgbench ceiling runs (PostgreSQL throughput figures).
     #[arg(long, default_value_t = 10)]
     pub pgbench_seconds: u64,
     /// Which figures to run (all by default): throughput, latency, sweep, memory, docker,
-    /// fleet-process, fleet-docker, soak.
+    /// fleet-process, fleet-docker, soak, history.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,sweep,memory,docker,fleet-process,fleet-docker,soak"
+        default_value = "throughput,latency,sweep,memory,docker,fleet-process,fleet-docker,soak,history"
     )]
     pub figures: Vec<String>,
 }
@@ -129,5 +133,6 @@ impl BenchArgs {
         self.fleet_docker_slots = self.fleet_docker_slots.min(2);
         self.fleet_docker_jobs = self.fleet_docker_jobs.min(6);
         self.pgbench_seconds = self.pgbench_seconds.min(1);
+        self.history_jobs = self.history_jobs.min(2_000);
     }
 }

@@ -13,7 +13,7 @@ pub struct Figure {
     pub setting: String,
     /// The measured number, in `unit`.
     pub value: f64,
-    /// What `value` counts: `ms`, `jobs/s`, `MiB`, `rows`, `x` or `ratio`.
+    /// What `value` counts: `ms`, `jobs/s`, `rows/s`, `MiB`, `rows`, `x` or `ratio`.
     pub unit: &'static str,
 }
 

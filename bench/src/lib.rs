@@ -4,7 +4,8 @@
 //! Figures: end-to-end throughput of no-op jobs; assignment latency to an idle, long-polling
 //! agent (alone, behind queued jobs that fit no agent, and among many registered agents); the
 //! cost of one scheduler pass; the server's memory; Docker's overhead; real agents (a fleet of
-//! `gantry-worker` processes) beside the machine's own limits; a soak. Each figure runs
+//! `gantry-worker` processes) beside the machine's own limits; a soak; the reads a user makes
+//! of a long history of finished jobs. Each figure runs
 //! on a fresh database. Output: a table, or with `--json` one object per figure per line.
 //! BENCHMARKS.md holds the figures and the commands that made them.
 
@@ -14,6 +15,7 @@ mod binaries;
 mod docker;
 mod figure;
 mod fleet;
+mod history;
 mod latency;
 mod limits;
 mod load;
@@ -32,7 +34,7 @@ pub use figure::Figure;
 use target::{Launch, Target};
 
 /// Runs every figure asked for (throughput, latency, memory, soak, sweep, Docker, the fleets,
-/// in that order), printing each as it is made.
+/// the history, in that order), printing each as it is made.
 pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     args.check()?;
     args.apply_quick();
@@ -93,6 +95,9 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
                 .into_iter()
                 .for_each(emit);
         }
+    }
+    if args.wants("history") {
+        history::run(&launch, args.history_jobs, emit).await?;
     }
     Ok(())
 }

@@ -19,6 +19,52 @@ pub struct Launch {
     pub postgres: Option<String>,
 }
 
+/// A fresh database for one server: a SQLite file in a temp folder, or a new database on the
+/// PostgreSQL server. Made apart from the server so a figure can fill it before the server
+/// starts on it.
+pub struct Database {
+    /// Its URL, as the server is given it.
+    pub url: String,
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// The PostgreSQL server's admin URL, to drop the database at the end.
+    admin: Option<String>,
+    /// SQLite: the folder of the database file, removed with it.
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Database {
+    /// Creates an empty database of the launch's kind (the server migrates it when it starts).
+    pub async fn create(launch: &Launch) -> anyhow::Result<Database> {
+        Ok(match launch.postgres.as_deref() {
+            Some(admin) => Database {
+                url: postgres::create_database(admin).await?,
+                backend: "postgres",
+                admin: Some(admin.to_string()),
+                _dir: None,
+            },
+            None => {
+                let dir = tempfile::tempdir()?;
+                Database {
+                    url: format!("sqlite://{}", dir.path().join("bench.db").display()),
+                    backend: "sqlite",
+                    admin: None,
+                    _dir: Some(dir),
+                }
+            }
+        })
+    }
+
+    /// Drops the database (the SQLite folder goes with `self`), once no server uses it.
+    pub async fn remove(self) {
+        if let Some(admin) = &self.admin {
+            if let Err(e) = drop_database(admin, &self.url).await {
+                eprintln!("could not drop the bench database: {e}");
+            }
+        }
+    }
+}
+
 /// A running server and how to reach it.
 pub struct Target {
     /// `http://127.0.0.1:PORT`.
@@ -31,26 +77,26 @@ pub struct Target {
     pub http: reqwest::Client,
     /// The server's database URL, for the queries the figures make around the API.
     pub database_url: String,
-    /// The PostgreSQL server's admin URL, to drop the fresh database at the end.
-    admin: Option<String>,
     /// `gantry serve`, killed if the target is dropped without `stop`.
     child: tokio::process::Child,
-    /// SQLite: the folder of the database file, removed with the target.
-    _dir: Option<tempfile::TempDir>,
+    /// The server's database, dropped by `stop`.
+    database: Database,
 }
 
 impl Target {
     /// Starts a server on a fresh SQLite file, or a fresh database on the PostgreSQL server.
     pub async fn start(launch: &Launch) -> anyhow::Result<Target> {
-        let postgres = launch.postgres.as_deref();
-        let (url, backend, dir) = match postgres {
-            Some(admin) => (postgres::create_database(admin).await?, "postgres", None),
-            None => {
-                let dir = tempfile::tempdir()?;
-                let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-                (url, "sqlite", Some(dir))
-            }
-        };
+        Target::start_on(launch, Database::create(launch).await?, &[]).await
+    }
+
+    /// Starts a server on `database` (perhaps filled already), with `env` added to its
+    /// environment (settings such as `GANTRY_ROLLUP_DELAY` that have no flag here).
+    pub async fn start_on(
+        launch: &Launch,
+        database: Database,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Target> {
+        let url = database.url.clone();
         let port = std::net::TcpListener::bind("127.0.0.1:0")?
             .local_addr()?
             .port();
@@ -67,6 +113,7 @@ impl Target {
             )
             .env_remove("GANTRY_API_TOKEN")
             .env_remove("GANTRY_WORKER_TOKEN")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .kill_on_drop(true)
@@ -81,13 +128,12 @@ impl Target {
         let repo = gantry::repo::connect(&url, Policy::default()).await?;
         Ok(Target {
             base,
-            backend,
+            backend: database.backend,
             repo,
             http,
             database_url: url,
-            admin: postgres.map(str::to_string),
             child,
-            _dir: dir,
+            database,
         })
     }
 
@@ -113,11 +159,7 @@ impl Target {
         }
         let _ = tokio::time::timeout(Duration::from_secs(20), self.child.wait()).await;
         let _ = self.child.kill().await;
-        if let Some(admin) = &self.admin {
-            if let Err(e) = drop_database(admin, &self.database_url).await {
-                eprintln!("could not drop the bench database: {e}");
-            }
-        }
+        self.database.remove().await;
     }
 }
 

@@ -80,6 +80,10 @@ fn check(figures: &[Value], backend: &str) {
         "fleet_process",
         "fleet_process_spawn_limit",
         "fleet_process_over_limit",
+        "history_seed",
+        "history_table_mb",
+        "history_rollup",
+        "history_read",
     ];
     // pgbench ships with the PostgreSQL server; where PostgreSQL is required, so are its ceilings.
     if backend == "postgres" && std::env::var("GANTRY_REQUIRE_POSTGRES").as_deref() == Ok("1") {
@@ -111,6 +115,14 @@ fn check(figures: &[Value], backend: &str) {
             .count(),
         3
     );
+    // Every read of the history figure, each answered (the figure fails on any other answer).
+    assert_eq!(
+        figures
+            .iter()
+            .filter(|f| f["figure"] == "history_read")
+            .count(),
+        17
+    );
     for f in figures {
         assert_eq!(f["backend"], backend);
         let value = f["value"].as_f64().unwrap();
@@ -122,6 +134,8 @@ fn check(figures: &[Value], backend: &str) {
         "memory_rss_idle",
         "fleet_process",
         "fleet_process_spawn_limit",
+        "history_seed",
+        "history_rollup",
     ] {
         let f = figures.iter().find(|f| f["figure"] == name).unwrap();
         assert!(f["value"].as_f64().unwrap() > 1.0, "{f}");

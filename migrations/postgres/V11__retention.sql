@@ -25,7 +25,9 @@ INSERT INTO maintenance_cursors (name, finished_at, job_id) VALUES ('rollup', 0,
 -- counts, and for each measured amount over their attempts its count, sum, largest value
 -- and histogram (`buckets`: a JSON object by amount name of {bucket: count}, buckets of two
 -- significant digits, see src/rollup/histogram.rs). image is '(default)' and worker_id '-'
--- when the jobs had none. Kept for --rollup-retention (forever by default).
+-- when the jobs had none. Beside them, each hour's totals per final state have image and
+-- worker_id '*' (what a report not grouped by image or worker reads: a few rows per hour).
+-- Kept for --rollup-retention (forever by default).
 CREATE TABLE job_rollups (
     hour          BIGINT NOT NULL,
     image         TEXT NOT NULL,
@@ -175,6 +177,7 @@ SELECT hour, image, worker_id, status, jobs, attempts, retries, worker_faults, j
        required_ram_mb_count, required_ram_mb_sum, CASE WHEN required_ram_mb_count > 0 THEN required_ram_mb_max END AS required_ram_mb_max,
        memory_used_pct_count, memory_used_pct_sum, CASE WHEN memory_used_pct_count > 0 THEN memory_used_pct_max END AS memory_used_pct_max
 FROM job_rollups
+WHERE image <> '*'
 UNION ALL
 SELECT * FROM job_hourly_live();
 

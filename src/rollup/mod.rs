@@ -12,4 +12,6 @@ pub mod summary;
 
 pub use attempts::{EndedJob, HistoryFact};
 pub use histogram::Histogram;
-pub use summary::{hours_covering, report_groups, Rollup, RollupKey, DAY_MS, HOUR_MS, METRICS};
+pub use summary::{
+    hours_covering, needs_full_rows, report_groups, Rollup, RollupKey, DAY_MS, HOUR_MS, METRICS,
+};

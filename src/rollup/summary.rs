@@ -14,6 +14,10 @@ pub const DAY_MS: i64 = 86_400_000;
 pub const DEFAULT_IMAGE: &str = "(default)";
 /// The worker key of jobs never placed.
 pub const NO_WORKER: &str = "-";
+/// The image and worker keys of an hour's totals per final state: the rows the report reads
+/// when it groups by neither image nor worker (a handful per hour, where the full rows are
+/// one per image, worker and state). No image reference or worker id is `*`.
+pub const ANY: &str = "*";
 
 /// The measured amounts a rollup keeps a histogram of, by their column-name stems.
 pub const METRICS: [&str; 6] = [
@@ -47,6 +51,21 @@ impl RollupKey {
             worker_id: job.worker_id.clone().unwrap_or_else(|| NO_WORKER.into()),
             status: job.status.clone(),
         }
+    }
+
+    /// The key of the hour's totals for this key's final state.
+    pub fn totals(&self) -> RollupKey {
+        RollupKey {
+            hour: self.hour,
+            image: ANY.into(),
+            worker_id: ANY.into(),
+            status: self.status.clone(),
+        }
+    }
+
+    /// Whether this is the key of an hour's totals.
+    pub fn is_totals(&self) -> bool {
+        self.image == ANY && self.worker_id == ANY
     }
 
     /// The report group this key falls in under `group_by` (as `report_summary` names them).
@@ -126,6 +145,18 @@ impl Rollup {
         }
     }
 
+    /// The jobs' rollups by key, with each hour's totals per final state (under
+    /// [`RollupKey::totals`]) beside them.
+    pub fn with_totals(jobs: &[EndedJob], history: &[HistoryFact]) -> HashMap<RollupKey, Rollup> {
+        let mut out = Rollup::of_jobs(jobs, history);
+        let totals: Vec<(RollupKey, Rollup)> =
+            out.iter().map(|(k, r)| (k.totals(), r.clone())).collect();
+        for (key, rollup) in totals {
+            out.entry(key).or_default().merge(&rollup);
+        }
+        out
+    }
+
     /// The jobs' rollups by key.
     pub fn of_jobs(jobs: &[EndedJob], history: &[HistoryFact]) -> HashMap<RollupKey, Rollup> {
         let mut rows_of: HashMap<&str, Vec<&HistoryFact>> = HashMap::new();
@@ -139,6 +170,12 @@ impl Rollup {
         }
         out
     }
+}
+
+/// Whether a report grouped by `group_by` reads the full rollup rows (by image or worker)
+/// rather than the hours' totals.
+pub fn needs_full_rows(group_by: &str) -> bool {
+    matches!(group_by, "worker" | "image")
 }
 
 /// The whole hours (UTC) that `[from, to)` touches, at least one: the report's resolution.

@@ -66,9 +66,9 @@ async fn the_pruner_takes_only_what_is_past_its_age_and_rolled_up(db: TestDb) {
             jobs: 2,
             history: ab_history,
             uploads: 1,
-            rollups: 2,
+            rollups: 4,
         },
-        "a and b (one rollup row each: COMPLETED and FAILED), u2"
+        "a and b (one rollup row each, COMPLETED and FAILED, and the hour's totals of each), u2"
     );
     // The dry run changed nothing.
     assert_eq!(r.prune_preview(cutoffs).await.unwrap(), preview);
@@ -107,7 +107,7 @@ async fn the_pruner_takes_only_what_is_past_its_age_and_rolled_up(db: TestDb) {
 
     // Rollups go by whole hours.
     assert_eq!(r.rollup_prune(T0 - T0 % HOUR).await.unwrap(), 0);
-    assert_eq!(r.rollup_prune(T0 - T0 % HOUR + HOUR).await.unwrap(), 2);
+    assert_eq!(r.rollup_prune(T0 - T0 % HOUR + HOUR).await.unwrap(), 4);
     r.database_compact().await.unwrap();
     assert_eq!(
         r.prune_preview(PruneCutoffs {
@@ -117,10 +117,10 @@ async fn the_pruner_takes_only_what_is_past_its_age_and_rolled_up(db: TestDb) {
         .await
         .unwrap(),
         PruneCounts {
-            rollups: 1,
+            rollups: 2,
             ..PruneCounts::default()
         },
-        "c's row is left"
+        "c's row and its hour's totals are left"
     );
 }
 

@@ -3,7 +3,8 @@
 use super::{sql, Db, SqlRepo, Tx};
 use crate::repo::RepoResult;
 use crate::rollup::{
-    hours_covering, report_groups, EndedJob, Histogram, HistoryFact, Rollup, RollupKey, METRICS,
+    hours_covering, needs_full_rows, report_groups, EndedJob, Histogram, HistoryFact, Rollup,
+    RollupKey, METRICS,
 };
 use gantry_api::ReportGroup;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -170,7 +171,7 @@ impl SqlRepo {
             return Ok(0);
         };
         let history = facts(&mut *tx, &jobs).await?;
-        let fresh = Rollup::of_jobs(&jobs, &history);
+        let fresh = Rollup::with_totals(&jobs, &history);
         let hours: BTreeSet<i64> = fresh.keys().map(|k| k.hour).collect();
         let hours = serde_json::to_string(&hours).expect("hours serialize");
         let stored: Vec<RollupRow> = sqlx::query_as(sql::ROLLUPS_OF_HOURS)
@@ -193,8 +194,9 @@ impl SqlRepo {
         Ok(jobs.len() as u64)
     }
 
-    /// The report (`ReportRepo::report_summary`): the rollup rows of the window's hours and
-    /// the jobs of those hours past the rollup cursor, read in one snapshot so that a pass
+    /// The report (`ReportRepo::report_summary`): the rollup rows of the window's hours (the
+    /// hours' totals unless it groups by image or worker) and the jobs of those hours past
+    /// the rollup cursor, read in one snapshot so that a pass
     /// committing meanwhile is counted once.
     pub(super) async fn report_from_rollups(
         &self,
@@ -211,6 +213,7 @@ impl SqlRepo {
         let stored: Vec<RollupRow> = sqlx::query_as(sql::ROLLUPS_IN_WINDOW)
             .bind(from)
             .bind(to)
+            .bind(!needs_full_rows(group_by))
             .fetch_all(&mut *snapshot)
             .await?;
         let jobs: Vec<EndedJob> = sqlx::query_as(sql::JOBS_ENDED_AFTER)
