@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Every figure `--figures` may name, in the order they run.
-pub const FIGURES: [&str; 9] = [
+pub const FIGURES: [&str; 10] = [
     "throughput",
     "latency",
     "sweep",
@@ -12,6 +12,7 @@ pub const FIGURES: [&str; 9] = [
     "fleet-process",
     "fleet-docker",
     "soak",
+    "long-tx",
     "history",
 ];
 
@@ -51,6 +52,9 @@ pub struct BenchArgs {
     /// Windows of the soak (minutes in the full run).
     #[arg(long, default_value_t = 10)]
     pub soak_windows: usize,
+    /// Windows (of `--soak-window`) the long-tx figure keeps its transaction open.
+    #[arg(long, default_value_t = 3)]
+    pub long_tx_windows: usize,
     /// Length of one soak window.
     #[arg(long, default_value = "60s", value_parser = gantry_api::parse_duration)]
     pub soak_window: Duration,
@@ -79,11 +83,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 10)]
     pub pgbench_seconds: u64,
     /// Which figures to run (all by default): throughput, latency, sweep, memory, docker,
-    /// fleet-process, fleet-docker, soak, history.
+    /// fleet-process, fleet-docker, soak, long-tx, history.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,sweep,memory,docker,fleet-process,fleet-docker,soak,history"
+        default_value = "throughput,latency,sweep,memory,docker,fleet-process,fleet-docker,soak,long-tx,history"
     )]
     pub figures: Vec<String>,
 }
@@ -125,6 +129,7 @@ impl BenchArgs {
         self.registered = self.registered.min(20);
         self.memory_jobs = self.memory_jobs.min(2_000);
         self.soak_windows = self.soak_windows.min(3);
+        self.long_tx_windows = self.long_tx_windows.min(1);
         self.soak_window = self.soak_window.min(Duration::from_secs(2));
         self.fleet_agents = self.fleet_agents.min(1);
         self.fleet_slots = self.fleet_slots.min(2);

@@ -4,9 +4,9 @@
 //! Figures: end-to-end throughput of no-op jobs; assignment latency to an idle, long-polling
 //! agent (alone, behind queued jobs that fit no agent, and among many registered agents); the
 //! cost of one scheduler pass; the server's memory; Docker's overhead; real agents (a fleet of
-//! `gantry-worker` processes) beside the machine's own limits; a soak; the reads a user makes
-//! of a long history of finished jobs. Each figure runs
-//! on a fresh database. Output: a table, or with `--json` one object per figure per line.
+//! `gantry-worker` processes) beside the machine's own limits; a soak with retention on; the
+//! load with a long transaction left open; the reads a user makes of a long history of
+//! finished jobs. Each figure runs on a fresh database. Output: a table, or with `--json` one object per figure per line.
 //! BENCHMARKS.md holds the figures and the commands that made them.
 
 mod agents;
@@ -19,11 +19,13 @@ mod history;
 mod latency;
 mod limits;
 mod load;
+mod long_tx;
 mod memory;
 mod pgbench;
 mod postgres;
 mod soak;
 mod stats;
+mod steady;
 mod sweep;
 mod target;
 mod throughput;
@@ -69,12 +71,16 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         target.stop().await;
     }
     if args.wants("soak") {
-        let target = Target::start(&launch).await?;
-        soak::run(&target, args.soak_windows, args.soak_window)
+        soak::run(&launch, args.soak_windows, args.soak_window)
             .await?
             .into_iter()
             .for_each(emit);
-        target.stop().await;
+    }
+    if args.wants("long-tx") {
+        long_tx::run(&launch, args.long_tx_windows, args.soak_window)
+            .await?
+            .into_iter()
+            .for_each(emit);
     }
     if args.wants("sweep") {
         sweep::run(&args, emit).await?;

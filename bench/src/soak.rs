@@ -1,64 +1,30 @@
-//! Figure 6: a soak: steady batch load for a number of windows (minutes in the full run);
-//! jobs/s per window, the last window against the first, and the table sizes at the end
-//! (on PostgreSQL with live and dead tuples, to see that autovacuum keeps up).
+//! Figure 6: a soak: steady batch load for a number of windows (minutes in the full run) with
+//! retention on and short ages (jobs kept two windows, outputs one), so the pruner works all
+//! through it: jobs/s per window, the last window against the first and the best, the table
+//! sizes after every window (they must level off), and at the end (on PostgreSQL with live and
+//! dead tuples, to see that autovacuum keeps up).
 
-use crate::agents::create_batch;
-use crate::load::Agents;
-use crate::target::Target;
+use crate::steady::SteadyLoad;
+use crate::target::{Database, Launch, Target};
 use crate::Figure;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
-/// Jobs per create-batch call.
-const PER_CREATE: usize = 100;
-/// Concurrent creating clients.
-const CREATORS: usize = 4;
-/// Agents running the jobs.
-const AGENTS: usize = 16;
-/// Creators wait while this many jobs are created but not finished, so the load is steady
-/// (the queue neither empties nor grows without bound).
-const BACKLOG: usize = 5_000;
-
-/// Runs the load for `windows` windows of `window` each.
-pub async fn run(target: &Target, windows: usize, window: Duration) -> anyhow::Result<Vec<Figure>> {
-    let agents = Agents::start(target, AGENTS).await?;
-    let created = Arc::new(AtomicUsize::new(0));
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut creators = tokio::task::JoinSet::new();
-    for _ in 0..CREATORS {
-        let (http, base) = (target.http.clone(), target.base.clone());
-        let (created, stop, done) = (created.clone(), stop.clone(), agents.done.clone());
-        creators.spawn(async move {
-            while !stop.load(Ordering::Relaxed) {
-                if created.load(Ordering::Relaxed) > done.load(Ordering::Relaxed) + BACKLOG {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    continue;
-                }
-                create_batch(&http, &base, "true", PER_CREATE).await?;
-                created.fetch_add(PER_CREATE, Ordering::Relaxed);
-            }
-            anyhow::Ok(())
-        });
-    }
-    // The windows start once jobs flow, so the first is not the start-up.
-    let flowing = tokio::time::Instant::now() + Duration::from_secs(60);
-    while agents.finished() == 0 {
-        anyhow::ensure!(
-            tokio::time::Instant::now() < flowing,
-            "no job finished within 60 s of the soak's start"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+/// Runs the load for `windows` windows of `window` each on a server of `launch`.
+pub async fn run(launch: &Launch, windows: usize, window: Duration) -> anyhow::Result<Vec<Figure>> {
+    let ms = |d: Duration| format!("{}ms", d.as_millis());
+    let (jobs_kept, outputs_kept) = (ms(window * 2), ms(window));
+    let env = [
+        ("GANTRY_JOB_RETENTION", jobs_kept.as_str()),
+        ("GANTRY_OUTPUT_RETENTION", outputs_kept.as_str()),
+        ("GANTRY_ROLLUP_DELAY", "1s"),
+    ];
+    let target = Target::start_on(launch, Database::create(launch).await?, &env).await?;
+    let load = SteadyLoad::start(&target).await?;
     let mut figures = Vec::new();
     let mut rates = Vec::new();
-    let mut last = agents.finished();
     for i in 1..=windows {
-        tokio::time::sleep(window).await;
-        let now = agents.finished();
-        let rate = (now - last) as f64 / window.as_secs_f64();
+        let rate = load.rate_over(window).await;
         anyhow::ensure!(rate > 0.0, "no job finished in soak window {i}");
-        last = now;
         rates.push(rate);
         figures.push(Figure {
             figure: "soak_jobs_per_s",
@@ -67,21 +33,35 @@ pub async fn run(target: &Target, windows: usize, window: Duration) -> anyhow::R
             value: rate,
             unit: "jobs/s",
         });
+        for (what, mib) in table_mib(&target).await? {
+            figures.push(Figure {
+                figure: "soak_table_mib",
+                backend: target.backend,
+                setting: format!("{what}, after window {i}"),
+                value: mib,
+                unit: "MiB",
+            });
+        }
     }
-    stop.store(true, Ordering::Relaxed);
-    while let Some(result) = creators.join_next().await {
-        result??;
-    }
-    agents.stop().await?;
-    let (first, final_rate) = (rates[0], rates[rates.len() - 1]);
+    let finished = load.finished();
+    load.stop().await?;
+    let (first, last) = (rates[0], rates[rates.len() - 1]);
+    let best = rates.iter().copied().fold(0.0, f64::max);
     figures.push(Figure {
         figure: "soak_last_over_first",
         backend: target.backend,
-        setting: format!("{} jobs in all", last),
-        value: final_rate / first,
+        setting: format!("{finished} jobs in all"),
+        value: last / first,
         unit: "ratio",
     });
-    for (table, value, unit) in table_sizes(target).await? {
+    figures.push(Figure {
+        figure: "soak_last_over_best",
+        backend: target.backend,
+        setting: format!("jobs kept {jobs_kept}, outputs {outputs_kept}"),
+        value: last / best,
+        unit: "ratio",
+    });
+    for (table, value, unit) in table_sizes(&target).await? {
         figures.push(Figure {
             figure: "soak_table",
             backend: target.backend,
@@ -90,7 +70,42 @@ pub async fn run(target: &Target, windows: usize, window: Duration) -> anyhow::R
             unit,
         });
     }
+    target.stop().await;
     Ok(figures)
+}
+
+/// The space the jobs and their history take now: on PostgreSQL each table with its indexes,
+/// on SQLite the database file less its free pages.
+pub(crate) async fn table_mib(target: &Target) -> anyhow::Result<Vec<(String, f64)>> {
+    const MIB: f64 = 1048576.0;
+    if target.backend == "postgres" {
+        let pool = sqlx::PgPool::connect(&target.database_url).await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT relname::text, pg_total_relation_size(relid) FROM pg_stat_user_tables
+             WHERE relname IN ('jobs', 'job_history') ORDER BY relname",
+        )
+        .fetch_all(&pool)
+        .await?;
+        pool.close().await;
+        Ok(rows
+            .into_iter()
+            .map(|(t, bytes)| (t, bytes as f64 / MIB))
+            .collect())
+    } else {
+        let pool = sqlx::SqlitePool::connect(&target.database_url).await?;
+        let (pages, free, size): (i64, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT page_count FROM pragma_page_count()),
+                    (SELECT freelist_count FROM pragma_freelist_count()),
+                    (SELECT page_size FROM pragma_page_size())",
+        )
+        .fetch_one(&pool)
+        .await?;
+        pool.close().await;
+        Ok(vec![(
+            "database in use".into(),
+            ((pages - free) * size) as f64 / MIB,
+        )])
+    }
 }
 
 /// Sizes of the jobs and history tables at the end: `(what, value, unit)`.
