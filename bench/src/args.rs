@@ -52,6 +52,10 @@ pub struct BenchArgs {
     /// Windows of the soak (minutes in the full run).
     #[arg(long, default_value_t = 10)]
     pub soak_windows: usize,
+    /// How long the soak's server keeps finished jobs (`forever` turns pruning off, to compare);
+    /// two soak windows when not given.
+    #[arg(long)]
+    pub soak_job_retention: Option<String>,
     /// Windows (of `--soak-window`) the long-tx figure keeps its transaction open.
     #[arg(long, default_value_t = 3)]
     pub long_tx_windows: usize,

@@ -71,10 +71,15 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
         target.stop().await;
     }
     if args.wants("soak") {
-        soak::run(&launch, args.soak_windows, args.soak_window)
-            .await?
-            .into_iter()
-            .for_each(emit);
+        soak::run(
+            &launch,
+            args.soak_windows,
+            args.soak_window,
+            args.soak_job_retention.as_deref(),
+        )
+        .await?
+        .into_iter()
+        .for_each(emit);
     }
     if args.wants("long-tx") {
         long_tx::run(&launch, args.long_tx_windows, args.soak_window)

@@ -9,10 +9,17 @@ use crate::target::{Database, Launch, Target};
 use crate::Figure;
 use std::time::Duration;
 
-/// Runs the load for `windows` windows of `window` each on a server of `launch`.
-pub async fn run(launch: &Launch, windows: usize, window: Duration) -> anyhow::Result<Vec<Figure>> {
+/// Runs the load for `windows` windows of `window` each on a server of `launch`, keeping
+/// finished jobs `job_retention` (two windows when `None`).
+pub async fn run(
+    launch: &Launch,
+    windows: usize,
+    window: Duration,
+    job_retention: Option<&str>,
+) -> anyhow::Result<Vec<Figure>> {
     let ms = |d: Duration| format!("{}ms", d.as_millis());
-    let (jobs_kept, outputs_kept) = (ms(window * 2), ms(window));
+    let jobs_kept = job_retention.map_or_else(|| ms(window * 2), str::to_string);
+    let outputs_kept = ms(window);
     let env = [
         ("GANTRY_JOB_RETENTION", jobs_kept.as_str()),
         ("GANTRY_OUTPUT_RETENTION", outputs_kept.as_str()),
