@@ -39,12 +39,48 @@ const BUCKETS: &[f64] = &[
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        PrometheusBuilder::new()
+        let handle = PrometheusBuilder::new()
             .set_buckets(BUCKETS)
             .expect("valid buckets")
             .install_recorder()
-            .expect("the only metrics recorder of the process")
+            .expect("the only metrics recorder of the process");
+        describe();
+        handle
     })
+}
+
+/// Gives every family its `# HELP` line (and unit), which Prometheus and promtool expect.
+fn describe() {
+    use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+    describe_gauge!(
+        JOBS,
+        "Jobs in each unfinished state (PENDING, QUEUED, ASSIGNED, RUNNING), from the database."
+    );
+    describe_counter!(
+        JOBS_FINISHED,
+        "Jobs that ended in each final state since this server started, by any replica."
+    );
+    describe_gauge!(WORKERS, "Workers in each state, from the database.");
+    describe_histogram!(
+        ASSIGNMENT_LATENCY,
+        Unit::Seconds,
+        "Time from a job entering QUEUED to its delivery to a worker."
+    );
+    describe_histogram!(
+        RUN_TIME,
+        Unit::Seconds,
+        "An attempt's run time, as its worker measured it."
+    );
+    describe_histogram!(
+        SWEEP_DURATION,
+        Unit::Seconds,
+        "One pass of a scheduler service (placement, sweepers, rollup, pruner)."
+    );
+    describe_histogram!(
+        HTTP_REQUESTS,
+        Unit::Seconds,
+        "HTTP requests, by method, route pattern and status."
+    );
 }
 
 /// Records how long a job waited between QUEUED and delivery.

@@ -65,6 +65,22 @@ async fn metrics_reflect_the_database(db: TestDb) {
     }
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     assert_eq!(completed_total(&scrape(&server).await), Some(baseline + 1));
+    // Every family says what it is (promtool's lint wants a HELP line for each).
+    for family in [
+        "gantry_jobs",
+        "gantry_jobs_finished_total",
+        "gantry_workers",
+        "gantry_assignment_latency_seconds",
+        "gantry_job_run_time_seconds",
+        "gantry_sweep_duration_seconds",
+        "gantry_http_request_duration_seconds",
+    ] {
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("# HELP {family} "))),
+            "no HELP for {family} in:\n{text}"
+        );
+    }
     for histogram in [
         "gantry_assignment_latency_seconds_bucket",
         "gantry_job_run_time_seconds_bucket",

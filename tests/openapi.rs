@@ -72,6 +72,21 @@ async fn every_route_is_documented() {
             "{method} {path} documents no responses"
         );
     }
+    // Every operation has an id of its own (a document with one id twice is invalid, and
+    // client generators name their functions after them).
+    let mut ids = std::collections::BTreeMap::new();
+    for (path, operations) in paths.as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let id = operation["operationId"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert!(!id.is_empty(), "{method} {path} has no operationId");
+            if let Some(other) = ids.insert(id.clone(), format!("{method} {path}")) {
+                panic!("operationId {id} names both {other} and {method} {path}");
+            }
+        }
+    }
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for schema in [
         "Job",

@@ -55,7 +55,7 @@ struct MultipartJob {
 /// `POST /api/execute`: 201 with the new job (200 when an idempotency key found an existing
 /// one); with `wait=true`, 200 with the ended job or 202 with the job as it is when the wait
 /// ran out.
-#[utoipa::path(post, path = "/api/execute", tag = "jobs", params(ExecuteQuery),
+#[utoipa::path(post, path = "/api/execute", operation_id = "execute", tag = "jobs", params(ExecuteQuery),
     request_body(content(
         (CreateJobRequest = "application/json"),
         (CreateJobRequest = "multipart/form-data")),

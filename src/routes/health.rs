@@ -7,13 +7,13 @@ use axum::Json;
 use serde_json::{json, Value};
 
 /// `GET /healthz`: the process answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "alive")))]
+#[utoipa::path(get, path = "/healthz", operation_id = "healthz", tag = "operations", responses((status = 200, description = "alive")))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
 /// `GET /readyz`: the database answers and the server is not shutting down.
-#[utoipa::path(get, path = "/readyz", tag = "operations",
+#[utoipa::path(get, path = "/readyz", operation_id = "readyz", tag = "operations",
     responses((status = 200, description = "ready"), (status = 503, description = "not ready", body = gantry_api::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
     if state.shutdown.is_cancelled() {

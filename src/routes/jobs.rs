@@ -24,7 +24,7 @@ pub const MAX_LIST_LIMIT: i64 = 1000;
 
 /// `POST /api/jobs/create`: 201 with the new job, or 200 with the job an idempotency key
 /// already created.
-#[utoipa::path(post, path = "/api/jobs/create", tag = "jobs", request_body = CreateJobRequest,
+#[utoipa::path(post, path = "/api/jobs/create", operation_id = "createJob", tag = "jobs", request_body = CreateJobRequest,
     responses((status = 201, description = "created", body = Job),
         (status = 200, description = "the job this idempotency key already created", body = Job),
         (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 413, description = "body too large", body = gantry_api::ErrorBody)))]
@@ -57,7 +57,7 @@ pub struct JobIdQuery {
 }
 
 /// `GET /api/jobs/status?jobId=`: the job with its whole history.
-#[utoipa::path(get, path = "/api/jobs/status", tag = "jobs", params(JobIdQuery),
+#[utoipa::path(get, path = "/api/jobs/status", operation_id = "jobStatus", tag = "jobs", params(JobIdQuery),
     responses((status = 200, description = "the job and its history", body = JobStatusResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn status(
     State(state): State<AppState>,
@@ -93,7 +93,7 @@ pub struct ListQuery {
 }
 
 /// `GET /api/jobs/list`: newest first, with a cursor for the next page.
-#[utoipa::path(get, path = "/api/jobs/list", tag = "jobs", params(ListQuery),
+#[utoipa::path(get, path = "/api/jobs/list", operation_id = "listJobs", tag = "jobs", params(ListQuery),
     responses((status = 200, description = "a page of jobs", body = JobsListResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
@@ -142,7 +142,7 @@ pub async fn list(
 
 /// `POST /api/jobs/cancel`: waiting jobs end at once; held ones end CANCELLED and their worker
 /// is told to stop them in its next poll or heartbeat answer.
-#[utoipa::path(post, path = "/api/jobs/cancel", tag = "jobs", request_body = CancelJobRequest,
+#[utoipa::path(post, path = "/api/jobs/cancel", operation_id = "cancelJob", tag = "jobs", request_body = CancelJobRequest,
     responses((status = 200, description = "cancelled", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,

@@ -31,7 +31,7 @@ pub async fn track_http(request: Request, next: Next) -> Response {
 }
 
 /// `GET /metrics`: the Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> Response {
     if let Err(e) = refresh_from_database(&state).await {

@@ -21,7 +21,7 @@ use utoipa::OpenApi;
 pub struct ApiDoc;
 
 /// `GET /api/openapi.json`: this document.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "operations",
+#[utoipa::path(get, path = "/api/openapi.json", operation_id = "openapiDocument", tag = "operations",
     responses((status = 200, description = "the OpenAPI 3 document")))]
 pub async fn openapi_json(
     Extension(doc): Extension<Arc<utoipa::openapi::OpenApi>>,

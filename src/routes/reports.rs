@@ -30,7 +30,7 @@ pub struct SummaryQuery {
 }
 
 /// `GET /api/reports/summary`.
-#[utoipa::path(get, path = "/api/reports/summary", tag = "reports", params(SummaryQuery),
+#[utoipa::path(get, path = "/api/reports/summary", operation_id = "reportSummary", tag = "reports", params(SummaryQuery),
     responses((status = 200, description = "counts, success rate, queue wait and run time per group", body = ReportSummary),
         (status = 400, description = "bad input", body = gantry_api::ErrorBody),
         (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]

@@ -16,7 +16,7 @@ use gantry_api::UploadResponse;
 use sha2::{Digest, Sha256};
 
 /// `POST /api/uploads`: one multipart field named `file` (the first file field otherwise).
-#[utoipa::path(post, path = "/api/uploads", tag = "uploads",
+#[utoipa::path(post, path = "/api/uploads", operation_id = "uploadFile", tag = "uploads",
     request_body(content_type = "multipart/form-data", description = "a `file` part"),
     responses((status = 201, description = "stored; pass fileUrl to a job", body = UploadResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody),
         (status = 413, description = "larger than the upload limit", body = gantry_api::ErrorBody)))]
@@ -95,7 +95,7 @@ pub(super) fn multipart_error(
 }
 
 /// `GET /uploads/{id}/{filename}`: the stored bytes.
-#[utoipa::path(get, path = "/uploads/{id}/{filename}", tag = "uploads",
+#[utoipa::path(get, path = "/uploads/{id}/{filename}", operation_id = "downloadUpload", tag = "uploads",
     params(("id" = String, Path, description = "upload id"), ("filename" = String, Path, description = "its file name")),
     responses((status = 200, description = "the file", content_type = "application/octet-stream"), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn download(

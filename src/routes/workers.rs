@@ -23,7 +23,7 @@ use gantry_api::{
 const MAX_LABELS: usize = 64;
 
 /// `POST /api/workers/register`.
-#[utoipa::path(post, path = "/api/workers/register", tag = "workers",
+#[utoipa::path(post, path = "/api/workers/register", operation_id = "registerWorker", tag = "workers",
     request_body = RegisterWorkerRequest,
     responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the id is a registered worker's: its own token or the API token is needed", body = gantry_api::ErrorBody)))]
 pub async fn register(
@@ -133,7 +133,7 @@ fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {
 }
 
 /// `POST /api/workers/heartbeat`.
-#[utoipa::path(post, path = "/api/workers/heartbeat", tag = "workers",
+#[utoipa::path(post, path = "/api/workers/heartbeat", operation_id = "heartbeat", tag = "workers",
     request_body = HeartbeatRequest,
     responses((status = 200, description = "recorded; stop the listed jobs", body = HeartbeatResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn heartbeat(
@@ -179,7 +179,7 @@ pub async fn heartbeat(
 }
 
 /// `GET /api/workers/list`.
-#[utoipa::path(get, path = "/api/workers/list", tag = "workers",
+#[utoipa::path(get, path = "/api/workers/list", operation_id = "listWorkers", tag = "workers",
     responses((status = 200, description = "every worker with a summary by status", body = WorkersListResponse), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody)))]
 pub async fn list(State(state): State<AppState>) -> ApiResult<Json<WorkersListResponse>> {
     let workers = reads::workers(&state).await?;
