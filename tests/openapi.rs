@@ -87,6 +87,26 @@ async fn every_route_is_documented() {
             }
         }
     }
+    // The worker routes refuse a token that acts for another worker, and say so.
+    for path in [
+        "/api/jobs/get-job",
+        "/api/jobs/start",
+        "/api/jobs/start-batch",
+        "/api/jobs/submit-result",
+        "/api/jobs/submit-result-batch",
+        "/api/workers/register",
+        "/api/workers/heartbeat",
+    ] {
+        assert!(
+            paths[path]["post"]["responses"]["403"].is_object(),
+            "{path} does not document its 403"
+        );
+    }
+    let job_id = &paths["/api/jobs/status"]["get"]["parameters"][0];
+    assert_eq!(
+        (&job_id["name"], &job_id["required"]),
+        (&"jobId".into(), &true.into())
+    );
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for schema in [
         "Job",

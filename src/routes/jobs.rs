@@ -52,7 +52,8 @@ pub async fn create(
 #[serde(rename_all = "camelCase")]
 #[into_params(parameter_in = Query, rename_all = "camelCase")]
 pub struct JobIdQuery {
-    /// The job.
+    /// The job. Required; kept optional here so that its absence gets this API's own error.
+    #[param(required = true)]
     job_id: Option<String>,
 }
 

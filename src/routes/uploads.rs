@@ -8,6 +8,7 @@ use crate::http::error::{ApiError, ApiResult};
 use crate::http::validate::uploaded_filename;
 use crate::model::UploadInsertParams;
 use crate::state::AppState;
+use axum::extract::multipart::MultipartRejection;
 use axum::extract::{Multipart, Path, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -22,8 +23,12 @@ use sha2::{Digest, Sha256};
         (status = 413, description = "larger than the upload limit", body = gantry_api::ErrorBody)))]
 pub async fn upload(
     State(state): State<AppState>,
-    mut multipart: Multipart,
+    multipart: Result<Multipart, MultipartRejection>,
 ) -> ApiResult<(StatusCode, Json<UploadResponse>)> {
+    // A body that is not multipart at all gets this API's JSON error too, not axum's text.
+    let mut multipart = multipart.map_err(|e| {
+        ApiError::bad_request(format!("malformed multipart body: {}", e.body_text()))
+    })?;
     let limit = state.config.max_upload_bytes;
     loop {
         let field = multipart

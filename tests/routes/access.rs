@@ -48,6 +48,18 @@ async fn uploads_round_trip_with_safe_names(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(no_file.status(), StatusCode::BAD_REQUEST);
+    // A body that is not multipart at all (no boundary) gets the JSON error shape too.
+    let not_multipart = server
+        .http
+        .post(server.url("/api/uploads"))
+        .header("content-type", "multipart/form-data")
+        .body("junk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_multipart.status(), StatusCode::BAD_REQUEST);
+    let error: Value = not_multipart.json().await.expect("a JSON error body");
+    assert_eq!(error["error"]["code"], "invalid_input", "{error}");
     server.stop().await;
 }
 
