@@ -102,6 +102,18 @@ async fn every_route_is_documented() {
             "{path} does not document its 403"
         );
     }
+    // Every route that reads a JSON body says what a body of another type gets.
+    for (path, operations) in paths.as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let json_body = operation["requestBody"]["content"]["application/json"].is_object();
+            if json_body {
+                assert!(
+                    operation["responses"]["415"].is_object(),
+                    "{method} {path} reads JSON but does not document its 415"
+                );
+            }
+        }
+    }
     let job_id = &paths["/api/jobs/status"]["get"]["parameters"][0];
     assert_eq!(
         (&job_id["name"], &job_id["required"]),

@@ -25,7 +25,7 @@ pub const MAX_BATCH_ITEMS: usize = 1000;
 /// batch; then all are created in one transaction.
 #[utoipa::path(post, path = "/api/jobs/create-batch", operation_id = "createJobs", tag = "jobs", request_body = CreateJobsRequest,
     responses((status = 201, description = "created (a reused idempotency key yields its first job)", body = CreateJobsResponse),
-        (status = 400, description = "bad input; `field` names the job, e.g. `jobs[3].command`; nothing created", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 413, description = "body too large", body = gantry_api::ErrorBody)))]
+        (status = 400, description = "bad input; `field` names the job, e.g. `jobs[3].command`; nothing created", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 413, description = "body too large", body = gantry_api::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AppJson(req): AppJson<CreateJobsRequest>,
@@ -55,7 +55,7 @@ pub async fn create(
 
 /// `POST /api/jobs/start-batch`: the worker began these attempts; one outcome per item.
 #[utoipa::path(post, path = "/api/jobs/start-batch", operation_id = "startJobs", tag = "worker protocol", request_body = StartJobsRequest,
-    responses((status = 200, description = "one outcome per attempt, in order", body = BatchResponse), (status = 400, description = "bad input; nothing changed", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "one outcome per attempt, in order", body = BatchResponse), (status = 400, description = "bad input; nothing changed", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -113,7 +113,7 @@ pub async fn start(
 /// `POST /api/jobs/submit-result-batch`: how these attempts ended; one outcome per item, a
 /// refused item (not this worker's current attempt) changes nothing.
 #[utoipa::path(post, path = "/api/jobs/submit-result-batch", operation_id = "submitResults", tag = "worker protocol", request_body = SubmitResultsRequest,
-    responses((status = 200, description = "one outcome per result, in order", body = BatchResponse), (status = 400, description = "bad input; nothing changed", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "one outcome per result, in order", body = BatchResponse), (status = 400, description = "bad input; nothing changed", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody)))]
 pub async fn submit_results(
     State(state): State<AppState>,
     headers: HeaderMap,

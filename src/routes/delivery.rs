@@ -25,7 +25,7 @@ pub const LONG_POLL_RECHECK: Duration = Duration::from_millis(500);
 /// already RUNNING with `startOnDelivery`), and which of its running jobs to stop. Waits up
 /// to `waitMs` while there is neither.
 #[utoipa::path(post, path = "/api/jobs/get-job", operation_id = "getJob", tag = "worker protocol", request_body = GetJobRequest,
-    responses((status = 200, description = "new attempts and stop instructions (both may be empty)", body = GetJobResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "new attempts and stop instructions (both may be empty)", body = GetJobResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn get_job(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -111,7 +111,7 @@ pub async fn get_job(
 
 /// `POST /api/jobs/start`: the worker began the attempt it was given.
 #[utoipa::path(post, path = "/api/jobs/start", operation_id = "startJob", tag = "worker protocol", request_body = StartJobRequest,
-    responses((status = 200, description = "RUNNING", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "RUNNING", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
 pub async fn start(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -138,7 +138,7 @@ pub async fn start(
 /// `POST /api/jobs/submit-result`: how the attempt ended. Refused with 409 (and nothing
 /// changed) when it is not the current attempt of this worker.
 #[utoipa::path(post, path = "/api/jobs/submit-result", operation_id = "submitResult", tag = "worker protocol", request_body = SubmitResultRequest,
-    responses((status = 200, description = "recorded; the job moved on", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "recorded; the job moved on", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
 pub async fn submit_result(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -64,7 +64,7 @@ struct MultipartJob {
         (status = 200, description = "with wait=true: the ended job; else the job this idempotency key already created", body = Job),
         (status = 202, description = "with wait=true: the job as it is when the wait ran out", body = Job),
         (status = 303, description = "a browser form (Accept: text/html) is sent on to the job's page"),
-        (status = 400, description = "bad input; nothing was stored", body = gantry_api::ErrorBody),
+        (status = 400, description = "bad input; nothing was stored", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody),
         (status = 401, description = "missing or wrong token or session", body = gantry_api::ErrorBody),
         (status = 403, description = "a post from another site", body = gantry_api::ErrorBody),
         (status = 413, description = "file or body too large", body = gantry_api::ErrorBody)))]

@@ -27,7 +27,7 @@ pub const MAX_LIST_LIMIT: i64 = 1000;
 #[utoipa::path(post, path = "/api/jobs/create", operation_id = "createJob", tag = "jobs", request_body = CreateJobRequest,
     responses((status = 201, description = "created", body = Job),
         (status = 200, description = "the job this idempotency key already created", body = Job),
-        (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 413, description = "body too large", body = gantry_api::ErrorBody)))]
+        (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 413, description = "body too large", body = gantry_api::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     AppJson(req): AppJson<CreateJobRequest>,
@@ -144,7 +144,7 @@ pub async fn list(
 /// `POST /api/jobs/cancel`: waiting jobs end at once; held ones end CANCELLED and their worker
 /// is told to stop them in its next poll or heartbeat answer.
 #[utoipa::path(post, path = "/api/jobs/cancel", operation_id = "cancelJob", tag = "jobs", request_body = CancelJobRequest,
-    responses((status = 200, description = "cancelled", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "cancelled", body = Job), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody), (status = 409, description = "refused in the current state; nothing changed", body = gantry_api::ErrorBody)))]
 pub async fn cancel(
     State(state): State<AppState>,
     AppJson(req): AppJson<CancelJobRequest>,

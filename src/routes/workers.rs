@@ -25,7 +25,7 @@ const MAX_LABELS: usize = 64;
 /// `POST /api/workers/register`.
 #[utoipa::path(post, path = "/api/workers/register", operation_id = "registerWorker", tag = "workers",
     request_body = RegisterWorkerRequest,
-    responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 403, description = "the id is a registered worker's: its own token or the API token is needed", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "registered; use workerId and token from now on", body = RegisterWorkerResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 403, description = "the id is a registered worker's: its own token or the API token is needed", body = gantry_api::ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -135,7 +135,7 @@ fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {
 /// `POST /api/workers/heartbeat`.
 #[utoipa::path(post, path = "/api/workers/heartbeat", operation_id = "heartbeat", tag = "workers",
     request_body = HeartbeatRequest,
-    responses((status = 200, description = "recorded; stop the listed jobs", body = HeartbeatResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
+    responses((status = 200, description = "recorded; stop the listed jobs", body = HeartbeatResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 415, description = "the body is not sent as JSON (`Content-Type: application/json`)", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody), (status = 403, description = "the token acts for another worker", body = gantry_api::ErrorBody), (status = 404, description = "unknown id", body = gantry_api::ErrorBody)))]
 pub async fn heartbeat(
     State(state): State<AppState>,
     headers: HeaderMap,
