@@ -240,23 +240,7 @@ const HOURLY_TOTALS: &str = "SELECT CAST(SUM(jobs) AS BIGINT), CAST(SUM(attempts
     CAST(MAX(memory_used_pct_max) AS DOUBLE PRECISION) FROM job_hourly";
 
 async fn hourly_totals(db: &TestDb) -> Hourly {
-    let mut row: Hourly = if db.dialect == Dialect::Sqlite {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
-        let row = sqlx::query_as(HOURLY_TOTALS)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        row
-    } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-        let row = sqlx::query_as(HOURLY_TOTALS)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        pool.close().await;
-        row
-    };
+    let mut row: Hourly = fetch_all_on(db, HOURLY_TOTALS).await.remove(0);
     // CPU seconds as whole milliseconds, however the database prints a rounded number.
     row.8 = row.8.trim_end_matches(".0").to_string();
     row
@@ -269,16 +253,14 @@ fn expected_hourly() -> Hourly {
     (4, 5, 1, 0, 1, 5, 2700, 3800, "2900".into(), 78.125)
 }
 
-/// One row of the right-sizing query: image, attempts, requested, p95 peak, max peak.
-type Sizing = (String, i64, i64, f64, f64);
-
-/// Runs `docs/reporting.md`'s right-sizing query on `db`, straight on the views.
-async fn right_sizing(db: &TestDb) -> Vec<Sizing> {
-    let doc = include_str!("../docs/reporting.md");
-    let (_, after) = doc
-        .split_once("<!-- tested: right-sizing -->\n```sql\n")
-        .expect("the right-sizing query in docs/reporting.md");
-    let sql = after.split_once("```").expect("its end").0;
+/// The rows `sql` gives, run straight on `db` (as a user's SQL client would).
+async fn fetch_all_on<R>(db: &TestDb, sql: &str) -> Vec<R>
+where
+    R: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
     if db.dialect == Dialect::Sqlite {
         let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
         let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
@@ -290,6 +272,19 @@ async fn right_sizing(db: &TestDb) -> Vec<Sizing> {
         pool.close().await;
         rows
     }
+}
+
+/// One row of the right-sizing query: image, attempts, requested, p95 peak, max peak.
+type Sizing = (String, i64, i64, f64, f64);
+
+/// Runs `docs/reporting.md`'s right-sizing query on `db`, straight on the views.
+async fn right_sizing(db: &TestDb) -> Vec<Sizing> {
+    let doc = include_str!("../docs/reporting.md");
+    let (_, after) = doc
+        .split_once("<!-- tested: right-sizing -->\n```sql\n")
+        .expect("the right-sizing query in docs/reporting.md");
+    let sql = after.split_once("```").expect("its end").0;
+    fetch_all_on(db, sql).await
 }
 
 /// What the right-sizing query says of the fixed history.

@@ -145,17 +145,16 @@ pub async fn run(launch: &Launch, windows: usize, window: Duration) -> anyhow::R
 /// What the open transaction keeps from being cleaned up, `when`: `(setting, value, unit)`.
 async fn piled_up(target: &Target, when: &str) -> anyhow::Result<Vec<(String, f64, &'static str)>> {
     if target.backend == "postgres" {
-        let pool = sqlx::PgPool::connect(&target.database_url).await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT relname::text, n_dead_tup FROM pg_stat_user_tables
-             WHERE relname IN ('jobs', 'job_history') ORDER BY relname",
-        )
-        .fetch_all(&pool)
-        .await?;
-        pool.close().await;
-        Ok(rows
+        Ok(crate::soak::pg_tables(target)
+            .await?
             .into_iter()
-            .map(|(t, dead)| (format!("{t} dead rows, {when}"), dead as f64, "rows"))
+            .map(|t| {
+                (
+                    format!("{} dead rows, {when}", t.name),
+                    t.dead as f64,
+                    "rows",
+                )
+            })
             .collect())
     } else {
         let path = target

@@ -86,17 +86,10 @@ pub async fn run(
 pub(crate) async fn table_mib(target: &Target) -> anyhow::Result<Vec<(String, f64)>> {
     const MIB: f64 = 1048576.0;
     if target.backend == "postgres" {
-        let pool = sqlx::PgPool::connect(&target.database_url).await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT relname::text, pg_total_relation_size(relid) FROM pg_stat_user_tables
-             WHERE relname IN ('jobs', 'job_history') ORDER BY relname",
-        )
-        .fetch_all(&pool)
-        .await?;
-        pool.close().await;
-        Ok(rows
+        Ok(pg_tables(target)
+            .await?
             .into_iter()
-            .map(|(t, bytes)| (t, bytes as f64 / MIB))
+            .map(|t| (t.name, t.bytes as f64 / MIB))
             .collect())
     } else {
         let pool = sqlx::SqlitePool::connect(&target.database_url).await?;
@@ -119,19 +112,15 @@ pub(crate) async fn table_mib(target: &Target) -> anyhow::Result<Vec<(String, f6
 async fn table_sizes(target: &Target) -> anyhow::Result<Vec<(String, f64, &'static str)>> {
     let mut out = Vec::new();
     if target.backend == "postgres" {
-        let pool = sqlx::PgPool::connect(&target.database_url).await?;
-        let rows: Vec<(String, i64, i64, i64)> = sqlx::query_as(
-            "SELECT relname::text, pg_total_relation_size(relid), n_live_tup, n_dead_tup
-             FROM pg_stat_user_tables WHERE relname IN ('jobs', 'job_history') ORDER BY relname",
-        )
-        .fetch_all(&pool)
-        .await?;
-        for (table, bytes, live, dead) in rows {
-            out.push((format!("{table} size"), bytes as f64 / 1048576.0, "MiB"));
-            out.push((format!("{table} live rows"), live as f64, "rows"));
-            out.push((format!("{table} dead rows"), dead as f64, "rows"));
+        for t in pg_tables(target).await? {
+            out.push((
+                format!("{} size", t.name),
+                t.bytes as f64 / 1048576.0,
+                "MiB",
+            ));
+            out.push((format!("{} live rows", t.name), t.live as f64, "rows"));
+            out.push((format!("{} dead rows", t.name), t.dead as f64, "rows"));
         }
-        pool.close().await;
     } else {
         let pool = sqlx::SqlitePool::connect(&target.database_url).await?;
         for table in ["job_history", "jobs"] {
@@ -153,4 +142,31 @@ async fn table_sizes(target: &Target) -> anyhow::Result<Vec<(String, f64, &'stat
         pool.close().await;
     }
     Ok(out)
+}
+
+/// What PostgreSQL says of the jobs and history tables.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PgTable {
+    /// `jobs` or `job_history`.
+    pub name: String,
+    /// Its size with its indexes and TOAST.
+    pub bytes: i64,
+    /// Live rows, as the statistics estimate them.
+    pub live: i64,
+    /// Dead row versions not yet vacuumed, as the statistics estimate them.
+    pub dead: i64,
+}
+
+/// The jobs and history tables of the target's PostgreSQL database, by name.
+pub(crate) async fn pg_tables(target: &Target) -> anyhow::Result<Vec<PgTable>> {
+    let pool = sqlx::PgPool::connect(&target.database_url).await?;
+    let rows = sqlx::query_as(
+        "SELECT relname::text AS name, pg_total_relation_size(relid) AS bytes,
+                n_live_tup AS live, n_dead_tup AS dead
+         FROM pg_stat_user_tables WHERE relname IN ('jobs', 'job_history') ORDER BY relname",
+    )
+    .fetch_all(&pool)
+    .await?;
+    pool.close().await;
+    Ok(rows)
 }

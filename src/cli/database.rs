@@ -19,13 +19,8 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Resul
             file.display()
         ));
     }
-    if let Some(path) = database_url.strip_prefix("sqlite://") {
-        let path = path.split('?').next().unwrap_or(path);
-        if !std::path::Path::new(path).is_file() {
-            return refuse(format!(
-                "no SQLite database at {path}: name it with --database-url sqlite://PATH"
-            ));
-        }
+    if let Some(why) = missing_sqlite_file(database_url) {
+        return refuse(why);
     }
     let Some(dest) = file.to_str() else {
         return refuse(format!("{} is not a UTF-8 path", file.display()));
@@ -55,14 +50,9 @@ pub async fn prune(
     retention: &RetentionConfig,
     dry_run: bool,
 ) -> anyhow::Result<i32> {
-    if let Some(path) = database_url.strip_prefix("sqlite://") {
-        let path = path.split('?').next().unwrap_or(path);
-        if !std::path::Path::new(path).is_file() {
-            eprintln!(
-                "error: no SQLite database at {path}: name it with --database-url sqlite://PATH"
-            );
-            return Ok(2);
-        }
+    if let Some(why) = missing_sqlite_file(database_url) {
+        eprintln!("error: {why}");
+        return Ok(2);
     }
     let repo = gantry::repo::connect(database_url, Default::default()).await?;
     repo.migrate().await?;
@@ -101,6 +91,15 @@ pub async fn prune(
     }
     println!("rolled up {folded} job(s); pruned: {}", describe(&counts));
     Ok(0)
+}
+
+/// Why a `sqlite://` URL names no database file (opening it would make an empty one), if it
+/// does not.
+fn missing_sqlite_file(database_url: &str) -> Option<String> {
+    let path = database_url.strip_prefix("sqlite://")?;
+    let path = path.split('?').next().unwrap_or(path);
+    (!std::path::Path::new(path).is_file())
+        .then(|| format!("no SQLite database at {path}: name it with --database-url sqlite://PATH"))
 }
 
 /// The counts in words.

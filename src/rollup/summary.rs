@@ -63,11 +63,6 @@ impl RollupKey {
         }
     }
 
-    /// Whether this is the key of an hour's totals.
-    pub fn is_totals(&self) -> bool {
-        self.image == ANY && self.worker_id == ANY
-    }
-
     /// The report group this key falls in under `group_by` (as `report_summary` names them).
     pub fn group(&self, group_by: &str) -> String {
         match group_by {

@@ -20,6 +20,23 @@ pub const MAINTENANCE_BATCH: i64 = 1000;
 /// so the other sweepers are not held up behind a backlog.
 pub const MAINTENANCE_BUDGET: Duration = Duration::from_secs(1);
 
+/// Runs `batch` (which answers how many rows it looked at, and what it did) again while its
+/// batches come back full and the pass that began at `started` is within
+/// [`MAINTENANCE_BUDGET`], handing what each did to `add`.
+async fn in_batches<T, F, Fut>(started: Instant, batch: F, mut add: impl FnMut(T)) -> RepoResult<()>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = RepoResult<(u64, T)>>,
+{
+    loop {
+        let (looked_at, done) = batch().await?;
+        add(done);
+        if looked_at < MAINTENANCE_BATCH as u64 || started.elapsed() > MAINTENANCE_BUDGET {
+            return Ok(());
+        }
+    }
+}
+
 /// Folds finished jobs into `job_rollups` (see [`crate::rollup`]).
 pub struct RollupPass {
     /// Where jobs and rollups are.
@@ -32,18 +49,14 @@ impl RollupPass {
     /// Folds the jobs that ended up to `now` less the delay, batch by batch within the budget;
     /// returns how many it folded.
     pub async fn fold(&self, now: i64) -> RepoResult<u64> {
-        let started = Instant::now();
+        let before = now - self.delay_ms;
         let mut folded = 0;
-        loop {
-            let n = self
-                .repo
-                .job_rollup(now - self.delay_ms, MAINTENANCE_BATCH)
-                .await?;
-            folded += n;
-            if n < MAINTENANCE_BATCH as u64 || started.elapsed() > MAINTENANCE_BUDGET {
-                return Ok(folded);
-            }
-        }
+        let batch = || async {
+            let n = self.repo.job_rollup(before, MAINTENANCE_BATCH).await?;
+            Ok((n, n))
+        };
+        in_batches(Instant::now(), batch, |n| folded += n).await?;
+        Ok(folded)
     }
 }
 
@@ -91,39 +104,29 @@ impl Pruner {
     pub async fn prune(&self, now: i64) -> RepoResult<PruneCounts> {
         let cutoffs = self.cutoffs(now);
         let started = Instant::now();
-        let within_budget = || started.elapsed() <= MAINTENANCE_BUDGET;
-        let full = |n: u64| n >= MAINTENANCE_BATCH as u64;
         let mut counts = PruneCounts::default();
+        let repo = &self.repo;
         if let Some(before) = cutoffs.outputs_before {
-            loop {
-                let (looked_at, cleared) = self
-                    .repo
-                    .job_prune_outputs(before, MAINTENANCE_BATCH)
-                    .await?;
-                counts.outputs += cleared;
-                if !full(looked_at) || !within_budget() {
-                    break;
-                }
-            }
+            let batch = || repo.job_prune_outputs(before, MAINTENANCE_BATCH);
+            in_batches(started, batch, |cleared| counts.outputs += cleared).await?;
         }
         if let Some(before) = cutoffs.jobs_before {
-            loop {
-                let (jobs, history) = self.repo.job_prune(before, MAINTENANCE_BATCH).await?;
+            let batch = || async {
+                let (jobs, history) = repo.job_prune(before, MAINTENANCE_BATCH).await?;
+                Ok((jobs, (jobs, history)))
+            };
+            in_batches(started, batch, |(jobs, history)| {
                 counts.jobs += jobs;
                 counts.history += history;
-                if !full(jobs) || !within_budget() {
-                    break;
-                }
-            }
+            })
+            .await?;
         }
         if let Some(before) = cutoffs.uploads_before {
-            loop {
-                let n = self.repo.upload_prune(before, MAINTENANCE_BATCH).await?;
-                counts.uploads += n;
-                if !full(n) || !within_budget() {
-                    break;
-                }
-            }
+            let batch = || async {
+                let n = repo.upload_prune(before, MAINTENANCE_BATCH).await?;
+                Ok((n, n))
+            };
+            in_batches(started, batch, |n| counts.uploads += n).await?;
         }
         if let Some(before) = cutoffs.rollups_before {
             counts.rollups = self.repo.rollup_prune(before).await?;

@@ -2,7 +2,7 @@
 //! queries around the API (where the rollup got to, which jobs to read, how large the tables
 //! grew).
 
-use super::seed::Dialect;
+use gantry::repo::Dialect;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
 use std::str::FromStr;

@@ -139,7 +139,7 @@ async fn fill(
     pool.write(&[seed::outputs_cursor(outputs_before)]).await?;
     // PostgreSQL's autovacuum would have analyzed tables this large; gantry never runs
     // ANALYZE on SQLite, so its planner works without statistics there, as in production.
-    if pool.dialect() == seed::Dialect::Postgres {
+    if pool.dialect() == gantry::repo::Dialect::Postgres {
         pool.analyze().await?;
     }
     Ok(rows)

@@ -3,6 +3,8 @@
 //! once), and the 50 workers that ran them. One statement per table and chunk, the same text
 //! for SQLite and PostgreSQL but for the hex digits of the ids.
 
+use gantry::repo::Dialect;
+
 /// A minute, in milliseconds.
 const MINUTE_MS: i64 = 60_000;
 /// A day, in milliseconds.
@@ -40,22 +42,12 @@ const IMAGES: [&str; 10] = [
     "busybox:1.36",
 ];
 
-/// The SQL that differs between the two databases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Dialect {
-    /// SQLite.
-    Sqlite,
-    /// PostgreSQL.
-    Postgres,
-}
-
-impl Dialect {
-    /// `expr` as `width` lower-case hex digits, zero-padded.
-    fn hex(self, expr: &str, width: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("printf('%0{width}x', {expr})"),
-            Dialect::Postgres => format!("lpad(to_hex({expr}), {width}, '0')"),
-        }
+/// `expr` as `width` lower-case hex digits, zero-padded, in the SQL of `d` (the one
+/// expression of the seeding that differs between the two databases).
+fn hex(d: Dialect, expr: &str, width: usize) -> String {
+    match d {
+        Dialect::Sqlite => format!("printf('%0{width}x', {expr})"),
+        Dialect::Postgres => format!("lpad(to_hex({expr}), {width}, '0')"),
     }
 }
 
@@ -162,10 +154,10 @@ FROM (SELECT n, fin, h, status, attempts, fin - {LIFE_MS} AS created,
         FROM (SELECT n, {newest} - CAST({last} - n AS BIGINT) * {step} AS fin,
                 (CAST(n AS BIGINT) * 2654435761) % 4294967296 AS h
             FROM seq) a) b) c",
-        hex_a = d.hex("h % 4096", 3),
-        hex_b = d.hex("(h / 4096) % 4096", 3),
-        hex_n = d.hex("n", 12),
-        hex_t = d.hex(&format!("fin - {LIFE_MS}"), 12),
+        hex_a = hex(d, "h % 4096", 3),
+        hex_b = hex(d, "(h / 4096) % 4096", 3),
+        hex_n = hex(d, "n", 12),
+        hex_t = hex(d, &format!("fin - {LIFE_MS}"), 12),
         worker = worker_id(&format!("n % {WORKERS}")),
         newest = spread.newest,
         last = spread.jobs - 1,
