@@ -20,3 +20,4 @@ pub mod scheduler;
 pub mod server;
 pub mod state;
 pub mod waiters;
+pub mod wake_bus;

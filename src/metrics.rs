@@ -29,6 +29,12 @@ pub const SWEEP_DURATION: &str = "gantry_sweep_duration_seconds";
 /// HTTP requests (histogram, seconds, by method, route and status).
 pub const HTTP_REQUESTS: &str = "gantry_http_request_duration_seconds";
 
+/// Whether this replica's wake-up session hears the other replicas (gauge, 1 or 0; absent
+/// on SQLite or with the bus off).
+pub const WAKE_LISTENING: &str = "gantry_wake_listening";
+/// Wake-up messages between replicas, by direction (counter).
+pub const WAKE_MESSAGES: &str = "gantry_wake_messages_total";
+
 /// Histogram buckets, in seconds: 1 ms to 1 hour.
 const BUCKETS: &[f64] = &[
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
@@ -61,6 +67,14 @@ fn describe() {
         "Jobs that ended in each final state since this server started, by any replica."
     );
     describe_gauge!(WORKERS, "Workers in each state, from the database.");
+    describe_gauge!(
+        WAKE_LISTENING,
+        "1 when this replica hears other replicas' wake-ups (PostgreSQL LISTEN), else 0."
+    );
+    describe_counter!(
+        WAKE_MESSAGES,
+        "Wake-up messages sent to and received from other replicas."
+    );
     describe_histogram!(
         ASSIGNMENT_LATENCY,
         Unit::Seconds,

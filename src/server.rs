@@ -8,6 +8,7 @@ use crate::routes::metrics::track_http;
 use crate::scheduler::{Scheduler, SchedulerHandle};
 use crate::state::AppState;
 use crate::waiters::Waiters;
+use crate::wake_bus::WakeBus;
 use anyhow::Context;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
@@ -99,13 +100,29 @@ pub async fn build(
     if applied > 0 {
         tracing::info!(applied, "applied database migrations");
     }
-    let waiters = Arc::new(Waiters::default());
+    let (waiters, bus) = match config.wake_url() {
+        Some(url) => {
+            let (waiters, outbox) = Waiters::with_outbox();
+            let waiters = Arc::new(waiters);
+            let replica = uuid::Uuid::new_v4().simple().to_string();
+            let bus = WakeBus::start(
+                url,
+                replica,
+                waiters.clone(),
+                outbox,
+                shutdown.child_token(),
+            );
+            (waiters, Some(bus))
+        }
+        None => (Arc::new(Waiters::default()), None),
+    };
     let handle = SchedulerHandle::default();
     let scheduler = Scheduler::start(
         repo.clone(),
         &config,
         waiters.clone(),
         handle.clone(),
+        bus,
         shutdown.child_token(),
     );
     let state = AppState {

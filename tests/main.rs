@@ -13,6 +13,7 @@ mod dashboard;
 mod metrics;
 mod openapi;
 mod poison;
+mod replicas;
 mod repo_suite;
 mod reports;
 mod restart;

@@ -145,6 +145,7 @@ async fn job_timeout(db: TestDb) {
         .await;
     let delivered = worker.take_one().await;
     assert_eq!(worker.start(&delivered).await.0, StatusCode::OK);
+    worker.heartbeat(&[&job.id]).await;
 
     let s = server.wait_status(&job.id, JobStatus::TimedOut, WAIT).await;
     assert!(s.job.error.unwrap().contains("timed out"));
@@ -173,6 +174,8 @@ async fn job_timeout(db: TestDb) {
     let first = worker.take_one().await;
     assert_eq!(first.id, retried.id);
     assert_eq!(worker.start(&first).await.0, StatusCode::OK);
+    // Reported running, so its worker is not taken for lost before the job times out.
+    worker.heartbeat(&[&first.id]).await;
     // The retry waits out the stopped attempt's hold; the agent keeps reporting in meanwhile.
     server
         .wait_status(&retried.id, JobStatus::Pending, WAIT)

@@ -12,6 +12,7 @@ mod fault;
 mod images;
 mod jobs;
 mod reports;
+mod servers;
 mod status;
 mod usage;
 mod workers;
@@ -30,6 +31,7 @@ pub use jobs::{
     UploadResponse,
 };
 pub use reports::{Percentiles, ReportGroup, ReportSummary, Spread};
+pub use servers::Servers;
 pub use status::{JobStatus, ParseStatusError, WorkerStatus};
 pub use usage::AttemptUsage;
 pub use workers::{

@@ -45,7 +45,7 @@ impl SimAgent {
             executor: Some("process".into()),
             ..Default::default()
         };
-        let client = ServerClient::with_http(http.clone(), base, None);
+        let client = ServerClient::with_http(http.clone(), base, None)?;
         if let Err(e) = client.register(&body, &once()).await {
             bail!("register {id}: {e}");
         }

@@ -1,10 +1,11 @@
 //! The HTTP client the CLI uses: the server's URL and API token, JSON in and out, and the
 //! server's error shape turned into a readable error.
 
-use gantry_api::ErrorBody;
+use gantry_api::{ErrorBody, Servers};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::sync::Arc;
 use thiserror::Error;
 
 /// Why a call to the server failed.
@@ -46,26 +47,27 @@ impl ClientError {
     }
 }
 
-/// A client for one server.
+/// A client for one server, or for one of several replicas of it.
 #[derive(Clone, Debug)]
 pub struct Client {
-    base: String,
+    /// The replicas' base URLs and which one is in use.
+    servers: Arc<Servers>,
     token: Option<String>,
     http: reqwest::Client,
 }
 
 impl Client {
-    /// A client for the server at `base` (e.g. `http://127.0.0.1:8080`).
-    pub fn new(base: &str, token: Option<String>) -> Client {
+    /// A client for `servers` (e.g. `http://127.0.0.1:8080`, or several replicas).
+    pub fn new(servers: Servers, token: Option<String>) -> Client {
         Client {
-            base: base.trim_end_matches('/').to_string(),
+            servers: Arc::new(servers),
             token,
             http: reqwest::Client::new(),
         }
     }
 
-    fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        let request = self.http.request(method, format!("{}{path}", self.base));
+    fn request(&self, base: &str, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, format!("{base}{path}"));
         match &self.token {
             Some(token) => request.bearer_auth(token),
             None => request,
@@ -74,7 +76,8 @@ impl Client {
 
     /// GETs a path and decodes the JSON answer.
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
-        self.send(self.request(Method::GET, path)).await
+        self.send(|base| self.request(base, Method::GET, path))
+            .await
     }
 
     /// POSTs JSON and decodes the JSON answer.
@@ -83,7 +86,8 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send(self.request(Method::POST, path).json(body)).await
+        self.send(|base| self.request(base, Method::POST, path).json(body))
+            .await
     }
 
     /// Uploads a file as multipart and decodes the answer.
@@ -93,28 +97,41 @@ impl Client {
         filename: &str,
         bytes: Vec<u8>,
     ) -> Result<T, ClientError> {
-        let part = reqwest::multipart::Part::bytes(bytes).file_name(filename.to_string());
-        let form = reqwest::multipart::Form::new().part("file", part);
-        self.send(self.request(Method::POST, path).multipart(form))
-            .await
+        self.send(|base| {
+            let part =
+                reqwest::multipart::Part::bytes(bytes.clone()).file_name(filename.to_string());
+            let form = reqwest::multipart::Form::new().part("file", part);
+            self.request(base, Method::POST, path).multipart(form)
+        })
+        .await
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: RequestBuilder) -> Result<T, ClientError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                source,
-            })?;
+    /// Sends the request `build` makes for a server's base URL and decodes the answer. A
+    /// server that cannot be connected to hands the request to the next replica: nothing
+    /// reached it, so even a create is safe to send again.
+    async fn send<T, F>(&self, build: F) -> Result<T, ClientError>
+    where
+        T: DeserializeOwned,
+        F: Fn(&str) -> RequestBuilder,
+    {
+        let mut tried = 0;
+        let (base, response) = loop {
+            let base = self.servers.current().to_string();
+            match build(&base).send().await {
+                Ok(response) => break (base, response),
+                Err(e) if e.is_connect() && tried + 1 < self.servers.len() => {
+                    tried += 1;
+                    let next = self.servers.failed(&base);
+                    eprintln!("gantry: cannot reach {base}; trying {next}");
+                }
+                Err(source) => return Err(ClientError::Unreachable { url: base, source }),
+            }
+        };
         let status = response.status();
         let text = response
             .text()
             .await
-            .map_err(|source| ClientError::Unreachable {
-                url: self.base.clone(),
-                source,
-            })?;
+            .map_err(|source| ClientError::Unreachable { url: base, source })?;
         if !status.is_success() {
             let (code, message) = match serde_json::from_str::<ErrorBody>(&text) {
                 Ok(body) => (body.error.code, body.error.message),

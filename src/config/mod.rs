@@ -30,6 +30,13 @@ pub struct ServeConfig {
     #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
     pub database_url: String,
 
+    /// PostgreSQL only: a direct connection for the wake-ups between replicas (LISTEN/NOTIFY),
+    /// when --database-url goes through a transaction pooler such as PgBouncer; `off` turns
+    /// them off (long polls then find jobs placed by other replicas at their recheck).
+    /// Defaults to --database-url.
+    #[arg(long, env = "GANTRY_WAKE_DATABASE_URL")]
+    pub wake_database_url: Option<String>,
+
     /// Workers silent this long become OFFLINE and their jobs are requeued.
     #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub heartbeat_timeout: Duration,
@@ -141,6 +148,17 @@ impl ServeConfig {
         }
     }
 
+    /// Where the wake-ups between replicas listen: `None` on SQLite (one replica) or when
+    /// turned off.
+    pub fn wake_url(&self) -> Option<&str> {
+        match self.wake_database_url.as_deref() {
+            _ if self.database_url.starts_with("sqlite:") => None,
+            Some("off") => None,
+            Some(url) => Some(url),
+            None => Some(&self.database_url),
+        }
+    }
+
     /// Refuses settings that would be unsafe or meaningless, with a message a person can act on.
     pub fn validate(&self) -> Result<(), String> {
         let has_tokens = self.api_token.is_some() && self.worker_token.is_some();
@@ -164,6 +182,14 @@ impl ServeConfig {
         }
         if self.default_job_timeout.is_zero() {
             return Err("the default job timeout must be above zero".into());
+        }
+        if let Some(url) = self.wake_database_url.as_deref().filter(|u| *u != "off") {
+            if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
+                return Err(format!(
+                    "--wake-database-url must be a postgres:// URL or `off`, not `{}`",
+                    crate::server::redact(url)
+                ));
+            }
         }
         Ok(())
     }

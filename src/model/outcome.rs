@@ -14,6 +14,9 @@ pub struct HeartbeatOutcome {
     pub came_back: bool,
     /// The worker as the heartbeat left it.
     pub worker: WorkerRecord,
+    /// Whether the heartbeat changed anything placement reads (see
+    /// [`WorkerRecord::placement_differs`]); only then does it ask for a placement pass.
+    pub placement_changed: bool,
 }
 
 /// Counts of one scheduler pass, for logs and tests.

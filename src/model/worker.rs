@@ -55,6 +55,24 @@ pub struct WorkerRecord {
 }
 
 impl WorkerRecord {
+    /// Whether placement could decide differently for the worker as `after` than as `self`:
+    /// its capacity, limits, reservations, health, cooldown, presence or images changed.
+    /// Usage figures (`cpu_usage`, `ram_free_mb`) and the heartbeat's time are not read by
+    /// placement, so a heartbeat that changes only those needs no placement pass.
+    pub fn placement_differs(&self, after: &WorkerRecord) -> bool {
+        self.cpu_milli != after.cpu_milli
+            || self.ram_total_mb != after.ram_total_mb
+            || self.max_parallel_jobs != after.max_parallel_jobs
+            || self.reserved_cpu_milli != after.reserved_cpu_milli
+            || self.reserved_ram_mb != after.reserved_ram_mb
+            || self.held_jobs != after.held_jobs
+            || self.executor_ok != after.executor_ok
+            || self.draining != after.draining
+            || self.cooldown_until != after.cooldown_until
+            || self.offline_since != after.offline_since
+            || self.images != after.images
+    }
+
     /// The wire form in `status` (see [`crate::lifecycle::worker::status`]), with the ids of
     /// the jobs it holds.
     pub fn to_api(

@@ -170,7 +170,11 @@ pub async fn heartbeat(
     if outcome.came_back {
         tracing::info!(worker = %id, "worker is back online");
     }
-    state.scheduler.trigger();
+    // Most heartbeats only refresh usage figures: a fleet's heartbeats must not each cost a
+    // placement pass (the sweep timer still runs one).
+    if outcome.placement_changed {
+        state.scheduler.trigger();
+    }
     let status = worker::status(&outcome.worker, now_ms());
     Ok(Json(HeartbeatResponse {
         status,

@@ -16,6 +16,7 @@ pub mod sweepers;
 use crate::config::ServeConfig;
 use crate::repo::Repo;
 use crate::waiters::Waiters;
+use crate::wake_bus::WakeBus;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -41,9 +42,11 @@ impl SchedulerHandle {
     }
 }
 
-/// The running scheduler tasks.
+/// The running scheduler tasks, and the wake bus that carries their wake-ups to the other
+/// replicas.
 pub struct Scheduler {
     tasks: JoinSet<()>,
+    bus: Option<WakeBus>,
 }
 
 impl Scheduler {
@@ -53,6 +56,7 @@ impl Scheduler {
         config: &ServeConfig,
         waiters: Arc<Waiters>,
         handle: SchedulerHandle,
+        bus: Option<WakeBus>,
         shutdown: CancellationToken,
     ) -> Scheduler {
         let mut tasks = JoinSet::new();
@@ -65,7 +69,7 @@ impl Scheduler {
         tasks.spawn(placer.run(shutdown.clone()));
         let leader = leader::Leader::new(repo, config, waiters, handle);
         tasks.spawn(leader.run(shutdown));
-        Scheduler { tasks }
+        Scheduler { tasks, bus }
     }
 
     /// Waits for the services to stop, at most `drain` (their passes are short).
@@ -74,6 +78,10 @@ impl Scheduler {
         if tokio::time::timeout(drain, all).await.is_err() {
             tracing::warn!("scheduler tasks did not stop within {drain:?}; aborting them");
             self.tasks.abort_all();
+        }
+        // The bus stops on the same signal; wait for it too.
+        if let Some(bus) = self.bus {
+            bus.join(drain).await;
         }
     }
 }

@@ -57,7 +57,7 @@ impl<'a> SimWorker<'a> {
         ram_mb: i64,
         parallel: i64,
     ) -> SimWorker<'a> {
-        let client = ServerClient::with_http(server.http.clone(), &server.base, None);
+        let client = ServerClient::with_http(server.http.clone(), &server.base, None).unwrap();
         let body = RegisterWorkerRequest {
             worker_id: Some(id.to_string()),
             hostname: format!("{id}.test"),

@@ -293,8 +293,54 @@ async fn unstarted_assignments_are_requeued(db: TestDb) {
     );
 }
 
+async fn only_heartbeats_that_change_what_placement_reads_ask_for_a_pass(db: TestDb) {
+    let repo = db.repo(policy()).await;
+    let r = &*repo;
+    worker("w").register(r).await;
+    let changed = |p| async move { r.worker_heartbeat(p).await.unwrap().placement_changed };
+    assert!(
+        !changed(heartbeat("w", T0 + 1, &[])).await,
+        "usage figures only"
+    );
+    let mut busier = heartbeat("w", T0 + 2, &[]);
+    (busier.cpu_usage, busier.ram_free_mb) = (90.0, 10);
+    assert!(!changed(busier).await, "usage figures only");
+    let mut draining = heartbeat("w", T0 + 3, &[]);
+    draining.draining = true;
+    assert!(changed(draining.clone()).await, "it stops taking work");
+    draining.now = T0 + 4;
+    assert!(!changed(draining).await, "still draining: nothing new");
+    let mut broken = heartbeat("w", T0 + 5, &[]);
+    broken.executor_ok = false;
+    assert!(changed(broken).await, "its executor broke");
+    assert!(
+        changed(heartbeat("w", T0 + 6, &[])).await,
+        "its executor is back"
+    );
+    let mut bigger = heartbeat("w", T0 + 7, &[]);
+    bigger.ram_total_mb = 65_536;
+    assert!(changed(bigger).await, "more memory");
+    let mut images = heartbeat("w", T0 + 8, &[]);
+    images.images = Some(r#"[{"reference":"busybox:latest"}]"#.into());
+    assert!(changed(images.clone()).await, "new images held");
+    images.now = T0 + 9;
+    assert!(!changed(images).await, "the same images");
+
+    job("lost").insert(r).await;
+    place(r, "lost", T0 + 10).await;
+    r.job_start("w", "lost", 1, T0 + 11).await.unwrap();
+    assert!(
+        !changed(heartbeat("w", T0 + 12, &["lost"])).await,
+        "its job runs on"
+    );
+    let mut forgot = heartbeat("w", T0 + 13, &[]);
+    forgot.lost_if_started_before = T0 + 12;
+    assert!(changed(forgot).await, "its lost job freed its reservation");
+}
+
 crate::common::on_both_databases!(
     heartbeat_records_metrics_and_lists_jobs_to_stop,
+    only_heartbeats_that_change_what_placement_reads_ask_for_a_pass,
     heartbeat_requeues_running_jobs_the_agent_lost_and_notices_a_return,
     silent_workers_go_offline_and_their_jobs_are_requeued,
     unstarted_assignments_are_requeued,

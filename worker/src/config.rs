@@ -44,7 +44,9 @@ pub const SERVER_BATCH_LIMIT: usize = 1000;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "gantry-worker", version, about = "The gantry worker agent")]
 pub struct Config {
-    /// Base URL of the gantry server.
+    /// Base URL of the gantry server, or a comma-separated list of its replicas
+    /// (`http://a:8080,http://b:8080`): the agent uses one and moves to the next when it
+    /// cannot be reached, keeping its running jobs.
     #[arg(long, env = "GANTRY_URL", default_value = DEFAULT_SERVER_URL)]
     pub server_url: String,
 
@@ -173,13 +175,9 @@ impl Config {
     /// Checks the settings and fills in the machine-dependent defaults, failing with a message
     /// a person understands.
     pub fn validate(mut self) -> Result<Config, String> {
-        if !self.server_url.starts_with("http://") && !self.server_url.starts_with("https://") {
-            return Err(format!(
-                "--server-url / GANTRY_URL must start with http:// or https://, got `{}`",
-                self.server_url
-            ));
-        }
-        self.server_url = self.server_url.trim_end_matches('/').to_string();
+        let servers = gantry_api::Servers::parse(&self.server_url)
+            .map_err(|e| format!("--server-url / GANTRY_URL: {e}"))?;
+        self.server_url = servers.all().join(",");
         match self.max_parallel_jobs {
             Some(0) => return Err("MAX_PARALLEL_JOBS must be at least 1".into()),
             Some(_) => {}

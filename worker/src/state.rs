@@ -40,7 +40,8 @@ impl StateFile {
         &self.path
     }
 
-    /// The identity saved for `server_url`, if there is one that can be read; a missing file
+    /// The identity saved for `server_url` (or for a list of replicas sharing one of its
+    /// URLs: a replica added or removed is the same service), if there is one that can be read; a missing file
     /// is a first start, an unreadable one is said and ignored.
     pub fn load(&self, server_url: &str) -> Option<AgentState> {
         let text = match std::fs::read_to_string(&self.path) {
@@ -52,7 +53,7 @@ impl StateFile {
             }
         };
         match serde_json::from_str::<AgentState>(&text) {
-            Ok(state) if state.server_url == server_url => Some(state),
+            Ok(state) if same_service(&state.server_url, server_url) => Some(state),
             Ok(_) => None,
             Err(e) => {
                 tracing::warn!(path = %self.path.display(), error = %e, "ignoring an unreadable agent state");
@@ -90,6 +91,13 @@ pub fn default_dir() -> PathBuf {
     std::env::temp_dir().join("gantry-worker-state")
 }
 
+/// Whether two server URL lists name the same service: they share a replica.
+fn same_service(saved: &str, now: &str) -> bool {
+    saved
+        .split(',')
+        .any(|a| now.split(',').any(|b| a.trim() == b.trim()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,6 +118,11 @@ mod tests {
         file.save(&state("http://a")).unwrap();
         assert_eq!(file.load("http://a"), Some(state("http://a")));
         assert_eq!(file.load("http://b"), None, "another server's identity");
+        assert_eq!(
+            file.load("http://b,http://a"),
+            Some(state("http://a")),
+            "a replica added beside it is the same service"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

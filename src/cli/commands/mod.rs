@@ -7,16 +7,19 @@ pub mod table;
 pub mod workers;
 
 use crate::cli::client::Client;
+use gantry_api::Servers;
 
 /// Where the server is and how to reach it, shared by every user command.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServerArgs {
-    /// The server's URL.
+    /// The server's URL, or a comma-separated list of its replicas (the next is tried when
+    /// one cannot be reached).
     #[arg(
         long,
         env = "GANTRY_URL",
         default_value = "http://127.0.0.1:8080",
-        global = true
+        global = true,
+        value_parser = server_list
     )]
     pub url: String,
 
@@ -32,8 +35,14 @@ pub struct ServerArgs {
 impl ServerArgs {
     /// A client for the server.
     pub fn client(&self) -> Client {
-        Client::new(&self.url, self.token.clone())
+        let servers = Servers::parse(&self.url).expect("checked when the flags were read");
+        Client::new(servers, self.token.clone())
     }
+}
+
+/// Checks a `--url` list when the flags are read, so a typo is a usage error.
+fn server_list(list: &str) -> Result<String, String> {
+    Servers::parse(list).map(|servers| servers.all().join(","))
 }
 
 /// Epoch milliseconds as an RFC 3339 time, for people.

@@ -84,6 +84,7 @@ impl WorkerRepo for SqlRepo {
             stop_jobs,
             lost_jobs,
             came_back,
+            placement_changed: came_back || lost_jobs > 0 || worker.placement_differs(&updated),
             worker: updated,
         })
     }

@@ -8,6 +8,7 @@
 #[path = "../methods/mod.rs"]
 mod methods;
 mod statements;
+pub mod wake_channel;
 
 pub use methods::SqlRepo as PgRepo;
 

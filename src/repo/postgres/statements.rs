@@ -13,4 +13,7 @@ crate::repo::statements::dialect_statements! {
 
     /// Releases `MIGRATION_LOCK`.
     MIGRATION_UNLOCK => "migration_unlock.sql",
+
+    /// Sends one wake-up message to the other replicas (`NOTIFY`, see `wake_channel.rs`).
+    WAKE_PUBLISH => "wake_publish.sql",
 }

@@ -293,6 +293,7 @@ fn duplicate(e: &ClientError) -> ClientError {
         },
         ClientError::Transport(m) => ClientError::Transport(m.clone()),
         ClientError::Decode(m) => ClientError::Decode(m.clone()),
+        ClientError::BadUrl(m) => ClientError::BadUrl(m.clone()),
         ClientError::Abandoned => ClientError::Abandoned,
         ClientError::Io(e) => ClientError::Io(std::io::Error::new(e.kind(), e.to_string())),
     }

@@ -13,18 +13,37 @@ use std::time::Duration;
 const WARN_FROM_TRY: u32 = 3;
 
 impl ServerClient {
-    /// An absolute URL for a server path (or an already absolute URL).
+    /// An absolute URL for a server path on the server in use (or an already absolute URL).
     pub(super) fn url(&self, path: &str) -> String {
-        if path.starts_with("http://") || path.starts_with("https://") {
-            path.to_string()
-        } else if path.starts_with('/') {
-            format!("{}{}", self.base, path)
+        self.servers.url(path)
+    }
+
+    /// After a try that could not reach the server in use: moves to the next replica, and
+    /// says whether to try it at once (while replicas not yet tried in this row remain)
+    /// rather than after the backoff.
+    pub(super) fn fail_over(&self, base: &str, failovers_in_row: &mut usize) -> bool {
+        if self.servers.len() < 2 {
+            return false;
+        }
+        let next = self.servers.failed(base);
+        if next != base {
+            tracing::info!(
+                from = base,
+                to = next,
+                "server unreachable; moving to the next one"
+            );
+        }
+        *failovers_in_row += 1;
+        if *failovers_in_row < self.servers.len() {
+            true
         } else {
-            format!("{}/{}", self.base, path)
+            *failovers_in_row = 0;
+            false
         }
     }
 
-    /// POSTs `body` as JSON to `path` and decodes the JSON answer, retrying per `retry`.
+    /// POSTs `body` as JSON to `path` and decodes the JSON answer, retrying per `retry`; a
+    /// server that cannot be reached hands the call to the next one of the list.
     pub(super) async fn call_json<B: Serialize, R: DeserializeOwned>(
         &self,
         path: &str,
@@ -33,10 +52,12 @@ impl ServerClient {
         timeout: Duration,
         retry: &Retry,
     ) -> Result<R, ClientError> {
-        let url = self.url(path);
         let mut tries = 0;
+        let mut failovers_in_row = 0;
         loop {
             tries += 1;
+            let base = self.servers.current().to_string();
+            let url = self.url(path);
             let mut req = self
                 .http
                 .request(Method::POST, &url)
@@ -56,7 +77,10 @@ impl ServerClient {
                     } else {
                         tracing::debug!(path, error = %e, tries, "server call failed, retrying");
                     }
-                    self.pause(tries, retry).await?;
+                    let unreachable = matches!(e, ClientError::Transport(_));
+                    if !(unreachable && self.fail_over(&base, &mut failovers_in_row)) {
+                        self.pause(tries, retry).await?;
+                    }
                 }
                 other => return other,
             }
@@ -95,6 +119,7 @@ mod tests {
     fn urls_are_built_on_the_base_unless_absolute() {
         let client = ServerClient::new("http://server:8080/", None).unwrap();
         assert_eq!(client.url("/api/x"), "http://server:8080/api/x");
+        assert!(ServerClient::new("server:8080", None).is_err());
         assert_eq!(client.url("uploads/f"), "http://server:8080/uploads/f");
         assert_eq!(client.url("https://files/f"), "https://files/f");
     }

@@ -18,20 +18,27 @@ impl ServerClient {
         dest: &Path,
         retry: &Retry,
     ) -> Result<u64, ClientError> {
-        let url = self.url(file_url);
-        let token = if url.starts_with(&format!("{}/", self.base)) {
-            self.token()
-        } else {
-            None
-        };
         let mut tries = 0;
+        let mut failovers_in_row = 0;
         loop {
             tries += 1;
+            // A relative URL is on whichever replica is in use: it moves with a failover.
+            let base = self.servers.current().to_string();
+            let url = self.url(file_url);
+            let token = if self.servers.owns(&url) {
+                self.token()
+            } else {
+                None
+            };
             let result = self.download_once(&url, token.as_deref(), dest).await;
             match result {
                 Err(e) if e.is_retryable() && retry.allows(tries) => {
                     tracing::warn!(url, error = %e, tries, "download failed, retrying");
-                    self.pause(tries, retry).await?;
+                    let on_server = self.servers.owns(&url);
+                    let unreachable = matches!(e, ClientError::Transport(_));
+                    if !(on_server && unreachable && self.fail_over(&base, &mut failovers_in_row)) {
+                        self.pause(tries, retry).await?;
+                    }
                 }
                 other => return other,
             }

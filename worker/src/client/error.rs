@@ -30,6 +30,9 @@ pub enum ClientError {
     /// The caller stopped waiting (shutdown) before the call succeeded.
     #[error("call abandoned")]
     Abandoned,
+    /// The server URL (or one of the list) is not an http:// or https:// URL.
+    #[error("bad server URL: {0}")]
+    BadUrl(String),
     /// Writing a downloaded file failed.
     #[error("could not write file: {0}")]
     Io(#[from] std::io::Error),

@@ -16,7 +16,7 @@ pub use retry::{backoff_delay, Retry};
 
 use gantry_api::{
     BatchResponse, GetJobRequest, GetJobResponse, HeartbeatRequest, HeartbeatResponse, Job,
-    RegisterWorkerRequest, RegisterWorkerResponse, StartJobRequest, StartJobsRequest,
+    RegisterWorkerRequest, RegisterWorkerResponse, Servers, StartJobRequest, StartJobsRequest,
     SubmitResultRequest, SubmitResultsRequest,
 };
 use serde::de::DeserializeOwned;
@@ -34,8 +34,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct ServerClient {
     /// The pooled HTTP client.
     http: reqwest::Client,
-    /// The server's base URL, without a trailing slash.
-    base: String,
+    /// The servers' base URLs (replicas of one service) and which one is in use.
+    servers: Servers,
     /// The join token sent with registration.
     join_token: Option<String>,
     /// The per-worker token returned by registration; a std lock since it is never held
@@ -44,15 +44,16 @@ pub struct ServerClient {
 }
 
 impl ServerClient {
-    /// A client for the server at `base_url`, joining with `join_token`, on its own HTTP
-    /// client (connect timeout, `gantry-worker/<version>` user agent).
+    /// A client for the server at `base_url` (or a comma-separated list of replicas),
+    /// joining with `join_token`, on its own HTTP client (connect timeout,
+    /// `gantry-worker/<version>` user agent).
     pub fn new(base_url: &str, join_token: Option<String>) -> Result<ServerClient, ClientError> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("gantry-worker/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| ClientError::Transport(e.to_string()))?;
-        Ok(ServerClient::with_http(http, base_url, join_token))
+        ServerClient::with_http(http, base_url, join_token)
     }
 
     /// A client on the caller's HTTP client, for callers that size its connection pool
@@ -61,13 +62,18 @@ impl ServerClient {
         http: reqwest::Client,
         base_url: &str,
         join_token: Option<String>,
-    ) -> ServerClient {
-        ServerClient {
+    ) -> Result<ServerClient, ClientError> {
+        Ok(ServerClient {
             http,
-            base: base_url.trim_end_matches('/').to_string(),
+            servers: Servers::parse(base_url).map_err(ClientError::BadUrl)?,
             join_token,
             worker_token: RwLock::new(None),
-        }
+        })
+    }
+
+    /// The server in use now (the first of the list until one cannot be reached).
+    pub fn server(&self) -> &str {
+        self.servers.current()
     }
 
     /// The per-worker token the last registration returned, if any.

@@ -107,7 +107,8 @@ async fn single_and_batch_calls_return_the_servers_jobs_with_the_worker_token() 
         .pool_max_idle_per_host(0)
         .build()
         .unwrap();
-    let client = ServerClient::with_http(http, &format!("{url}/"), Some("join-secret".into()));
+    let client =
+        ServerClient::with_http(http, &format!("{url}/"), Some("join-secret".into())).unwrap();
     let retry = Retry::times(1, &CancellationToken::new());
     assert_eq!(client.worker_token(), None);
     client.register(&register_body(), &retry).await.unwrap();
