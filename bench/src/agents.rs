@@ -3,8 +3,8 @@
 
 use anyhow::bail;
 use gantry_api::{
-    BatchResponse, GetJobRequest, Job, JobAttempt, RegisterWorkerRequest, StartJobRequest,
-    StartJobsRequest, SubmitResultRequest, SubmitResultsRequest,
+    BatchResponse, GetJobRequest, HeartbeatRequest, Job, JobAttempt, RegisterWorkerRequest,
+    StartJobRequest, StartJobsRequest, SubmitResultRequest, SubmitResultsRequest,
 };
 use gantry_worker::client::{Retry, ServerClient};
 use serde_json::json;
@@ -66,6 +66,25 @@ impl SimAgent {
             results: Vec::new(),
         };
         Ok(self.client.get_job(&body, &once()).await?.jobs)
+    }
+
+    /// One heartbeat reporting no job and changing usage figures only (as most of a real
+    /// agent's heartbeats do).
+    pub async fn heartbeat(&self, cpu_usage: f64) -> anyhow::Result<()> {
+        let body = HeartbeatRequest {
+            worker_id: self.id.clone(),
+            cpu_usage,
+            ram_free_mb: 1 << 19,
+            ram_total_mb: 0,
+            running_job_ids: Vec::new(),
+            executor_ok: Some(true),
+            draining: Some(false),
+            images: None,
+        };
+        if let Err(e) = self.client.heartbeat(&body, &once()).await {
+            bail!("heartbeat {}: {e}", self.id);
+        }
+        Ok(())
     }
 
     /// Starts and finishes a job with exit code 0.

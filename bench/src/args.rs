@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Every figure `--figures` may name, in the order they run.
-pub const FIGURES: [&str; 10] = [
+pub const FIGURES: [&str; 12] = [
     "throughput",
     "latency",
     "sweep",
@@ -14,6 +14,8 @@ pub const FIGURES: [&str; 10] = [
     "soak",
     "long-tx",
     "history",
+    "replicas",
+    "fleet",
 ];
 
 /// gantry-bench: measure throughput and assignment latency of a real gantry server (see
@@ -83,15 +85,30 @@ pub struct BenchArgs {
     /// Finished jobs stored for the history figure.
     #[arg(long, default_value_t = 1_000_000)]
     pub history_jobs: usize,
+    /// Replica counts of the replicas figure (PostgreSQL only).
+    #[arg(long, value_delimiter = ',', default_value = "1,2,3")]
+    pub replica_counts: Vec<usize>,
+    /// Simulated agents of the fleet figure.
+    #[arg(long, default_value_t = 10_000)]
+    pub fleet_sim_agents: usize,
+    /// How many of the fleet figure's agents long-poll at once.
+    #[arg(long, default_value_t = 1_000)]
+    pub fleet_sim_pollers: usize,
+    /// Heartbeat interval of the fleet figure's agents.
+    #[arg(long, default_value = "10s", value_parser = gantry_api::parse_duration)]
+    pub fleet_sim_interval: Duration,
+    /// How long the fleet figure measures, after one full heartbeat round.
+    #[arg(long, default_value = "30s", value_parser = gantry_api::parse_duration)]
+    pub fleet_sim_seconds: Duration,
     /// Seconds each pgbench ceiling runs (PostgreSQL throughput figures).
     #[arg(long, default_value_t = 10)]
     pub pgbench_seconds: u64,
     /// Which figures to run (all by default): throughput, latency, sweep, memory, docker,
-    /// fleet-process, fleet-docker, soak, long-tx, history.
+    /// fleet-process, fleet-docker, soak, long-tx, history, replicas (PostgreSQL only), fleet.
     #[arg(
         long,
         value_delimiter = ',',
-        default_value = "throughput,latency,sweep,memory,docker,fleet-process,fleet-docker,soak,long-tx,history"
+        default_value = "throughput,latency,sweep,memory,docker,fleet-process,fleet-docker,soak,long-tx,history,replicas,fleet"
     )]
     pub figures: Vec<String>,
 }
@@ -143,5 +160,10 @@ impl BenchArgs {
         self.fleet_docker_jobs = self.fleet_docker_jobs.min(6);
         self.pgbench_seconds = self.pgbench_seconds.min(1);
         self.history_jobs = self.history_jobs.min(2_000);
+        self.replica_counts = vec![1, 2];
+        self.fleet_sim_agents = self.fleet_sim_agents.min(200);
+        self.fleet_sim_pollers = self.fleet_sim_pollers.min(20);
+        self.fleet_sim_interval = self.fleet_sim_interval.min(Duration::from_secs(1));
+        self.fleet_sim_seconds = self.fleet_sim_seconds.min(Duration::from_secs(2));
     }
 }

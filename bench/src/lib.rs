@@ -15,6 +15,7 @@ mod binaries;
 mod docker;
 mod figure;
 mod fleet;
+mod fleet_sim;
 mod history;
 mod latency;
 mod limits;
@@ -23,6 +24,7 @@ mod long_tx;
 mod memory;
 mod pgbench;
 mod postgres;
+mod replicas;
 mod soak;
 mod stats;
 mod steady;
@@ -35,8 +37,9 @@ pub use figure::Figure;
 
 use target::{Launch, Target};
 
-/// Runs every figure asked for (throughput, latency, memory, soak, sweep, Docker, the fleets,
-/// the history, in that order), printing each as it is made.
+/// Runs every figure asked for (throughput, latency, memory, soak, sweep, Docker, the real
+/// fleets, the history, the replicas, the simulated fleet, in that order), printing each as it
+/// is made.
 pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     args.check()?;
     args.apply_quick();
@@ -109,6 +112,18 @@ pub async fn run(mut args: BenchArgs) -> anyhow::Result<()> {
     }
     if args.wants("history") {
         history::run(&launch, args.history_jobs, emit).await?;
+    }
+    if args.wants("replicas") {
+        replicas::run(&args, &launch)
+            .await?
+            .into_iter()
+            .for_each(emit);
+    }
+    if args.wants("fleet") {
+        let target = Target::start(&launch).await?;
+        let figures = fleet_sim::run(&args, &target).await;
+        target.stop().await;
+        figures?.into_iter().for_each(emit);
     }
     Ok(())
 }

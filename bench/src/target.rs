@@ -55,6 +55,16 @@ impl Database {
         })
     }
 
+    /// The database `url` that another target created and removes: for a second replica.
+    pub fn shared(url: &str, backend: &'static str) -> Database {
+        Database {
+            url: url.to_string(),
+            backend,
+            admin: None,
+            _dir: None,
+        }
+    }
+
     /// Drops the database (the SQLite folder goes with `self`), once no server uses it.
     pub async fn remove(self) {
         if let Some(admin) = &self.admin {
@@ -135,6 +145,16 @@ impl Target {
             child,
             database,
         })
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> anyhow::Result<u32> {
+        self.child.id().context("the server has exited")
+    }
+
+    /// SIGKILL: the server dies mid-work, as in a crash; its database is left alone.
+    pub async fn kill9(mut self) {
+        let _ = self.child.kill().await;
     }
 
     /// The server's resident memory, in MiB (Linux `/proc`).

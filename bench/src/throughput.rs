@@ -57,11 +57,32 @@ pub async fn run(
     jobs: usize,
     mode: Mode,
 ) -> anyhow::Result<Figure> {
+    let bases = [target.base.clone()];
+    let per_second = run_spread(&target.http, &bases, agents, jobs, mode).await?;
+    Ok(Figure {
+        figure: mode.figure(),
+        backend: target.backend,
+        setting: format!("{agents} agents, {jobs} jobs"),
+        value: per_second,
+        unit: "jobs/s",
+    })
+}
+
+/// Runs `jobs` no-op jobs through `agents` agents, agents and creating clients spread in turn
+/// over the replicas at `bases`; jobs per second.
+pub async fn run_spread(
+    http: &reqwest::Client,
+    bases: &[String],
+    agents: usize,
+    jobs: usize,
+    mode: Mode,
+) -> anyhow::Result<f64> {
     let per_poll = mode.per_poll();
     let mut sims = Vec::new();
     for i in 0..agents {
         let id = format!("bench-{i}");
-        sims.push(SimAgent::register(&target.http, &target.base, &id, per_poll, false).await?);
+        let base = &bases[i % bases.len()];
+        sims.push(SimAgent::register(http, base, &id, per_poll, false).await?);
     }
     let done = Arc::new(AtomicUsize::new(0));
     let started = Instant::now();
@@ -89,8 +110,8 @@ pub async fn run(
     }
     let next = Arc::new(AtomicUsize::new(0));
     let per_create = mode.per_create();
-    for _ in 0..CREATORS {
-        let (http, base, next) = (target.http.clone(), target.base.clone(), next.clone());
+    for i in 0..CREATORS {
+        let (http, base, next) = (http.clone(), bases[i % bases.len()].clone(), next.clone());
         tasks.spawn(async move {
             loop {
                 let from = next.fetch_add(per_create, Ordering::Relaxed);
@@ -110,14 +131,7 @@ pub async fn run(
     while let Some(result) = tasks.join_next().await {
         result??;
     }
-    let seconds = started.elapsed().as_secs_f64();
-    Ok(Figure {
-        figure: mode.figure(),
-        backend: target.backend,
-        setting: format!("{agents} agents, {jobs} jobs"),
-        value: jobs as f64 / seconds,
-        unit: "jobs/s",
-    })
+    Ok(jobs as f64 / started.elapsed().as_secs_f64())
 }
 
 /// Fails once no job has finished for `STALL` (a server that stopped placing jobs would

@@ -90,6 +90,12 @@ fn check(figures: &[Value], backend: &str) {
         "history_table_mb",
         "history_rollup",
         "history_read",
+        "fleet_heartbeats_per_s",
+        "fleet_heartbeat_p50",
+        "fleet_heartbeat_p99",
+        "fleet_server_cpu",
+        "fleet_memory_per_agent",
+        "fleet_placements_per_heartbeat",
     ];
     // pgbench ships with the PostgreSQL server; where PostgreSQL is required, so are its ceilings.
     if backend == "postgres" && std::env::var("GANTRY_REQUIRE_POSTGRES").as_deref() == Ok("1") {
@@ -98,6 +104,15 @@ fn check(figures: &[Value], backend: &str) {
             "pg_ceiling_100_per_statement",
             "throughput_over_ceiling",
             "throughput_batch_over_ceiling",
+        ]);
+    }
+    if backend == "postgres" {
+        wanted.extend([
+            "replicas_throughput_batch",
+            "replicas_assignment_latency_p50",
+            "replicas_assignment_latency_p99",
+            "replicas_leader_handover",
+            "replicas_handover_over_ttl",
         ]);
     }
     // The Docker figure skips loudly without Docker; where Docker is required it must be there.
