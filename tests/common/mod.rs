@@ -3,6 +3,7 @@
 
 pub mod builders;
 pub mod db;
+pub mod invariants;
 pub mod optional;
 pub mod process;
 pub mod server;
