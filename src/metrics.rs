@@ -20,6 +20,9 @@ pub const JOBS: &str = "gantry_jobs";
 pub const JOBS_FINISHED: &str = "gantry_jobs_finished_total";
 /// Workers per state (gauge).
 pub const WORKERS: &str = "gantry_workers";
+/// 1 when this scrape read the database's counts, 0 when it could not (the gauges above then
+/// still show the last counts read), as exporters' `pg_up` does (gauge).
+pub const DATABASE_UP: &str = "gantry_database_up";
 /// From entering QUEUED to delivery to a worker (histogram, seconds).
 pub const ASSIGNMENT_LATENCY: &str = "gantry_assignment_latency_seconds";
 /// An attempt's run time as its worker measured it (histogram, seconds).
@@ -61,6 +64,11 @@ fn describe() {
         "Jobs that ended in each final state since this server started, by any replica."
     );
     describe_gauge!(WORKERS, "Workers in each state, from the database.");
+    describe_gauge!(
+        DATABASE_UP,
+        "1 when this scrape read the counts from the database; 0 when it could not, and \
+         gantry_jobs, gantry_workers and gantry_jobs_finished_total are stale."
+    );
     describe_histogram!(
         ASSIGNMENT_LATENCY,
         Unit::Seconds,
