@@ -85,7 +85,10 @@ impl Rig {
             waiters: Arc::new(Waiters::default()),
             scheduler: SchedulerHandle::default(),
             shutdown: CancellationToken::new(),
-            endings: Arc::new(gantry::metrics::EndingsCounter::starting_at(now_ms())),
+            // Counting from a minute back, so every scrape reads the endings too.
+            endings: Arc::new(gantry::metrics::EndingsCounter::starting_at(
+                now_ms() - 60_000,
+            )),
         };
         let app = gantry::server::app(state.clone());
         Rig {
