@@ -20,6 +20,9 @@ pub const JOBS: &str = "gantry_jobs";
 pub const JOBS_FINISHED: &str = "gantry_jobs_finished_total";
 /// Workers per state (gauge).
 pub const WORKERS: &str = "gantry_workers";
+/// 1 when this scrape read the database's counts, 0 when it could not (the gauges above then
+/// still show the last counts read), as exporters' `pg_up` does (gauge).
+pub const DATABASE_UP: &str = "gantry_database_up";
 /// From entering QUEUED to delivery to a worker (histogram, seconds).
 pub const ASSIGNMENT_LATENCY: &str = "gantry_assignment_latency_seconds";
 /// An attempt's run time as its worker measured it (histogram, seconds).
@@ -74,6 +77,11 @@ fn describe() {
     describe_counter!(
         WAKE_MESSAGES,
         "Wake-up messages sent to and received from other replicas."
+    );
+    describe_gauge!(
+        DATABASE_UP,
+        "1 when this scrape read the counts from the database; 0 when it could not, and \
+         gantry_jobs, gantry_workers and gantry_jobs_finished_total are stale."
     );
     describe_histogram!(
         ASSIGNMENT_LATENCY,

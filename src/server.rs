@@ -12,6 +12,7 @@ use crate::wake_bus::WakeBus;
 use anyhow::Context;
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::Router;
+use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -69,13 +70,37 @@ pub async fn run(
         );
     }
     tracing::info!("gantry listening on http://{addr}");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await
-        .context("the HTTP server failed")?;
-    shutdown.cancel();
-    scheduler.join(SHUTDOWN_DRAIN).await;
+    serve_state(state, scheduler, listener, shutdown, SHUTDOWN_DRAIN).await?;
     tracing::info!("gantry stopped");
+    Ok(())
+}
+
+/// Serves `state` on `listener` until `shutdown` fires, then waits at most `drain` for the
+/// requests in flight and as long again for the scheduler. A request stuck in the database (a
+/// lock that is not released, a connection gone quiet) is left behind rather than keeping the
+/// process from stopping.
+pub async fn serve_state(
+    state: AppState,
+    scheduler: Scheduler,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+    drain: Duration,
+) -> anyhow::Result<()> {
+    let served = axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .into_future();
+    let drain_over = async {
+        shutdown.cancelled().await;
+        tokio::time::sleep(drain).await;
+    };
+    tokio::select! {
+        served = served => served.context("the HTTP server failed")?,
+        _ = drain_over => {
+            tracing::warn!("requests still in flight {drain:?} after shutdown; leaving them");
+        }
+    }
+    shutdown.cancel();
+    scheduler.join(drain).await;
     Ok(())
 }
 

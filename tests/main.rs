@@ -10,6 +10,7 @@ mod claim_race;
 mod cli;
 mod compose;
 mod dashboard;
+mod faults;
 mod metrics;
 mod openapi;
 mod poison;

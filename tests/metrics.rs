@@ -6,6 +6,10 @@
 
 use crate::common::{SimWorker, TestDb, TestServer};
 use serde_json::json;
+use std::time::Duration;
+
+/// Longest wait for a scrape to show what is expected.
+const WAIT: Duration = Duration::from_secs(10);
 
 async fn scrape(server: &TestServer) -> String {
     let r = server
@@ -26,10 +30,13 @@ fn completed_total(text: &str) -> Option<u64> {
 }
 
 async fn metrics_reflect_the_database(db: TestDb) {
+    let _alone = crate::common::METRICS_SCRAPES.lock().await;
     let server = TestServer::start(&db).await;
     // The endings counter is process-wide: this server's ending shows as growth from here.
     let baseline = completed_total(&scrape(&server).await).expect("shown from the first scrape");
     let worker = SimWorker::register(&server, "w1", 2.0, 2048, 2).await;
+    // Online however slowly the scrapes below come (a job runs well within a heartbeat timeout).
+    let _beating = worker.keep_alive();
     let done = server.create(json!({"command": "true"})).await;
     let job = worker.take_one().await;
     assert_eq!(job.id, done.id);
@@ -38,18 +45,22 @@ async fn metrics_reflect_the_database(db: TestDb) {
         .create(json!({"command": "waits", "requiredCpu": 64}))
         .await;
 
-    let text = scrape(&server).await;
-    for line in [
+    // Another test's scrape (the fault tests scrape too) may set the process-wide gauges
+    // between this scrape's read and its render: scrape again until this database's counts show.
+    let wanted = [
         "gantry_jobs{status=\"QUEUED\"} 1",
         "gantry_jobs{status=\"RUNNING\"} 0",
         "gantry_workers{status=\"IDLE\"} 1",
         "gantry_workers{status=\"OFFLINE\"} 0",
-    ] {
-        assert!(
-            text.lines().any(|l| l == line),
-            "missing `{line}` in:\n{text}"
-        );
-    }
+    ];
+    let text = crate::common::eventually("this database's counts", WAIT, || async {
+        let text = scrape(&server).await;
+        wanted
+            .iter()
+            .all(|line| text.lines().any(|l| l == *line))
+            .then_some(text)
+    })
+    .await;
     assert!(
         !text.contains("gantry_jobs{status=\"COMPLETED\"}"),
         "no gauge of a final state (a count of the whole table): {text}"

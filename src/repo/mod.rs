@@ -7,6 +7,7 @@
 //! (`tests/repo_suite/`). The rules the methods apply are in [`crate::lifecycle`].
 
 mod error;
+pub mod faulty;
 pub mod postgres;
 pub mod sqlite;
 mod statements;

@@ -5,11 +5,15 @@ use crate::clock::now_ms;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::AppJson;
 use crate::http::validate;
+use crate::model::JobRecord;
+use crate::repo::RepoResult;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::Json;
-use gantry_api::{GetJobRequest, GetJobResponse, Job, StartJobRequest, SubmitResultRequest};
+use gantry_api::{
+    GetJobRequest, GetJobResponse, Job, StartJobRequest, StopJob, SubmitResultRequest,
+};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -70,17 +74,18 @@ pub async fn get_job(
         tokio::pin!(woken);
         woken.as_mut().enable();
 
-        let jobs = if max > 0 && req.start_on_delivery {
-            state
-                .repo
-                .job_deliver_started(&worker_id, max, now_ms())
-                .await?
-        } else if max > 0 {
-            state.repo.job_deliver(&worker_id, max, now_ms()).await?
-        } else {
-            Vec::new()
+        let news = news(&state, &worker_id, &running, max, req.start_on_delivery);
+        let (stop_jobs, jobs) = tokio::select! {
+            news = news => news?,
+            // A read stuck in the database (a lock held, a connection gone quiet) must not
+            // hold up the server's shutdown: the agent polls again, elsewhere or later.
+            _ = state.shutdown.cancelled() => {
+                return Ok(Json(GetJobResponse {
+                    results,
+                    ..GetJobResponse::default()
+                }));
+            }
         };
-        let stop_jobs = state.repo.worker_stop_list(&worker_id, &running).await?;
         if !jobs.is_empty() || !stop_jobs.is_empty() || Instant::now() >= deadline {
             for job in &jobs {
                 crate::metrics::observe_delivery(job.queued_at);
@@ -107,6 +112,31 @@ pub async fn get_job(
             }
         }
     }
+}
+
+/// What a poll hands the worker: which of its `running` jobs to stop, and up to `max` of its
+/// newly assigned jobs (started at once with `start`).
+async fn news(
+    state: &AppState,
+    worker_id: &str,
+    running: &[String],
+    max: i64,
+    start: bool,
+) -> RepoResult<(Vec<StopJob>, Vec<JobRecord>)> {
+    // The stop list first: it only reads, so when it fails nothing is lost, whereas a failure
+    // after the delivery committed would leave its jobs handed to nobody.
+    let stop_jobs = state.repo.worker_stop_list(worker_id, running).await?;
+    let jobs = if max > 0 && start {
+        state
+            .repo
+            .job_deliver_started(worker_id, max, now_ms())
+            .await?
+    } else if max > 0 {
+        state.repo.job_deliver(worker_id, max, now_ms()).await?
+    } else {
+        Vec::new()
+    };
+    Ok((stop_jobs, jobs))
 }
 
 /// `POST /api/jobs/start`: the worker began the attempt it was given.

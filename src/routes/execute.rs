@@ -142,8 +142,12 @@ async fn run(
             _ = state.shutdown.cancelled() => return Ok((StatusCode::ACCEPTED, job)),
         }
         interval = (interval * 2).min(MAX_POLL_INTERVAL);
-        if let Some(fresh) = state.repo.job_get(&job.id).await? {
-            job = fresh.to_api()?;
+        // The job exists: a failed re-read must not turn its creation into an error (the
+        // caller would create it again), so it waits on and answers what it last saw.
+        match state.repo.job_get(&job.id).await {
+            Ok(Some(fresh)) => job = fresh.to_api()?,
+            Ok(None) => {}
+            Err(e) => tracing::warn!(job = %job.id, "execute: could not re-read the job: {e}"),
         }
     }
     Ok((StatusCode::OK, job))

@@ -5,7 +5,7 @@
 
 use crate::clock::now_ms;
 use crate::lifecycle::worker;
-use crate::metrics::{self, HTTP_REQUESTS, JOBS, WORKERS};
+use crate::metrics::{self, DATABASE_UP, HTTP_REQUESTS, JOBS, WORKERS};
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -30,13 +30,19 @@ pub async fn track_http(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`: the Prometheus text format.
+/// `GET /metrics`: the Prometheus text format. It answers while the database does not (this
+/// process's own timings are worth reading then most), saying so in `gantry_database_up`.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> Response {
-    if let Err(e) = refresh_from_database(&state).await {
-        tracing::warn!("metrics: could not read counts from the database: {e}");
-    }
+    let up = match refresh_from_database(&state).await {
+        Ok(()) => 1.0,
+        Err(e) => {
+            tracing::warn!("metrics: could not read counts from the database: {e}");
+            0.0
+        }
+    };
+    ::metrics::gauge!(DATABASE_UP).set(up);
     (
         [(
             axum::http::header::CONTENT_TYPE,

@@ -3,12 +3,17 @@
 
 pub mod builders;
 pub mod db;
+pub mod invariants;
 pub mod optional;
 pub mod process;
 pub mod server;
 pub mod sim;
 
 pub use db::TestDb;
+
+/// Held by every test that scrapes `/metrics`: the recorder is process-wide, so a scrape sets
+/// gauges and counters that another test's scrape would read.
+pub static METRICS_SCRAPES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub use server::TestServer;
 pub use sim::SimWorker;
 

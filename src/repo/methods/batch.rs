@@ -2,8 +2,8 @@
 //! transaction with one statement per kind of row.
 
 use super::rows::{history_many, release_many, to_json, write_transitions, HistoryRow};
-use super::{count_evidence, jobs_by_ids, lock_job, sql, write_transition, SqlRepo, Tx};
-use crate::lifecycle::job;
+use super::{count_evidence, holds, jobs_by_ids, lock_job, sql, write_transition, SqlRepo, Tx};
+use crate::lifecycle::{hold, job};
 use crate::model::{JobFinishParams, JobInsertParams, JobRecord};
 use crate::repo::{JobBatchRepo, RepoError, RepoResult};
 use async_trait::async_trait;
@@ -176,8 +176,21 @@ impl JobBatchRepo for SqlRepo {
                 out.push(Err(RepoError::job_not_found(&p.job_id)));
                 continue;
             };
+            // The holds as `job_finish` settles them: a stopped attempt's end frees its
+            // reservation and changes nothing else; an orphan's own result ends its hold
+            // (left, the hold would give the reservation back a second time later).
+            if hold::absorbs_result(row, &p.worker_id, p.attempt) {
+                holds::end_hold(&mut tx, row).await?;
+                out.push(Ok(row.clone()));
+                continue;
+            }
+            let orphan = hold::is_orphan(row);
             match job::finish(row, p, &self.policy) {
                 Ok(t) => {
+                    if orphan {
+                        hold::clear(row);
+                        holds::write_hold(&mut tx, row).await?;
+                    }
                     out.push(Ok(row.clone()));
                     changed.push((row.clone(), t));
                 }
