@@ -9,6 +9,7 @@ mod heartbeats;
 mod holds;
 mod insert_and_block;
 mod leases;
+mod migrations;
 mod placement;
 mod pulls;
 mod reads;
