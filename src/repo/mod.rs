@@ -6,6 +6,7 @@
 //! `postgres/sql/`, one `.sql` file per statement), and both pass the same test suite
 //! (`tests/repo_suite/`). The rules the methods apply are in [`crate::lifecycle`].
 
+mod begin;
 mod error;
 mod pooler;
 pub mod postgres;

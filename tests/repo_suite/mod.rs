@@ -3,6 +3,7 @@
 
 mod attempts;
 mod batches;
+mod cancelled_calls;
 mod cancels_and_deadlines;
 mod faults;
 mod heartbeats;

@@ -14,6 +14,7 @@ mod statements;
 
 pub use methods::SqlRepo as PgRepo;
 
+use super::begin::begin;
 use super::{Dialect, Pooler, RepoError, RepoResult};
 use crate::lifecycle::Policy;
 use conn::{ReadConn, Reader, Tx};
@@ -66,23 +67,24 @@ impl Backend {
     async fn reader(&self) -> sqlx::Result<Reader> {
         let conn = match self.pooler {
             Pooler::None => ReadConn::Pooled(self.pool.acquire().await?),
-            Pooler::Transaction => ReadConn::Pinned(self.pool.begin_with("BEGIN READ ONLY").await?),
+            Pooler::Transaction => ReadConn::Pinned(begin(&self.pool, "BEGIN READ ONLY").await?),
         };
         Ok(Reader::new(conn, self.pooler))
     }
 
     /// A read transaction: every read in it sees the same committed state.
     async fn read_snapshot(&self) -> sqlx::Result<Tx> {
-        let tx = self
-            .pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await?;
+        let tx = begin(
+            &self.pool,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
+        .await?;
         Ok(Tx::new(tx, self.pooler))
     }
 
     /// A write transaction from the pool.
     async fn write(&self) -> sqlx::Result<Tx> {
-        Ok(Tx::new(self.pool.begin().await?, self.pooler))
+        Ok(Tx::new(begin(&self.pool, "BEGIN").await?, self.pooler))
     }
 
     /// Serialises decisions about which jobs fit no worker with worker arrivals, so a job is
@@ -118,7 +120,7 @@ impl Backend {
     /// fails rolls the whole run back. Every statement goes by the simple query protocol,
     /// which prepares nothing.
     async fn migrate(&self) -> RepoResult<usize> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin(&self.pool, "BEGIN").await?;
         // A bare string runs as a simple query.
         sqlx::Executor::execute(&mut *tx, statements::MIGRATION_LOCK).await?;
         let report = embedded::migrations::runner()

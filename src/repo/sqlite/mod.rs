@@ -11,6 +11,7 @@ mod statements;
 
 pub use methods::SqlRepo as SqliteRepo;
 
+use super::begin::begin;
 use super::{Dialect, RepoError, RepoResult};
 use crate::lifecycle::Policy;
 use sqlx::pool::PoolConnection;
@@ -99,12 +100,12 @@ impl Backend {
 
     /// A read transaction: every read in it sees the same committed state (WAL snapshot).
     async fn read_snapshot(&self) -> sqlx::Result<Tx> {
-        self.reader.begin().await
+        begin(&self.reader, "BEGIN").await
     }
 
     /// A write transaction, holding the database's write lock from its first statement.
     async fn write(&self) -> sqlx::Result<Tx> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+        begin(&self.writer, "BEGIN IMMEDIATE").await
     }
 
     /// Serialises decisions about which jobs fit no worker with worker arrivals. Nothing to
