@@ -5,7 +5,10 @@
 #   - the local busybox test image (scripts/build-test-image.sh) and two local registries
 #     holding it (scripts/test-registry.sh), when a Docker engine answers;
 #   - headless Chromium and chromedriver for the dashboard's browser test;
-#   - then `cargo test --workspace`.
+#   - then `cargo test --workspace`;
+#   - then, with no arguments given, the scenarios, the repository suite and the claim race once
+#     more on PostgreSQL reached through PgBouncer in transaction mode
+#     (scripts/test-pgbouncer.sh, docs/pgbouncer.md).
 # Tests that need a part this machine lacks skip loudly; GANTRY_REQUIRE_POSTGRES=1,
 # GANTRY_REQUIRE_DOCKER=1 and GANTRY_REQUIRE_BROWSER=1 (set by .ci/run) turn those skips into
 # failures.
@@ -47,3 +50,14 @@ cargo build -p gantry -p gantry-worker
 export GANTRY_WORKER_BIN="$PWD/target/debug/gantry-worker"
 
 cargo test --workspace "$@"
+[ "$#" = 0 ] || exit 0
+
+if [ -n "${GANTRY_TEST_POSTGRES_URL:-}" ]; then
+  if pgbouncer_url=$(scripts/test-pgbouncer.sh); then
+    GANTRY_TEST_PGBOUNCER_URL=$pgbouncer_url cargo test -p gantry --test integration -- \
+      scenarios:: repo_suite:: claim_race --skip on_sqlite --skip agent_e2e
+  else
+    echo "could not start PgBouncer: the run through it is skipped" >&2
+    if [ "${GANTRY_REQUIRE_POSTGRES:-0}" = 1 ]; then exit 1; fi
+  fi
+fi

@@ -110,14 +110,18 @@ pub async fn build(
     shutdown: CancellationToken,
 ) -> anyhow::Result<(AppState, Scheduler)> {
     crate::metrics::handle();
-    let repo = crate::repo::connect(&config.database_url, config.policy())
-        .await
-        .with_context(|| {
-            format!(
-                "could not open the database {}",
-                redact(&config.database_url)
-            )
-        })?;
+    let repo = crate::repo::connect_through(
+        &config.database_url,
+        config.database_pooler,
+        config.policy(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "could not open the database {}",
+            redact(&config.database_url)
+        )
+    })?;
     let applied = repo
         .migrate()
         .await

@@ -41,12 +41,12 @@ async fn history_rows(db: &TestDb) -> Vec<Row> {
     const SQL: &str =
         "SELECT job_id, from_status, to_status, worker_id FROM job_history ORDER BY id";
     if db.dialect == Dialect::Sqlite {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let pool = sqlx::SqlitePool::connect(&db.direct_url).await.unwrap();
         let rows = sqlx::query_as(SQL).fetch_all(&pool).await.unwrap();
         pool.close().await;
         rows
     } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let pool = sqlx::PgPool::connect(&db.direct_url).await.unwrap();
         let rows = sqlx::query_as(SQL).fetch_all(&pool).await.unwrap();
         pool.close().await;
         rows

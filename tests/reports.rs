@@ -262,12 +262,12 @@ where
         + Unpin,
 {
     if db.dialect == Dialect::Sqlite {
-        let pool = sqlx::SqlitePool::connect(&db.url).await.unwrap();
+        let pool = sqlx::SqlitePool::connect(&db.direct_url).await.unwrap();
         let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
         pool.close().await;
         rows
     } else {
-        let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+        let pool = sqlx::PgPool::connect(&db.direct_url).await.unwrap();
         let rows = sqlx::query_as(sql).fetch_all(&pool).await.unwrap();
         pool.close().await;
         rows

@@ -3,6 +3,7 @@
 
 use gantry::config::RetentionConfig;
 use gantry::model::PruneCounts;
+use gantry::repo::Pooler;
 use gantry::scheduler::maintenance::{Pruner, RollupPass};
 
 /// `gantry backup FILE`: refuses (exit code 2, nothing written) an existing FILE, a SQLite file
@@ -47,6 +48,7 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Resul
 /// (exit code 2): opening it would make an empty database.
 pub async fn prune(
     database_url: &str,
+    pooler: Pooler,
     retention: &RetentionConfig,
     dry_run: bool,
 ) -> anyhow::Result<i32> {
@@ -54,7 +56,7 @@ pub async fn prune(
         eprintln!("error: {why}");
         return Ok(2);
     }
-    let repo = gantry::repo::connect(database_url, Default::default()).await?;
+    let repo = gantry::repo::connect_through(database_url, pooler, Default::default()).await?;
     repo.migrate().await?;
     let now = gantry::clock::now_ms();
     let pruner = Pruner {

@@ -12,6 +12,7 @@ use clap::{Parser, Subcommand};
 use commands::submit::SubmitArgs;
 use commands::{jobs, report, submit, workers, ServerArgs};
 use gantry::config::{RetentionConfig, ServeConfig, DEFAULT_DATABASE_URL};
+use gantry::repo::Pooler;
 use up::UpConfig;
 
 /// gantry: a database-backed job execution service.
@@ -120,6 +121,14 @@ pub enum Command {
         /// Database URL: sqlite://PATH or postgres://...
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
+        /// What stands between gantry and PostgreSQL: none or transaction (as `gantry serve`).
+        #[arg(
+            long,
+            env = "GANTRY_DATABASE_POOLER",
+            value_enum,
+            default_value = "none"
+        )]
+        database_pooler: Pooler,
         /// The ages (the server's flags and defaults).
         #[command(flatten)]
         retention: RetentionConfig,
@@ -129,6 +138,14 @@ pub enum Command {
         /// Database URL: sqlite://PATH or postgres://...
         #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
         database_url: String,
+        /// What stands between gantry and PostgreSQL: none or transaction (as `gantry serve`).
+        #[arg(
+            long,
+            env = "GANTRY_DATABASE_POOLER",
+            value_enum,
+            default_value = "none"
+        )]
+        database_pooler: Pooler,
     },
 }
 
@@ -157,11 +174,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Prune {
             dry_run,
             database_url,
+            database_pooler,
             retention,
         } => {
-            return Ok(exit_code(
-                database::prune(&database_url, &retention, dry_run).await,
-            ))
+            let prune = database::prune(&database_url, database_pooler, &retention, dry_run);
+            return Ok(exit_code(prune.await));
         }
         other => return run_service(other).await.map(|()| 0),
     };
@@ -188,8 +205,13 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         Command::Serve(config) => {
             gantry::server::serve(config, gantry::server::shutdown_on_signals()).await
         }
-        Command::Migrate { database_url } => {
-            let repo = gantry::repo::connect(&database_url, Default::default()).await?;
+        Command::Migrate {
+            database_url,
+            database_pooler,
+        } => {
+            let repo =
+                gantry::repo::connect_through(&database_url, database_pooler, Default::default())
+                    .await?;
             let applied = repo.migrate().await?;
             println!(
                 "applied {applied} migration(s) to {}",

@@ -7,6 +7,7 @@ mod retention;
 pub use retention::{parse_retention, Retention, RetentionConfig};
 
 use crate::lifecycle::{CooldownCounts, Policy};
+use crate::repo::Pooler;
 use clap::{Args, Command, FromArgMatches};
 use gantry_api::parse_duration;
 use std::net::SocketAddr;
@@ -36,6 +37,17 @@ pub struct ServeConfig {
     /// Defaults to --database-url.
     #[arg(long, env = "GANTRY_WAKE_DATABASE_URL")]
     pub wake_database_url: Option<String>,
+
+    /// What stands between the server and PostgreSQL: `none` (direct connections, or a pooler
+    /// in session mode) or `transaction` (PgBouncer or another pooler in transaction mode:
+    /// every statement then runs in a transaction and is prepared anew, see docs/pgbouncer.md).
+    #[arg(
+        long,
+        env = "GANTRY_DATABASE_POOLER",
+        value_enum,
+        default_value = "none"
+    )]
+    pub database_pooler: Pooler,
 
     /// Workers silent this long become OFFLINE and their jobs are requeued.
     #[arg(long, env = "HEARTBEAT_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
@@ -155,6 +167,8 @@ impl ServeConfig {
             _ if self.database_url.starts_with("sqlite:") => None,
             Some("off") => None,
             Some(url) => Some(url),
+            // LISTEN through a transaction pooler hears nothing: only with a direct URL.
+            None if self.database_pooler == Pooler::Transaction => None,
             None => Some(&self.database_url),
         }
     }
@@ -182,6 +196,9 @@ impl ServeConfig {
         }
         if self.default_job_timeout.is_zero() {
             return Err("the default job timeout must be above zero".into());
+        }
+        if self.database_pooler != Pooler::None && self.database_url.starts_with("sqlite:") {
+            return Err(crate::repo::POOLER_NEEDS_POSTGRES.into());
         }
         if let Some(url) = self.wake_database_url.as_deref().filter(|u| *u != "off") {
             if !(url.starts_with("postgres:") || url.starts_with("postgresql:")) {
@@ -232,6 +249,18 @@ mod tests {
         c.insecure_no_auth = false;
         c.api_token = Some("a".repeat(20));
         c.worker_token = Some("b".repeat(20));
+        assert!(c.validate().is_ok());
+    }
+
+    #[test]
+    fn a_transaction_pooler_needs_postgres() {
+        let mut c = ServeConfig {
+            database_pooler: Pooler::Transaction,
+            ..ServeConfig::default()
+        };
+        assert_eq!(ServeConfig::default().database_pooler, Pooler::None);
+        assert!(c.validate().unwrap_err().contains("PostgreSQL only"));
+        c.database_url = "postgres://gantry@pgbouncer:6432/gantry".into();
         assert!(c.validate().is_ok());
     }
 }

@@ -6,14 +6,17 @@
 //! `postgres/sql/`, one `.sql` file per statement), and both pass the same test suite
 //! (`tests/repo_suite/`). The rules the methods apply are in [`crate::lifecycle`].
 
+mod begin;
 mod error;
 pub mod faulty;
+mod pooler;
 pub mod postgres;
 pub mod sqlite;
 mod statements;
 mod traits;
 
 pub use error::{RepoError, RepoResult};
+pub use pooler::Pooler;
 pub use traits::{
     JobBatchRepo, JobRepo, MaintenanceRepo, Repo, ReportRepo, SchedulerRepo, UploadRepo, WorkerRepo,
 };
@@ -30,13 +33,33 @@ pub enum Dialect {
     Postgres,
 }
 
-/// Opens the database named by `url` (`sqlite://...` or `postgres://...`).
+/// Opens the database named by `url` (`sqlite://...` or `postgres://...`), reached directly.
 pub async fn connect(url: &str, policy: Policy) -> RepoResult<Arc<dyn Repo>> {
+    connect_through(url, Pooler::None, policy).await
+}
+
+/// Opens the database named by `url` (`sqlite://...` or `postgres://...`), reached through
+/// `pooler` (which only PostgreSQL can be).
+pub async fn connect_through(
+    url: &str,
+    pooler: Pooler,
+    policy: Policy,
+) -> RepoResult<Arc<dyn Repo>> {
     if url.starts_with("sqlite:") {
+        if pooler != Pooler::None {
+            return Err(RepoError::Unsupported(POOLER_NEEDS_POSTGRES.into()));
+        }
         Ok(Arc::new(sqlite::SqliteRepo::connect(url, policy).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(postgres::PgRepo::connect(url, policy).await?))
+        Ok(Arc::new(
+            postgres::PgRepo::connect_through(url, pooler, policy).await?,
+        ))
     } else {
         Err(RepoError::UnsupportedUrl(url.to_string()))
     }
 }
+
+/// Why a pooler setting does not fit a SQLite database.
+pub const POOLER_NEEDS_POSTGRES: &str =
+    "--database-pooler applies to PostgreSQL only: a SQLite database is a file, with no pooler \
+     in front of it; leave it at `none`";

@@ -1,9 +1,15 @@
 //! Throwaway databases: a SQLite file in a temp folder, or a fresh PostgreSQL database in the
 //! test cluster that `scripts/test-postgres.sh` starts, dropped again when the test ends.
+//!
+//! With `GANTRY_TEST_PGBOUNCER_URL` set (the PgBouncer of `scripts/test-pgbouncer.sh`, in
+//! transaction mode in front of that cluster), every PostgreSQL database is still made on the
+//! cluster, but handed out through PgBouncer: its `url` is PgBouncer's and its `pooler` says
+//! so, so servers and repositories under test go through it. Raw SQL of a test's own (a
+//! fixture reading a table) goes to `direct_url`.
 
 use super::optional::{skip_or_fail, Part};
 use gantry::lifecycle::Policy;
-use gantry::repo::{connect, Dialect, Repo};
+use gantry::repo::{connect_through, Dialect, Pooler, Repo};
 use sqlx::Connection;
 use std::path::Path;
 use std::process::Command;
@@ -13,6 +19,11 @@ use std::sync::{Arc, OnceLock};
 pub struct TestDb {
     /// Its URL, for a server under test.
     pub url: String,
+    /// What stands between `url` and the database, for a server under test.
+    pub pooler: Pooler,
+    /// The database itself, bypassing any pooler: for a test's own raw SQL, which prepares
+    /// statements as sqlx does by default.
+    pub direct_url: String,
     /// Which database it is, for expectations that differ between the two and for messages.
     pub dialect: Dialect,
     /// What dropping it removes.
@@ -33,7 +44,9 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("gantry.db").display());
         TestDb {
+            direct_url: url.clone(),
             url,
+            pooler: Pooler::None,
             dialect: Dialect::Sqlite,
             owned: Owned::Folder { _dir: dir },
         }
@@ -56,20 +69,33 @@ impl TestDb {
             .await
             .expect("create a test database");
         let _ = admin_conn.close().await;
-        let base = admin
-            .rsplit_once('/')
-            .map(|(base, _)| base)
-            .unwrap_or(admin);
+        let direct_url = format!("{}/{name}", server_of(admin));
+        let (url, pooler) = match pgbouncer_url() {
+            Some(bouncer) => (
+                format!("{}/{name}", server_of(&bouncer)),
+                Pooler::Transaction,
+            ),
+            None => (direct_url.clone(), Pooler::None),
+        };
         Some(TestDb {
-            url: format!("{base}/{name}"),
+            url,
+            pooler,
+            direct_url,
             dialect: Dialect::Postgres,
             owned: Owned::Database { admin, name },
         })
     }
 
+    /// A repository on this database, as a server under test opens it, not migrated.
+    pub async fn connect(&self, policy: Policy) -> Arc<dyn Repo> {
+        connect_through(&self.url, self.pooler, policy)
+            .await
+            .expect("connect")
+    }
+
     /// A migrated repository on this database.
     pub async fn repo(&self, policy: Policy) -> Arc<dyn Repo> {
-        let repo = connect(&self.url, policy).await.expect("connect");
+        let repo = self.connect(policy).await;
         repo.migrate().await.expect("migrate");
         repo
     }
@@ -105,6 +131,19 @@ fn drop_database(admin: &'static str, name: &str) -> Result<(), String> {
     })
     .join()
     .unwrap_or_else(|_| Err("the dropping thread panicked".into()))
+}
+
+/// A `postgres://` URL without its database: what a database name is put after.
+fn server_of(url: &str) -> &str {
+    url.rsplit_once('/').map(|(base, _)| base).unwrap_or(url)
+}
+
+/// The URL of the PgBouncer to hand the test databases out through, if any:
+/// `GANTRY_TEST_PGBOUNCER_URL` (`scripts/test.sh` sets it for its run through PgBouncer).
+fn pgbouncer_url() -> Option<String> {
+    std::env::var("GANTRY_TEST_PGBOUNCER_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
 }
 
 /// The admin URL of the test cluster: `GANTRY_TEST_POSTGRES_URL`, or the cluster the script

@@ -24,9 +24,11 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `gantry serve` on `port` over `db` with extra flags.
     pub fn spawn(db: &TestDb, port: u16, extra: &[&str]) -> ServerProcess {
+        let pooler = clap::ValueEnum::to_possible_value(&db.pooler).expect("a named value");
         let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--database-url", &db.url])
+            .args(["--database-pooler", pooler.get_name()])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())

@@ -22,6 +22,7 @@ pub struct TestServer {
 pub fn fast_config(db: &TestDb) -> ServeConfig {
     ServeConfig {
         database_url: db.url.clone(),
+        database_pooler: db.pooler,
         heartbeat_timeout: Duration::from_millis(600),
         sweep_interval: Duration::from_millis(50),
         worker_cooldown: Duration::from_millis(700),

@@ -3,12 +3,14 @@
 
 mod attempts;
 mod batches;
+mod cancelled_calls;
 mod cancels_and_deadlines;
 mod faults;
 mod heartbeats;
 mod holds;
 mod insert_and_block;
 mod leases;
+mod migrations;
 mod placement;
 mod pulls;
 mod reads;

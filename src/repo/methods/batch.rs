@@ -210,7 +210,7 @@ impl JobBatchRepo for SqlRepo {
 impl SqlRepo {
     /// The jobs with these ids as committed, read beside the writer.
     async fn committed(&self, ids: Vec<String>) -> RepoResult<Vec<JobRecord>> {
-        jobs_by_ids(self.backend.read(), &ids).await
+        jobs_by_ids(&mut *self.backend.reader().await?, &ids).await
     }
 
     /// The rows to insert, in order; whether a job fits depends only on its size, so fitting

@@ -144,7 +144,7 @@ impl SqlRepo {
         let ids: Vec<String> = sqlx::query_scalar(sql::JOBS_HOLDS_ENDED)
             .bind(now)
             .bind(limit)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?;
         let mut counts = SweepCounts {
             examined: ids.len() as u64,

@@ -65,14 +65,14 @@ impl JobRepo for SqlRepo {
     async fn job_get(&self, id: &str) -> RepoResult<Option<JobRecord>> {
         Ok(sqlx::query_as(sql::JOB_GET)
             .bind(id)
-            .fetch_optional(self.backend.read())
+            .fetch_optional(&mut *self.backend.reader().await?)
             .await?)
     }
 
     async fn job_history(&self, id: &str) -> RepoResult<Vec<HistoryRecord>> {
         Ok(sqlx::query_as(sql::HISTORY_FOR_JOB)
             .bind(id)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?)
     }
 
@@ -80,7 +80,7 @@ impl JobRepo for SqlRepo {
         let mut query = list_query(&p);
         Ok(query
             .build_query_as()
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?)
     }
 
@@ -88,7 +88,7 @@ impl JobRepo for SqlRepo {
         let mut query = window_end_query(p);
         Ok(query
             .build_query_scalar()
-            .fetch_optional(self.backend.read())
+            .fetch_optional(&mut *self.backend.reader().await?)
             .await?)
     }
 
@@ -287,7 +287,7 @@ impl SqlRepo {
         // without taking the write lock.
         let waiting: i64 = sqlx::query_scalar(sql::JOBS_UNDELIVERED_EXIST)
             .bind(worker_id)
-            .fetch_one(self.backend.read())
+            .fetch_one(&mut *self.backend.reader().await?)
             .await?;
         if waiting == 0 {
             return Ok(Vec::new());

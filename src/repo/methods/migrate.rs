@@ -2,21 +2,22 @@
 //!
 //! Compiled once per dialect (see `methods/mod.rs`): `Db` is that dialect's. This is
 //! the adapter refinery needs (its async traits implemented for one sqlx connection), so no
-//! second database driver is linked.
+//! second database driver is linked. Every statement goes by the simple query protocol, which
+//! prepares nothing (a transaction pooler keeps no prepared statement).
 
 use super::Db;
 use async_trait::async_trait;
 use refinery_core::traits::r#async::{AsyncMigrate, AsyncQuery, AsyncTransaction};
 use refinery_core::Migration;
-use sqlx::pool::PoolConnection;
-use sqlx::Connection;
+use sqlx::{Connection, Database};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 /// A sqlx connection seen as a refinery migration target.
 pub struct Migrator<'a> {
-    /// The connection the migrations run on.
-    pub conn: &'a mut PoolConnection<Db>,
+    /// The connection the migrations run on. Each migration is a transaction on it, or a
+    /// savepoint when it is already in one (PostgreSQL runs them all in one).
+    pub conn: &'a mut <Db as Database>::Connection,
 }
 
 #[async_trait]
@@ -37,10 +38,12 @@ impl AsyncTransaction for Migrator<'_> {
 #[async_trait]
 impl AsyncQuery<Vec<Migration>> for Migrator<'_> {
     async fn query(&mut self, query: &str) -> Result<Vec<Migration>, Self::Error> {
-        let rows: Vec<(i64, String, String, String)> =
-            sqlx::query_as(query).fetch_all(&mut **self.conn).await?;
-        rows.into_iter()
-            .map(|(version, name, applied_on, checksum)| {
+        // A bare string runs as a simple query, as in `execute`.
+        let rows = sqlx::Executor::fetch_all(&mut *self.conn, query).await?;
+        rows.iter()
+            .map(|row| {
+                let (version, name, applied_on, checksum): (i64, String, String, String) =
+                    sqlx::FromRow::from_row(row)?;
                 let applied_on = OffsetDateTime::parse(&applied_on, &Rfc3339)
                     .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
                 let checksum = checksum

@@ -2,8 +2,9 @@
 //!
 //! `sqlite/mod.rs` and `postgres/mod.rs` each include this folder as a module of their own
 //! (`#[path]`), and it imports by name what differs between them: `Db` (the sqlx database),
-//! `Tx`, `Backend` (the connections, and the dialect's own steps such as
-//! `Backend::lock_capacity`) and `statements` (that dialect's SQL). The result is two
+//! `Tx`, `Backend` (the connections, its `reader()` and `write()`, and the dialect's own steps
+//! such as `Backend::lock_capacity`) and `statements` (that dialect's SQL). On either, `&mut
+//! *tx` and `&mut *reader` are what a statement runs on. The result is two
 //! concrete, fully type-checked implementations that cannot drift apart, without generic
 //! bounds over sqlx's traits.
 //!
@@ -337,7 +338,9 @@ impl Repo for SqlRepo {
     }
 
     async fn ping(&self) -> RepoResult<()> {
-        sqlx::query(sql::PING).execute(self.backend.read()).await?;
+        sqlx::query(sql::PING)
+            .execute(&mut *self.backend.reader().await?)
+            .await?;
         Ok(())
     }
 

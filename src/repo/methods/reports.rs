@@ -10,7 +10,7 @@ use gantry_api::ReportGroup;
 impl ReportRepo for SqlRepo {
     async fn job_counts_live(&self) -> RepoResult<Vec<(String, i64)>> {
         Ok(sqlx::query_as(sql::JOB_COUNTS_LIVE)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?)
     }
 
@@ -18,7 +18,7 @@ impl ReportRepo for SqlRepo {
         Ok(sqlx::query_as(sql::JOBS_FINISHED_BY_STATUS)
             .bind(from)
             .bind(to)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?)
     }
 
@@ -52,7 +52,7 @@ impl UploadRepo for SqlRepo {
     async fn upload_get(&self, id: &str) -> RepoResult<Option<UploadRecord>> {
         Ok(sqlx::query_as(sql::UPLOAD_GET)
             .bind(id)
-            .fetch_optional(self.backend.read())
+            .fetch_optional(&mut *self.backend.reader().await?)
             .await?)
     }
 }

@@ -18,7 +18,7 @@ impl SchedulerRepo for SqlRepo {
 
     async fn job_next_due(&self) -> RepoResult<Option<i64>> {
         Ok(sqlx::query_scalar(sql::JOB_NEXT_DUE)
-            .fetch_one(self.backend.read())
+            .fetch_one(&mut *self.backend.reader().await?)
             .await?)
     }
 
@@ -31,7 +31,7 @@ impl SchedulerRepo for SqlRepo {
         let ids: Vec<String> = sqlx::query_scalar(sql::JOBS_PAST_DEADLINE)
             .bind(deadline_before)
             .bind(limit)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?;
         self.sweep_jobs(
             ids,
@@ -51,7 +51,7 @@ impl SchedulerRepo for SqlRepo {
         let ids: Vec<String> = sqlx::query_scalar(sql::JOBS_UNSTARTED)
             .bind(assigned_before)
             .bind(limit)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?;
         self.sweep_jobs(
             ids,
@@ -71,7 +71,7 @@ impl SchedulerRepo for SqlRepo {
         let ids: Vec<String> = sqlx::query_scalar(sql::WORKERS_SILENT)
             .bind(heartbeat_before)
             .bind(limit)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?;
         let mut counts = SweepCounts {
             examined: ids.len() as u64,

@@ -94,30 +94,30 @@ impl WorkerRepo for SqlRepo {
         worker_id: &str,
         running_job_ids: &[String],
     ) -> RepoResult<Vec<StopJob>> {
-        let rows = jobs_by_ids(self.backend.read(), running_job_ids).await?;
+        let rows = jobs_by_ids(&mut *self.backend.reader().await?, running_job_ids).await?;
         Ok(stop_list(&rows, worker_id, running_job_ids))
     }
 
     async fn worker_get(&self, id: &str) -> RepoResult<Option<WorkerRecord>> {
         Ok(sqlx::query_as(sql::WORKER_GET)
             .bind(id)
-            .fetch_optional(self.backend.read())
+            .fetch_optional(&mut *self.backend.reader().await?)
             .await?)
     }
 
     async fn worker_by_token_hash(&self, hash: &str) -> RepoResult<Option<String>> {
         Ok(sqlx::query_scalar(sql::WORKER_BY_TOKEN_HASH)
             .bind(hash)
-            .fetch_optional(self.backend.read())
+            .fetch_optional(&mut *self.backend.reader().await?)
             .await?)
     }
 
     async fn worker_list(&self) -> RepoResult<Vec<(WorkerRecord, Vec<String>)>> {
         let workers: Vec<WorkerRecord> = sqlx::query_as(sql::WORKER_LIST)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?;
         let held: Vec<(String, String)> = sqlx::query_as(sql::WORKER_HELD_JOB_IDS)
-            .fetch_all(self.backend.read())
+            .fetch_all(&mut *self.backend.reader().await?)
             .await?;
         let mut by_worker: HashMap<String, Vec<String>> = HashMap::new();
         for (worker_id, job_id) in held {

@@ -1,9 +1,12 @@
 //! The PostgreSQL repository: one connection pool, row locks for every change, and
 //! `SKIP LOCKED` claims, so several server replicas can share the database. Its SQL is in
-//! `sql/`.
+//! `sql/`. Nothing here keeps state in a database session (every lock is a row or lasts one
+//! transaction), so it also works through a pooler in transaction mode: see [`Pooler`] and
+//! `conn.rs`.
 
 // The method bodies are shared with SQLite and compiled once per dialect: see
 // `methods/mod.rs`.
+mod conn;
 #[allow(clippy::duplicate_mod)]
 #[path = "../methods/mod.rs"]
 mod methods;
@@ -12,16 +15,16 @@ pub mod wake_channel;
 
 pub use methods::SqlRepo as PgRepo;
 
-use super::{Dialect, RepoError, RepoResult};
+use super::begin::begin;
+use super::{Dialect, Pooler, RepoError, RepoResult};
 use crate::lifecycle::Policy;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use conn::{ReadConn, Reader, Tx};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The sqlx database the shared method bodies are compiled for here.
 type Db = sqlx::Postgres;
-
-/// A write transaction on this dialect, as the shared method bodies take it.
-type Tx = sqlx::Transaction<'static, Db>;
 
 /// Connections in the pool.
 const MAX_CONNECTIONS: u32 = 16;
@@ -29,47 +32,60 @@ const MAX_CONNECTIONS: u32 = 16;
 /// How long a call waits for a free connection.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The advisory lock that keeps two replicas from migrating at once ("gantry" in ASCII).
-const MIGRATION_LOCK_KEY: i64 = 0x67_61_6e_74_72_79;
-
 mod embedded {
     refinery::embed_migrations!("migrations/postgres");
 }
 
 /// PostgreSQL's pool and what it does differently from SQLite.
 pub struct Backend {
+    /// The connections.
     pool: PgPool,
+    /// What stands between them and PostgreSQL, which decides how statements run on them.
+    pooler: Pooler,
 }
 
 impl Backend {
     /// Which dialect this is.
     const DIALECT: Dialect = Dialect::Postgres;
 
-    /// Connects to the database named by a `postgres://` URL.
-    async fn connect(url: &str) -> RepoResult<Backend> {
+    /// Connects to the database named by a `postgres://` URL, through `pooler`.
+    async fn connect(url: &str, pooler: Pooler) -> RepoResult<Backend> {
+        let mut options = PgConnectOptions::from_str(url)?;
+        if pooler == Pooler::Transaction {
+            // No statement is kept (see `conn.rs`): a cache would hold nothing.
+            options = options.statement_cache_capacity(0);
+        }
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect(url)
+            .connect_with(options)
             .await?;
-        Ok(Backend { pool })
+        Ok(Backend { pool, pooler })
     }
 
-    /// Where reads go: the pool.
-    fn read(&self) -> &PgPool {
-        &self.pool
+    /// A connection to read on: one from the pool, or behind a transaction pooler a read-only
+    /// transaction (see [`ReadConn`]).
+    async fn reader(&self) -> sqlx::Result<Reader> {
+        let conn = match self.pooler {
+            Pooler::None => ReadConn::Pooled(self.pool.acquire().await?),
+            Pooler::Transaction => ReadConn::Pinned(begin(&self.pool, "BEGIN READ ONLY").await?),
+        };
+        Ok(Reader::new(conn, self.pooler))
     }
 
     /// A read transaction: every read in it sees the same committed state.
     async fn read_snapshot(&self) -> sqlx::Result<Tx> {
-        self.pool
-            .begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .await
+        let tx = begin(
+            &self.pool,
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        )
+        .await?;
+        Ok(Tx::new(tx, self.pooler))
     }
 
     /// A write transaction from the pool.
     async fn write(&self) -> sqlx::Result<Tx> {
-        self.pool.begin().await
+        Ok(Tx::new(begin(&self.pool, "BEGIN").await?, self.pooler))
     }
 
     /// Serialises decisions about which jobs fit no worker with worker arrivals, so a job is
@@ -97,30 +113,36 @@ impl Backend {
         Ok(())
     }
 
-    /// Applies pending migrations, one replica at a time (a session advisory lock).
+    /// Applies pending migrations, one replica at a time, all in one transaction that first
+    /// takes a transaction-level advisory lock (no session lock: it works through a
+    /// transaction pooler). A replica that waited for the lock then reads the migrations the
+    /// other one applied (each statement sees what committed before it, at the default
+    /// READ COMMITTED) and applies none twice. Each migration is a savepoint in it; one that
+    /// fails rolls the whole run back. Every statement goes by the simple query protocol,
+    /// which prepares nothing.
     async fn migrate(&self) -> RepoResult<usize> {
-        let mut conn = self.pool.acquire().await?;
-        sqlx::query(statements::MIGRATION_LOCK)
-            .bind(MIGRATION_LOCK_KEY)
-            .execute(&mut *conn)
-            .await?;
-        let result = embedded::migrations::runner()
-            .run_async(&mut methods::Migrator { conn: &mut conn })
-            .await;
-        sqlx::query(statements::MIGRATION_UNLOCK)
-            .bind(MIGRATION_LOCK_KEY)
-            .execute(&mut *conn)
-            .await?;
-        let report = result.map_err(|e| RepoError::Migration(e.to_string()))?;
+        let mut tx = begin(&self.pool, "BEGIN").await?;
+        // A bare string runs as a simple query.
+        sqlx::Executor::execute(&mut *tx, statements::MIGRATION_LOCK).await?;
+        let report = embedded::migrations::runner()
+            .run_async(&mut methods::Migrator { conn: &mut tx })
+            .await
+            .map_err(|e| RepoError::Migration(e.to_string()))?;
+        tx.commit().await?;
         Ok(report.applied_migrations().len())
     }
 }
 
 impl PgRepo {
-    /// Connects to the database named by a `postgres://` URL.
+    /// Connects to the database named by a `postgres://` URL, directly.
     pub async fn connect(url: &str, policy: Policy) -> RepoResult<Self> {
+        Self::connect_through(url, Pooler::None, policy).await
+    }
+
+    /// Connects to the database named by a `postgres://` URL, through `pooler`.
+    pub async fn connect_through(url: &str, pooler: Pooler, policy: Policy) -> RepoResult<Self> {
         Ok(PgRepo {
-            backend: Backend::connect(url).await?,
+            backend: Backend::connect(url, pooler).await?,
             policy,
         })
     }

@@ -8,11 +8,10 @@ crate::repo::statements::dialect_statements! {
     /// which also works behind PgBouncer). Taken before any row lock.
     CAPACITY_LOCK => "capacity_lock.sql",
 
-    /// Keeps two replicas from migrating at once (a session advisory lock).
+    /// Keeps two replicas from migrating at once: a transaction-level advisory lock, which
+    /// also works behind PgBouncer, on the key the session lock of earlier versions took
+    /// ("gantry" in ASCII), so an older replica and a newer one still exclude each other.
     MIGRATION_LOCK => "migration_lock.sql",
-
-    /// Releases `MIGRATION_LOCK`.
-    MIGRATION_UNLOCK => "migration_unlock.sql",
 
     /// Sends one wake-up message to the other replicas (`NOTIFY`, see `wake_channel.rs`).
     WAKE_PUBLISH => "wake_publish.sql",

@@ -11,8 +11,10 @@ mod statements;
 
 pub use methods::SqlRepo as SqliteRepo;
 
+use super::begin::begin;
 use super::{Dialect, RepoError, RepoResult};
 use crate::lifecycle::Policy;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteAutoVacuum, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -25,6 +27,9 @@ type Db = sqlx::Sqlite;
 
 /// A write transaction on this dialect, as the shared method bodies take it.
 type Tx = sqlx::Transaction<'static, Db>;
+
+/// A connection to read on, as the shared method bodies take it.
+type Reader = PoolConnection<Db>;
 
 /// Read-only connections kept beside the writer.
 const READ_CONNECTIONS: u32 = 4;
@@ -88,19 +93,19 @@ impl Backend {
         Ok(Backend { writer, reader })
     }
 
-    /// Where reads go: the read-only connections.
-    fn read(&self) -> &SqlitePool {
-        &self.reader
+    /// A connection to read on: one of the read-only connections.
+    async fn reader(&self) -> sqlx::Result<Reader> {
+        self.reader.acquire().await
     }
 
     /// A read transaction: every read in it sees the same committed state (WAL snapshot).
     async fn read_snapshot(&self) -> sqlx::Result<Tx> {
-        self.reader.begin().await
+        begin(&self.reader, "BEGIN").await
     }
 
     /// A write transaction, holding the database's write lock from its first statement.
     async fn write(&self) -> sqlx::Result<Tx> {
-        self.writer.begin_with("BEGIN IMMEDIATE").await
+        begin(&self.writer, "BEGIN IMMEDIATE").await
     }
 
     /// Serialises decisions about which jobs fit no worker with worker arrivals. Nothing to
@@ -128,13 +133,17 @@ impl Backend {
         Ok(())
     }
 
-    /// Applies pending migrations on the writer (the only connection that may write).
+    /// Applies pending migrations on the writer (the only connection that may write), all in
+    /// one write transaction: another process migrating the same file waits for its lock (up
+    /// to the busy timeout), then reads the migrations this one applied and applies none
+    /// twice. Each migration is a savepoint in it; one that fails rolls the whole run back.
     async fn migrate(&self) -> RepoResult<usize> {
-        let mut conn = self.writer.acquire().await?;
+        let mut tx = self.write().await?;
         let report = embedded::migrations::runner()
-            .run_async(&mut methods::Migrator { conn: &mut conn })
+            .run_async(&mut methods::Migrator { conn: &mut tx })
             .await
             .map_err(|e| RepoError::Migration(e.to_string()))?;
+        tx.commit().await?;
         Ok(report.applied_migrations().len())
     }
 }
