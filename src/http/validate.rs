@@ -2,7 +2,8 @@
 //! before anything is written.
 
 pub mod image_reference;
-mod usage;
+pub mod patterns;
+pub mod usage;
 
 use super::error::{ApiError, ApiResult};
 use crate::model::{cores_to_milli, JobFinishParams, JobInsertParams};
@@ -32,6 +33,16 @@ pub const MAX_ENV_VARS: usize = 256;
 pub const MAX_ENV_VALUE_BYTES: usize = 32 * 1024;
 /// Longest id, key, name or URL.
 pub const MAX_NAME_BYTES: usize = 255;
+/// Longest `fileUrl`.
+pub const MAX_FILE_URL_BYTES: usize = 2048;
+/// Longest worker id.
+pub const MAX_WORKER_ID_LEN: usize = 128;
+/// Most CPU cores a worker may offer.
+pub const MAX_WORKER_CPU_CORES: f64 = 4096.0;
+/// Most jobs a worker may run at once.
+pub const MAX_PARALLEL_JOBS: i64 = 1024;
+/// CPU usage is a percentage.
+pub const MAX_CPU_USAGE: f64 = 100.0;
 
 /// Checks a create request and turns it into insert parameters.
 pub fn job_insert(
@@ -239,7 +250,7 @@ fn check_env(req: &CreateJobRequest) -> ApiResult<()> {
 /// container's `network: none` keeps it from.
 fn check_file_url(url: &str) -> ApiResult<String> {
     let ok = url.starts_with("/uploads/")
-        && url.len() <= 2048
+        && url.len() <= MAX_FILE_URL_BYTES
         && !url.contains(char::is_whitespace)
         && !url.split('/').any(|part| part == "..");
     if !ok {
@@ -314,7 +325,7 @@ pub fn job_id(field: &str, id: &str) -> ApiResult<String> {
 /// Checks a worker id: 1 to 128 of letters, digits, `.`, `_`, `-`.
 pub fn worker_id(field: &str, id: &str) -> ApiResult<String> {
     let ok = !id.is_empty()
-        && id.len() <= 128
+        && id.len() <= MAX_WORKER_ID_LEN
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));

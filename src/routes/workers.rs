@@ -20,7 +20,7 @@ use gantry_api::{
 };
 
 /// Most labels a worker may carry.
-const MAX_LABELS: usize = 64;
+pub const MAX_LABELS: usize = 64;
 
 /// `POST /api/workers/register`.
 #[utoipa::path(post, path = "/api/workers/register", operation_id = "registerWorker", tag = "workers",
@@ -80,22 +80,29 @@ fn check_registration(req: &RegisterWorkerRequest) -> ApiResult<()> {
             "hostname must be 1 to 255 bytes",
         ));
     }
-    if !req.cpu_cores.is_finite() || req.cpu_cores <= 0.0 || req.cpu_cores > 4096.0 {
+    let max_cores = validate::MAX_WORKER_CPU_CORES;
+    if !req.cpu_cores.is_finite() || req.cpu_cores <= 0.0 || req.cpu_cores > max_cores {
         return Err(ApiError::invalid(
             "cpuCores",
-            "cpuCores must be above 0 and at most 4096",
+            format!("cpuCores must be above 0 and at most {max_cores}"),
         ));
     }
     if req.ram_total_mb <= 0 || req.ram_total_mb > validate::MAX_JOB_RAM_MB {
         return Err(ApiError::invalid(
             "ramTotalMb",
-            "ramTotalMb must be above 0",
+            format!(
+                "ramTotalMb must be between 1 and {}",
+                validate::MAX_JOB_RAM_MB
+            ),
         ));
     }
-    if !(1..=1024).contains(&req.max_parallel_jobs) {
+    if !(1..=validate::MAX_PARALLEL_JOBS).contains(&req.max_parallel_jobs) {
         return Err(ApiError::invalid(
             "maxParallelJobs",
-            "maxParallelJobs must be between 1 and 1024",
+            format!(
+                "maxParallelJobs must be between 1 and {}",
+                validate::MAX_PARALLEL_JOBS
+            ),
         ));
     }
     check_metrics(req.cpu_usage, req.ram_free_mb)?;
@@ -117,10 +124,10 @@ fn check_registration(req: &RegisterWorkerRequest) -> ApiResult<()> {
 }
 
 fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {
-    if !cpu_usage.is_finite() || !(0.0..=100.0).contains(&cpu_usage) {
+    if !cpu_usage.is_finite() || !(0.0..=validate::MAX_CPU_USAGE).contains(&cpu_usage) {
         return Err(ApiError::invalid(
             "cpuUsage",
-            "cpuUsage must be between 0 and 100",
+            format!("cpuUsage must be between 0 and {}", validate::MAX_CPU_USAGE),
         ));
     }
     if ram_free_mb < 0 {
