@@ -3,6 +3,7 @@
 
 pub mod image_reference;
 pub mod patterns;
+pub mod text;
 pub mod usage;
 
 use super::error::{ApiError, ApiResult};
@@ -65,6 +66,7 @@ pub fn job_insert(
                 format!("idempotencyKey must be 1 to {MAX_NAME_BYTES} bytes"),
             ));
         }
+        text::check("idempotencyKey", key, MAX_NAME_BYTES)?;
     }
     check_env(&req)?;
     let (file_url, filename) = input_file(&req)?;
@@ -93,12 +95,7 @@ fn check_command_and_image(req: &CreateJobRequest) -> ApiResult<()> {
     if command.is_empty() {
         return Err(ApiError::invalid("command", "command must not be empty"));
     }
-    if req.command.len() > MAX_COMMAND_BYTES {
-        return Err(ApiError::invalid(
-            "command",
-            format!("command is longer than {MAX_COMMAND_BYTES} bytes"),
-        ));
-    }
+    text::check("command", &req.command, MAX_COMMAND_BYTES)?;
     if let Some(image) = &req.image {
         check_image(image)?;
     }
@@ -251,7 +248,7 @@ fn check_env(req: &CreateJobRequest) -> ApiResult<()> {
 fn check_file_url(url: &str) -> ApiResult<String> {
     let ok = url.starts_with("/uploads/")
         && url.len() <= MAX_FILE_URL_BYTES
-        && !url.contains(char::is_whitespace)
+        && !url.contains(|c: char| c.is_whitespace() || c == '\0')
         && !url.split('/').any(|part| part == "..");
     if !ok {
         return Err(ApiError::invalid(
@@ -315,6 +312,15 @@ pub fn parse_time_text(field: &str, text: &str) -> ApiResult<i64> {
     Ok(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Checks the job ids an agent reports running (`field[i]` names a bad one); they are kept as
+/// sent, since the stop instructions echo them.
+pub fn job_ids(field: &str, ids: &[String]) -> ApiResult<()> {
+    for (i, id) in ids.iter().enumerate() {
+        job_id(&format!("{field}[{i}]"), id)?;
+    }
+    Ok(())
+}
+
 /// Checks a job id: a UUID, so a typo gets a clear 400 instead of a puzzling 404.
 pub fn job_id(field: &str, id: &str) -> ApiResult<String> {
     uuid::Uuid::parse_str(id)
@@ -362,10 +368,10 @@ pub fn job_finish(worker_id: &str, r: SubmitResultRequest, now: i64) -> ApiResul
         job_id,
         attempt,
         exit_code: r.exit_code,
-        stdout: r.stdout,
-        stderr: r.stderr,
+        stdout: text::captured(r.stdout),
+        stderr: text::captured(r.stderr),
         duration_ms: r.duration_ms,
-        error: r.error,
+        error: text::captured(r.error),
         timed_out: r.timed_out,
         oom_killed: r.oom_killed,
         infrastructure_error: r.infrastructure_error,

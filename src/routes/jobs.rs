@@ -6,7 +6,7 @@ use crate::http::actions;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::reads;
-use crate::http::validate;
+use crate::http::validate::{self, text};
 use crate::model::JobListParams;
 use crate::state::AppState;
 use axum::extract::State;
@@ -129,7 +129,11 @@ pub async fn list(
             .to
             .map(|t| validate::parse_time_text("to", &t))
             .transpose()?,
-        search: query.q.filter(|q| !q.is_empty()),
+        search: query
+            .q
+            .filter(|q| !q.is_empty())
+            .map(|q| text::check("q", &q, validate::MAX_COMMAND_BYTES).map(|()| q))
+            .transpose()?,
         before_id: query
             .cursor
             .map(|c| validate::job_id("cursor", &c))

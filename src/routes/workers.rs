@@ -7,7 +7,7 @@ use crate::http::auth::token_hash;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::AppJson;
 use crate::http::reads;
-use crate::http::validate;
+use crate::http::validate::{self, text};
 use crate::lifecycle::worker;
 use crate::model::{cores_to_milli, WorkerHeartbeatParams, WorkerRegisterParams};
 use crate::state::AppState;
@@ -77,8 +77,12 @@ fn check_registration(req: &RegisterWorkerRequest) -> ApiResult<()> {
     if req.hostname.trim().is_empty() || req.hostname.len() > validate::MAX_NAME_BYTES {
         return Err(ApiError::invalid(
             "hostname",
-            "hostname must be 1 to 255 bytes",
+            format!("hostname must be 1 to {} bytes", validate::MAX_NAME_BYTES),
         ));
+    }
+    text::check("hostname", &req.hostname, validate::MAX_NAME_BYTES)?;
+    if let Some(version) = &req.version {
+        text::check("version", version, validate::MAX_NAME_BYTES)?;
     }
     let max_cores = validate::MAX_WORKER_CPU_CORES;
     if !req.cpu_cores.is_finite() || req.cpu_cores <= 0.0 || req.cpu_cores > max_cores {
@@ -151,6 +155,7 @@ pub async fn heartbeat(
     let id = validate::worker_id("workerId", &req.worker_id)?;
     require_worker(&state, &headers, &id).await?;
     check_metrics(req.cpu_usage, req.ram_free_mb)?;
+    validate::job_ids("runningJobIds", &req.running_job_ids)?;
     if !(0..=validate::MAX_JOB_RAM_MB).contains(&req.ram_total_mb) {
         return Err(ApiError::invalid(
             "ramTotalMb",

@@ -24,14 +24,14 @@ pub fn worker_id_or_empty() -> String {
 pub const JOB_ID: &str =
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
-/// A text with something other than white space in it (a command, a hostname).
-pub const NOT_BLANK: &str = r"\S";
+/// A text with something other than white space in it and no NUL byte (a command, a hostname).
+pub const NOT_BLANK: &str = r"^[^\x00]*[^\s\x00][^\x00]*$";
+
+/// A text without a NUL byte (see [`super::text`]).
+pub const NO_NUL: &str = r"^[^\x00]*$";
 
 /// A variable name, as the job's `env` check accepts it.
 pub const ENV_NAME: &str = "^[A-Za-z_][A-Za-z0-9_]*$";
-
-/// A variable's value, as the job's `env` check accepts it: anything but a NUL byte.
-pub const ENV_VALUE: &str = r"^[^\x00]*$";
 
 /// What [`super::check_filename`] accepts: one path component, not `.` or `..`.
 pub const FILENAME: &str = r"^(?:[^/\\\x00.][^/\\\x00]*|\.[^/\\\x00.][^/\\\x00]*|\.\.[^/\\\x00]+)$";
@@ -248,7 +248,13 @@ mod tests {
         }
         assert!(statuses.is_match(""), "empty is no filter");
         assert!(!statuses.is_match("QUEUED,"));
-        let not_blank = Regex::new(NOT_BLANK).unwrap();
-        assert!(not_blank.is_match(" x ") && !not_blank.is_match(" \t\n"));
+        let command = |v: &str| {
+            let req = gantry_api::CreateJobRequest {
+                command: v.into(),
+                ..Default::default()
+            };
+            validate::job_insert(req, "i".into(), 0, 1).is_ok()
+        };
+        agrees(NOT_BLANK, "a \t\n\0", &[" x ", " \t\n", "x\0"], command);
     }
 }
