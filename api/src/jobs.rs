@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateJobRequest {
-    /// The shell command, run with `sh -c`.
+    /// The shell command, run with `sh -c`: not blank, without a NUL byte.
     pub command: String,
     /// The container image; the worker's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22,7 +22,7 @@ pub struct CreateJobRequest {
     /// The input file's name in the work folder (a `.zip` is unpacked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    /// Environment variables for the command.
+    /// Environment variables for the command (values without a NUL byte).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// CPU cores to reserve (fractions allowed); the server default when absent.

@@ -84,8 +84,9 @@ pub struct ListQuery {
     from: Option<String>,
     /// Created before (epoch ms or RFC 3339).
     to: Option<String>,
-    /// Text in the id or command, looked for among the newest 20,000 jobs the other filters
-    /// select; when that window ends before the page fills, `nextCursor` continues behind it.
+    /// Text in the id or command (without a NUL byte), looked for among the newest 20,000 jobs
+    /// the other filters select; when that window ends before the page fills, `nextCursor`
+    /// continues behind it.
     q: Option<String>,
     /// The previous page's `nextCursor`.
     cursor: Option<String>,

@@ -24,7 +24,8 @@ pub fn worker_id_or_empty() -> String {
 pub const JOB_ID: &str =
     "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$";
 
-/// A text with something other than white space in it and no NUL byte (a command, a hostname).
+/// A text with something other than white space in it and no NUL byte (a hostname; a command
+/// is checked alike).
 pub const NOT_BLANK: &str = r"^[^\x00]*[^\s\x00][^\x00]*$";
 
 /// A text without a NUL byte (see [`super::text`]).
