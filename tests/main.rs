@@ -10,6 +10,7 @@ mod claim_race;
 mod cli;
 mod compose;
 mod dashboard;
+mod fuzz;
 mod metrics;
 mod openapi;
 mod poison;
