@@ -15,14 +15,15 @@
 #   6. checks that /healthz and /readyz still answer 200 and the server log holds no panic.
 #
 # Settings (environment): GANTRY_BIN (the server binary; default: `cargo build -p gantry` and
-# target/debug/gantry), GANTRY_FUZZ_DATABASE_URL, GANTRY_FUZZ_AUTH (on|off),
+# target/debug/gantry), GANTRY_FUZZ_DATABASE_URL or GANTRY_FUZZ_POSTGRES=1 (a throwaway database
+# in GANTRY_TEST_POSTGRES_URL's cluster), GANTRY_FUZZ_AUTH (on|off),
 # GANTRY_FUZZ_SEED, GANTRY_FUZZ_MAX_EXAMPLES (per operation and phase),
 # GANTRY_FUZZ_MAX_TIME (seconds for the whole run; schemathesis fills it), GANTRY_FUZZ_MIN_ANSWERS
 # (fewer answers from the server fail the run), GANTRY_FUZZ_LOG (a file to log every answer
 # to). Extra arguments go to `schemathesis run`.
 #
 # Exits 77 when no usable Python (3.11+ with venv, as schemathesis needs) or no PyPI can be had: the caller decides
-# whether that is a skip (tests/fuzz.rs, unless GANTRY_REQUIRE_FUZZ=1) or a failure.
+# whether that is a skip (scripts/test.sh, unless GANTRY_REQUIRE_FUZZ=1) or a failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -87,10 +88,14 @@ if [ -z "${GANTRY_BIN:-}" ]; then
 fi
 work=$(mktemp -d /tmp/gantry-fuzz.XXXXXX)
 server_pid=
+fuzz_db=
 cleanup() {
   if [ -n "$server_pid" ]; then
     kill "$server_pid" 2>/dev/null || true
     wait "$server_pid" 2>/dev/null || true
+  fi
+  if [ -n "$fuzz_db" ]; then
+    psql "$admin" -qc "DROP DATABASE IF EXISTS $fuzz_db" >/dev/null 2>&1 || true
   fi
   rm -rf "$work"
 }
@@ -98,6 +103,14 @@ trap cleanup EXIT
 port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 base=http://127.0.0.1:$port
 database_url=${GANTRY_FUZZ_DATABASE_URL:-sqlite://$work/gantry.db}
+# GANTRY_FUZZ_POSTGRES=1: a throwaway database in the cluster at GANTRY_TEST_POSTGRES_URL.
+fuzz_db=
+if [ "${GANTRY_FUZZ_POSTGRES:-0}" = 1 ]; then
+  admin=${GANTRY_TEST_POSTGRES_URL:?GANTRY_FUZZ_POSTGRES=1 needs GANTRY_TEST_POSTGRES_URL}
+  fuzz_db=gantry_fuzz_$$_$RANDOM
+  psql "$admin" -qc "CREATE DATABASE $fuzz_db" >/dev/null
+  database_url=${admin%/*}/$fuzz_db
+fi
 server_args=(serve --bind "127.0.0.1:$port" --database-url "$database_url")
 if [ "$AUTH" = on ]; then
   export GANTRY_FUZZ_API_TOKEN=fuzz-api-token-0123456789

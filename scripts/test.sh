@@ -5,10 +5,11 @@
 #   - the local busybox test image (scripts/build-test-image.sh) and two local registries
 #     holding it (scripts/test-registry.sh), when a Docker engine answers;
 #   - headless Chromium and chromedriver for the dashboard's browser test;
-#   - then `cargo test --workspace`.
+#   - then `cargo test --workspace`, and the API fuzzing (scripts/fuzz-api.sh) on both databases
+#     when no test filter is given.
 # Tests that need a part this machine lacks skip loudly; GANTRY_REQUIRE_POSTGRES=1,
-# GANTRY_REQUIRE_DOCKER=1 and GANTRY_REQUIRE_BROWSER=1 (set by .ci/run) turn those skips into
-# failures.
+# GANTRY_REQUIRE_DOCKER=1, GANTRY_REQUIRE_BROWSER=1 and GANTRY_REQUIRE_FUZZ=1 (set by .ci/run)
+# turn those skips into failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -47,3 +48,25 @@ cargo build -p gantry -p gantry-worker
 export GANTRY_WORKER_BIN="$PWD/target/debug/gantry-worker"
 
 cargo test --workspace "$@"
+
+# The API fuzzing (scripts/fuzz-api.sh), on each database, alone after the tests: beside them
+# its CPU load would starve their sub-second timers. Skipped loudly where no Python or PyPI can
+# be had (exit 77), unless GANTRY_REQUIRE_FUZZ=1.
+if [ $# -eq 0 ]; then
+  for database in sqlite postgres; do
+    if [ $database = postgres ] && [ -z "${GANTRY_TEST_POSTGRES_URL:-}" ]; then
+      echo "SKIPPED fuzz-api on PostgreSQL: no PostgreSQL" >&2
+      continue
+    fi
+    status=0
+    GANTRY_BIN="$PWD/target/debug/gantry" GANTRY_FUZZ_MAX_TIME=${GANTRY_FUZZ_MAX_TIME:-75} \
+      GANTRY_FUZZ_POSTGRES=$([ $database = postgres ] && echo 1 || echo 0) \
+      scripts/fuzz-api.sh || status=$?
+    if [ $status -eq 77 ] && [ "${GANTRY_REQUIRE_FUZZ:-0}" != 1 ]; then
+      echo "SKIPPED fuzz-api on $database: no Python or PyPI for schemathesis" >&2
+    elif [ $status -ne 0 ]; then
+      echo "fuzz-api on $database FAILED (exit $status)" >&2
+      exit 1
+    fi
+  done
+fi

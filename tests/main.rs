@@ -10,7 +10,6 @@ mod claim_race;
 mod cli;
 mod compose;
 mod dashboard;
-mod fuzz;
 mod metrics;
 mod openapi;
 mod poison;
