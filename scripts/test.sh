@@ -8,10 +8,11 @@
 #   - then `cargo test --workspace`;
 #   - then, with no arguments given, the scenarios, the repository suite and the claim race once
 #     more on PostgreSQL reached through PgBouncer in transaction mode
-#     (scripts/test-pgbouncer.sh, docs/pgbouncer.md).
+#     (scripts/test-pgbouncer.sh, docs/pgbouncer.md), and the API fuzzing (scripts/fuzz-api.sh)
+#     on both databases.
 # Tests that need a part this machine lacks skip loudly; GANTRY_REQUIRE_POSTGRES=1,
-# GANTRY_REQUIRE_DOCKER=1 and GANTRY_REQUIRE_BROWSER=1 (set by .ci/run) turn those skips into
-# failures.
+# GANTRY_REQUIRE_DOCKER=1, GANTRY_REQUIRE_BROWSER=1 and GANTRY_REQUIRE_FUZZ=1 (set by .ci/run)
+# turn those skips into failures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -61,3 +62,23 @@ if [ -n "${GANTRY_TEST_POSTGRES_URL:-}" ]; then
     if [ "${GANTRY_REQUIRE_POSTGRES:-0}" = 1 ]; then exit 1; fi
   fi
 fi
+
+# The API fuzzing (scripts/fuzz-api.sh), on each database, alone after the tests: beside them
+# its CPU load would starve their sub-second timers. Skipped loudly where no Python or PyPI can
+# be had (exit 77), unless GANTRY_REQUIRE_FUZZ=1.
+for database in sqlite postgres; do
+  if [ $database = postgres ] && [ -z "${GANTRY_TEST_POSTGRES_URL:-}" ]; then
+    echo "SKIPPED fuzz-api on PostgreSQL: no PostgreSQL" >&2
+    continue
+  fi
+  status=0
+  GANTRY_BIN="$PWD/target/debug/gantry" GANTRY_FUZZ_MAX_TIME=${GANTRY_FUZZ_MAX_TIME:-75} \
+    GANTRY_FUZZ_POSTGRES=$([ $database = postgres ] && echo 1 || echo 0) \
+    scripts/fuzz-api.sh || status=$?
+  if [ $status -eq 77 ] && [ "${GANTRY_REQUIRE_FUZZ:-0}" != 1 ]; then
+    echo "SKIPPED fuzz-api on $database: no Python or PyPI for schemathesis" >&2
+  elif [ $status -ne 0 ]; then
+    echo "fuzz-api on $database FAILED (exit $status)" >&2
+    exit 1
+  fi
+done

@@ -30,6 +30,7 @@ pub struct JobAttempt {
     /// The job.
     pub job_id: String,
     /// The attempt number it was delivered with.
+    #[serde(deserialize_with = "crate::integer::int")]
     pub attempt: i64,
     /// In a start: the worker first pulls the job's image (as `StartJobRequest.pulling`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateJobRequest {
-    /// The shell command, run with `sh -c`.
+    /// The shell command, run with `sh -c`: not blank, without a NUL byte.
     pub command: String,
     /// The container image; the worker's default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -22,23 +22,39 @@ pub struct CreateJobRequest {
     /// The input file's name in the work folder (a `.zip` is unpacked).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filename: Option<String>,
-    /// Environment variables for the command.
+    /// Environment variables for the command (values without a NUL byte).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub env: BTreeMap<String, String>,
     /// CPU cores to reserve (fractions allowed); the server default when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub required_cpu: Option<f64>,
     /// Memory to reserve and enforce, in MiB; the server default when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option"
+    )]
     pub required_ram_mb: Option<i64>,
     /// Wall-clock limit of one attempt, in milliseconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option"
+    )]
     pub timeout_ms: Option<i64>,
     /// How many times a failed or timed-out attempt is retried.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option"
+    )]
     pub max_retries: Option<i64>,
     /// Higher runs first; ties go to the oldest.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option"
+    )]
     pub priority: Option<i64>,
     /// Not before this time: epoch milliseconds or an RFC 3339 string.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -59,7 +75,7 @@ pub struct CreateJobRequest {
 #[serde(untagged)]
 pub enum RunAt {
     /// Milliseconds since the Unix epoch.
-    Millis(i64),
+    Millis(#[serde(deserialize_with = "crate::integer::int")] i64),
     /// An RFC 3339 timestamp such as `2026-01-01T12:00:00Z`.
     Text(String),
 }
@@ -198,10 +214,18 @@ pub struct GetJobRequest {
     /// The asking worker.
     pub worker_id: String,
     /// At most this many jobs (its free slots); 1 when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option"
+    )]
     pub max: Option<i64>,
     /// Wait up to this long for a job when none is ready.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::integer::option"
+    )]
     pub wait_ms: Option<i64>,
     /// Jobs the agent is running, so the answer can say which to stop.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -241,6 +265,7 @@ pub struct StartJobRequest {
     /// The job.
     pub job_id: String,
     /// The attempt number it was delivered with.
+    #[serde(deserialize_with = "crate::integer::int")]
     pub attempt: i64,
     /// The worker first pulls the job's image: the job shows `pulling <image>` and its
     /// timeout does not run yet. A second start without it says the command starts now.
@@ -258,9 +283,10 @@ pub struct SubmitResultRequest {
     /// The job.
     pub job_id: String,
     /// The attempt number it was delivered with.
+    #[serde(deserialize_with = "crate::integer::int")]
     pub attempt: i64,
     /// The command's exit code, absent when it never ran.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::integer::option")]
     pub exit_code: Option<i64>,
     /// Captured standard output.
     #[serde(default)]
@@ -269,7 +295,7 @@ pub struct SubmitResultRequest {
     #[serde(default)]
     pub stderr: Option<String>,
     /// How long the attempt ran.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::integer::option")]
     pub duration_ms: Option<i64>,
     /// What went wrong, in words.
     #[serde(default)]

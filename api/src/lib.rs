@@ -10,6 +10,7 @@ mod duration;
 mod error;
 mod fault;
 mod images;
+mod integer;
 mod jobs;
 mod reports;
 mod servers;

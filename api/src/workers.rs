@@ -17,14 +17,16 @@ pub struct RegisterWorkerRequest {
     /// CPU cores the agent offers.
     pub cpu_cores: f64,
     /// Total memory in MiB.
+    #[serde(deserialize_with = "crate::integer::int")]
     pub ram_total_mb: i64,
     /// Free memory in MiB right now.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::integer::int")]
     pub ram_free_mb: i64,
     /// CPU usage right now, 0-100.
     #[serde(default)]
     pub cpu_usage: f64,
     /// How many jobs it runs at once.
+    #[serde(deserialize_with = "crate::integer::int")]
     pub max_parallel_jobs: i64,
     /// Free-form labels (zone, gpu, ...).
     #[serde(default)]
@@ -69,10 +71,10 @@ pub struct HeartbeatRequest {
     #[serde(default)]
     pub cpu_usage: f64,
     /// Free memory in MiB.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::integer::int")]
     pub ram_free_mb: i64,
     /// Total memory in MiB.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::integer::int")]
     pub ram_total_mb: i64,
     /// Every job the agent is running.
     #[serde(default)]

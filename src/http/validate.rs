@@ -2,7 +2,9 @@
 //! before anything is written.
 
 pub mod image_reference;
-mod usage;
+pub mod patterns;
+pub mod text;
+pub mod usage;
 
 use super::error::{ApiError, ApiResult};
 use crate::model::{cores_to_milli, JobFinishParams, JobInsertParams};
@@ -32,6 +34,16 @@ pub const MAX_ENV_VARS: usize = 256;
 pub const MAX_ENV_VALUE_BYTES: usize = 32 * 1024;
 /// Longest id, key, name or URL.
 pub const MAX_NAME_BYTES: usize = 255;
+/// Longest `fileUrl`.
+pub const MAX_FILE_URL_BYTES: usize = 2048;
+/// Longest worker id.
+pub const MAX_WORKER_ID_LEN: usize = 128;
+/// Most CPU cores a worker may offer.
+pub const MAX_WORKER_CPU_CORES: f64 = 4096.0;
+/// Most jobs a worker may run at once.
+pub const MAX_PARALLEL_JOBS: i64 = 1024;
+/// CPU usage is a percentage.
+pub const MAX_CPU_USAGE: f64 = 100.0;
 
 /// Checks a create request and turns it into insert parameters.
 pub fn job_insert(
@@ -54,6 +66,7 @@ pub fn job_insert(
                 format!("idempotencyKey must be 1 to {MAX_NAME_BYTES} bytes"),
             ));
         }
+        text::check("idempotencyKey", key, MAX_NAME_BYTES)?;
     }
     check_env(&req)?;
     let (file_url, filename) = input_file(&req)?;
@@ -82,12 +95,7 @@ fn check_command_and_image(req: &CreateJobRequest) -> ApiResult<()> {
     if command.is_empty() {
         return Err(ApiError::invalid("command", "command must not be empty"));
     }
-    if req.command.len() > MAX_COMMAND_BYTES {
-        return Err(ApiError::invalid(
-            "command",
-            format!("command is longer than {MAX_COMMAND_BYTES} bytes"),
-        ));
-    }
+    text::check("command", &req.command, MAX_COMMAND_BYTES)?;
     if let Some(image) = &req.image {
         check_image(image)?;
     }
@@ -239,8 +247,8 @@ fn check_env(req: &CreateJobRequest) -> ApiResult<()> {
 /// container's `network: none` keeps it from.
 fn check_file_url(url: &str) -> ApiResult<String> {
     let ok = url.starts_with("/uploads/")
-        && url.len() <= 2048
-        && !url.contains(char::is_whitespace)
+        && url.len() <= MAX_FILE_URL_BYTES
+        && !url.contains(|c: char| c.is_whitespace() || c == '\0')
         && !url.split('/').any(|part| part == "..");
     if !ok {
         return Err(ApiError::invalid(
@@ -304,6 +312,15 @@ pub fn parse_time_text(field: &str, text: &str) -> ApiResult<i64> {
     Ok(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
 }
 
+/// Checks the job ids an agent reports running (`field[i]` names a bad one); they are kept as
+/// sent, since the stop instructions echo them.
+pub fn job_ids(field: &str, ids: &[String]) -> ApiResult<()> {
+    for (i, id) in ids.iter().enumerate() {
+        job_id(&format!("{field}[{i}]"), id)?;
+    }
+    Ok(())
+}
+
 /// Checks a job id: a UUID, so a typo gets a clear 400 instead of a puzzling 404.
 pub fn job_id(field: &str, id: &str) -> ApiResult<String> {
     uuid::Uuid::parse_str(id)
@@ -314,7 +331,7 @@ pub fn job_id(field: &str, id: &str) -> ApiResult<String> {
 /// Checks a worker id: 1 to 128 of letters, digits, `.`, `_`, `-`.
 pub fn worker_id(field: &str, id: &str) -> ApiResult<String> {
     let ok = !id.is_empty()
-        && id.len() <= 128
+        && id.len() <= MAX_WORKER_ID_LEN
         && id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
@@ -351,10 +368,10 @@ pub fn job_finish(worker_id: &str, r: SubmitResultRequest, now: i64) -> ApiResul
         job_id,
         attempt,
         exit_code: r.exit_code,
-        stdout: r.stdout,
-        stderr: r.stderr,
+        stdout: text::captured(r.stdout),
+        stderr: text::captured(r.stderr),
         duration_ms: r.duration_ms,
-        error: r.error,
+        error: text::captured(r.error),
         timed_out: r.timed_out,
         oom_killed: r.oom_killed,
         infrastructure_error: r.infrastructure_error,

@@ -52,6 +52,9 @@ pub async fn get_job(
             format!("waitMs must be between 0 and {MAX_WAIT_MS}"),
         ));
     }
+    if let Some(running) = &req.running_job_ids {
+        validate::job_ids("runningJobIds", running)?;
+    }
     if state.repo.worker_get(&worker_id).await?.is_none() {
         return Err(ApiError::not_found(
             "unknown_worker",

@@ -6,7 +6,7 @@ use crate::http::actions;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::{AppJson, AppQuery};
 use crate::http::reads;
-use crate::http::validate;
+use crate::http::validate::{self, text};
 use crate::model::JobListParams;
 use crate::state::AppState;
 use axum::extract::State;
@@ -84,8 +84,9 @@ pub struct ListQuery {
     from: Option<String>,
     /// Created before (epoch ms or RFC 3339).
     to: Option<String>,
-    /// Text in the id or command, looked for among the newest 20,000 jobs the other filters
-    /// select; when that window ends before the page fills, `nextCursor` continues behind it.
+    /// Text in the id or command (without a NUL byte), looked for among the newest 20,000 jobs
+    /// the other filters select; when that window ends before the page fills, `nextCursor`
+    /// continues behind it.
     q: Option<String>,
     /// The previous page's `nextCursor`.
     cursor: Option<String>,
@@ -129,7 +130,11 @@ pub async fn list(
             .to
             .map(|t| validate::parse_time_text("to", &t))
             .transpose()?,
-        search: query.q.filter(|q| !q.is_empty()),
+        search: query
+            .q
+            .filter(|q| !q.is_empty())
+            .map(|q| text::check("q", &q, validate::MAX_COMMAND_BYTES).map(|()| q))
+            .transpose()?,
         before_id: query
             .cursor
             .map(|c| validate::job_id("cursor", &c))

@@ -12,6 +12,7 @@ mod health;
 mod jobs;
 pub mod metrics;
 pub mod openapi;
+mod openapi_limits;
 mod reports;
 mod uploads;
 mod workers;
@@ -33,15 +34,16 @@ pub const MAX_CLIENT_BODY_BYTES: usize = 1024 * 1024;
 const UPLOAD_OVERHEAD_BYTES: usize = 64 * 1024;
 
 /// Every REST route, with its body limit and credential check, and `GET /api/openapi.json`
-/// serving the document the routes were mounted from.
+/// serving the document the routes were mounted from, with the checks' limits written in.
 pub fn router(state: &AppState) -> Router<AppState> {
-    let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (router, mut doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(client_routes(state))
         .merge(worker_routes())
         .merge(execute_route(state))
         .merge(open_routes())
         .routes(routes!(openapi::openapi_json))
         .split_for_parts();
+    openapi_limits::constrain(&mut doc);
     router.layer(Extension(Arc::new(doc)))
 }
 

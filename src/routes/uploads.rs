@@ -16,9 +16,20 @@ use axum::Json;
 use gantry_api::UploadResponse;
 use sha2::{Digest, Sha256};
 
+/// The multipart body of `POST /api/uploads`, as the document shows it: the `file` part
+/// (other parts are ignored; the document promises nothing for them).
+#[derive(serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // Only its schema is used: the handler reads the parts as they stream in.
+pub struct UploadForm {
+    /// The file, sent with its name (a plain file name, or a path whose last part is one).
+    #[schema(value_type = String, format = Binary)]
+    file: Vec<u8>,
+}
+
 /// `POST /api/uploads`: one multipart field named `file` (the first file field otherwise).
 #[utoipa::path(post, path = "/api/uploads", operation_id = "uploadFile", tag = "uploads",
-    request_body(content_type = "multipart/form-data", description = "a `file` part"),
+    request_body(content = UploadForm, content_type = "multipart/form-data", description = "a `file` part"),
     responses((status = 201, description = "stored; pass fileUrl to a job", body = UploadResponse), (status = 400, description = "bad input", body = gantry_api::ErrorBody), (status = 401, description = "missing or wrong token", body = gantry_api::ErrorBody),
         (status = 413, description = "larger than the upload limit", body = gantry_api::ErrorBody)))]
 pub async fn upload(

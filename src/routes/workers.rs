@@ -7,7 +7,7 @@ use crate::http::auth::token_hash;
 use crate::http::error::{ApiError, ApiResult};
 use crate::http::extract::AppJson;
 use crate::http::reads;
-use crate::http::validate;
+use crate::http::validate::{self, text};
 use crate::lifecycle::worker;
 use crate::model::{cores_to_milli, WorkerHeartbeatParams, WorkerRegisterParams};
 use crate::state::AppState;
@@ -20,7 +20,7 @@ use gantry_api::{
 };
 
 /// Most labels a worker may carry.
-const MAX_LABELS: usize = 64;
+pub const MAX_LABELS: usize = 64;
 
 /// `POST /api/workers/register`.
 #[utoipa::path(post, path = "/api/workers/register", operation_id = "registerWorker", tag = "workers",
@@ -77,25 +77,36 @@ fn check_registration(req: &RegisterWorkerRequest) -> ApiResult<()> {
     if req.hostname.trim().is_empty() || req.hostname.len() > validate::MAX_NAME_BYTES {
         return Err(ApiError::invalid(
             "hostname",
-            "hostname must be 1 to 255 bytes",
+            format!("hostname must be 1 to {} bytes", validate::MAX_NAME_BYTES),
         ));
     }
-    if !req.cpu_cores.is_finite() || req.cpu_cores <= 0.0 || req.cpu_cores > 4096.0 {
+    text::check("hostname", &req.hostname, validate::MAX_NAME_BYTES)?;
+    if let Some(version) = &req.version {
+        text::check("version", version, validate::MAX_NAME_BYTES)?;
+    }
+    let max_cores = validate::MAX_WORKER_CPU_CORES;
+    if !req.cpu_cores.is_finite() || req.cpu_cores <= 0.0 || req.cpu_cores > max_cores {
         return Err(ApiError::invalid(
             "cpuCores",
-            "cpuCores must be above 0 and at most 4096",
+            format!("cpuCores must be above 0 and at most {max_cores}"),
         ));
     }
     if req.ram_total_mb <= 0 || req.ram_total_mb > validate::MAX_JOB_RAM_MB {
         return Err(ApiError::invalid(
             "ramTotalMb",
-            "ramTotalMb must be above 0",
+            format!(
+                "ramTotalMb must be between 1 and {}",
+                validate::MAX_JOB_RAM_MB
+            ),
         ));
     }
-    if !(1..=1024).contains(&req.max_parallel_jobs) {
+    if !(1..=validate::MAX_PARALLEL_JOBS).contains(&req.max_parallel_jobs) {
         return Err(ApiError::invalid(
             "maxParallelJobs",
-            "maxParallelJobs must be between 1 and 1024",
+            format!(
+                "maxParallelJobs must be between 1 and {}",
+                validate::MAX_PARALLEL_JOBS
+            ),
         ));
     }
     check_metrics(req.cpu_usage, req.ram_free_mb)?;
@@ -117,10 +128,10 @@ fn check_registration(req: &RegisterWorkerRequest) -> ApiResult<()> {
 }
 
 fn check_metrics(cpu_usage: f64, ram_free_mb: i64) -> ApiResult<()> {
-    if !cpu_usage.is_finite() || !(0.0..=100.0).contains(&cpu_usage) {
+    if !cpu_usage.is_finite() || !(0.0..=validate::MAX_CPU_USAGE).contains(&cpu_usage) {
         return Err(ApiError::invalid(
             "cpuUsage",
-            "cpuUsage must be between 0 and 100",
+            format!("cpuUsage must be between 0 and {}", validate::MAX_CPU_USAGE),
         ));
     }
     if ram_free_mb < 0 {
@@ -144,6 +155,7 @@ pub async fn heartbeat(
     let id = validate::worker_id("workerId", &req.worker_id)?;
     require_worker(&state, &headers, &id).await?;
     check_metrics(req.cpu_usage, req.ram_free_mb)?;
+    validate::job_ids("runningJobIds", &req.running_job_ids)?;
     if !(0..=validate::MAX_JOB_RAM_MB).contains(&req.ram_total_mb) {
         return Err(ApiError::invalid(
             "ramTotalMb",

@@ -3,6 +3,7 @@
 
 mod access;
 mod batches;
+mod fuzz_faults;
 mod history_order;
 mod jobs;
 mod list_windows;

@@ -6,11 +6,11 @@ use gantry_api::AttemptUsage;
 
 /// Bounds no real attempt reaches (a year of CPU time, a pebibyte of memory, a year of pull or
 /// run time): a value beyond them is a broken measurement, refused like a negative one.
-const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
+pub const MAX_SECONDS: f64 = 365.0 * 24.0 * 3600.0;
 /// See [`MAX_SECONDS`].
-const MAX_MEMORY_MB: f64 = 1024.0 * 1024.0 * 1024.0;
+pub const MAX_MEMORY_MB: f64 = 1024.0 * 1024.0 * 1024.0;
 /// See [`MAX_SECONDS`].
-const MAX_MS: i64 = 365 * 24 * 3600 * 1000;
+pub const MAX_MS: i64 = 365 * 24 * 3600 * 1000;
 
 /// Checks the usage of a result; `None` and an empty usage both mean nothing was measured.
 pub fn usage(u: Option<AttemptUsage>) -> ApiResult<Option<AttemptUsage>> {
