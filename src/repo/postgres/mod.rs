@@ -124,7 +124,7 @@ impl Backend {
         // A bare string runs as a simple query.
         sqlx::Executor::execute(&mut *tx, statements::MIGRATION_LOCK).await?;
         let report = embedded::migrations::runner()
-            .run_async(&mut methods::Migrator { conn: &mut *tx })
+            .run_async(&mut methods::Migrator { conn: &mut tx })
             .await
             .map_err(|e| RepoError::Migration(e.to_string()))?;
         tx.commit().await?;

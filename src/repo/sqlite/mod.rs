@@ -140,7 +140,7 @@ impl Backend {
     async fn migrate(&self) -> RepoResult<usize> {
         let mut tx = self.write().await?;
         let report = embedded::migrations::runner()
-            .run_async(&mut methods::Migrator { conn: &mut *tx })
+            .run_async(&mut methods::Migrator { conn: &mut tx })
             .await
             .map_err(|e| RepoError::Migration(e.to_string()))?;
         tx.commit().await?;
