@@ -2,6 +2,8 @@
 # Starts (or reuses) a throwaway PostgreSQL cluster for the tests and prints its URL.
 #   scripts/test-postgres.sh          start it, print postgres://... on stdout
 #   scripts/test-postgres.sh stop     stop it
+#   scripts/test-postgres.sh crash    stop it in immediate mode, as a crash would (no
+#                                     checkpoint; the next start recovers from the WAL)
 # The cluster lives in $GANTRY_PG_DIR (default /tmp/gantry-test-pg) on port $GANTRY_PG_PORT
 # (default 54329), trusts local connections, and runs without fsync: it holds test data only.
 # GANTRY_PG_DURABLE=1 starts it with fsync, synchronous_commit and full_page_writes on (as a
@@ -26,6 +28,10 @@ as_pg() {
 
 if [ "${1:-start}" = stop ]; then
   as_pg "$bin/pg_ctl" -D "$dir" -m fast stop >&2 || true
+  exit 0
+fi
+if [ "${1:-start}" = crash ]; then
+  as_pg "$bin/pg_ctl" -D "$dir" -m immediate -w stop >&2
   exit 0
 fi
 

@@ -4,6 +4,7 @@
 //! show that no worker was ever reserved past its capacity or parallelism.
 
 use crate::common::builders::{job, result, worker, T0};
+use crate::common::invariants::check_settled;
 use crate::common::TestDb;
 use gantry::lifecycle::Policy;
 use gantry::repo::{Dialect, Repo};
@@ -118,6 +119,10 @@ async fn concurrent_claims_never_double_deliver_or_over_reserve(db: TestDb) {
     assert!(delivered.iter().all(|(_, attempt)| *attempt == 1));
     every_job_completed_and_every_worker_released(&repo, &sizes).await;
     the_history_shows_no_over_reservation(&db, &sizes).await;
+    let checked = check_settled(&*repo)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(checked.jobs, JOBS);
 }
 
 /// Registers the workers and inserts the jobs, sized at random from a fixed seed; returns the

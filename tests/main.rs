@@ -6,6 +6,7 @@ mod common;
 
 mod agent_e2e;
 mod browser;
+mod chaos;
 mod claim_race;
 mod cli;
 mod compose;

@@ -1,8 +1,10 @@
 //! Restart: the server process is killed with SIGKILL mid-flight and started again on the same
 //! database. Nothing is lost, nothing runs twice, and running jobs stay with their workers.
 
+use crate::common::invariants::check_settled;
 use crate::common::process::{free_port, ServerProcess};
 use crate::common::{eventually, SimWorker, TestDb, TestServer};
+use gantry::lifecycle::Policy;
 use gantry_api::{Job, JobStatus};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -54,6 +56,11 @@ async fn sigkill_loses_nothing_and_duplicates_nothing(db: TestDb) {
             .count();
         assert_eq!(completions, 1, "job {id} completed once");
     }
+    let repo = db.connect(Policy::default()).await;
+    let checked = check_settled(&*repo)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((checked.jobs, checked.workers), (20, 2));
 }
 
 /// Creates twenty jobs; each worker takes four, and of those eight the first six are started

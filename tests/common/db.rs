@@ -35,7 +35,7 @@ enum Owned {
     /// The SQLite file's temp folder, removed by its own drop.
     Folder { _dir: tempfile::TempDir },
     /// A database `name` in the cluster at `admin`.
-    Database { admin: &'static str, name: String },
+    Database { admin: String, name: String },
 }
 
 impl TestDb {
@@ -60,6 +60,17 @@ impl TestDb {
             skip_or_fail(Part::Postgres, why);
             return None;
         };
+        let mut db = TestDb::postgres_in(admin).await;
+        if let Some(bouncer) = pgbouncer_url() {
+            db.url = format!("{}/{}", server_of(&bouncer), db.name());
+            db.pooler = Pooler::Transaction;
+        }
+        Some(db)
+    }
+
+    /// A new PostgreSQL database in the cluster at `admin` (a test's own cluster, or the
+    /// shared one), reached directly.
+    pub async fn postgres_in(admin: &str) -> TestDb {
         let name = format!("gantry_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin_conn = sqlx::PgConnection::connect(admin)
             .await
@@ -70,20 +81,24 @@ impl TestDb {
             .expect("create a test database");
         let _ = admin_conn.close().await;
         let direct_url = format!("{}/{name}", server_of(admin));
-        let (url, pooler) = match pgbouncer_url() {
-            Some(bouncer) => (
-                format!("{}/{name}", server_of(&bouncer)),
-                Pooler::Transaction,
-            ),
-            None => (direct_url.clone(), Pooler::None),
-        };
-        Some(TestDb {
-            url,
-            pooler,
+        TestDb {
+            url: direct_url.clone(),
+            pooler: Pooler::None,
             direct_url,
             dialect: Dialect::Postgres,
-            owned: Owned::Database { admin, name },
-        })
+            owned: Owned::Database {
+                admin: admin.to_string(),
+                name,
+            },
+        }
+    }
+
+    /// The database's name within its cluster (empty for SQLite).
+    fn name(&self) -> &str {
+        match &self.owned {
+            Owned::Database { name, .. } => name,
+            Owned::Folder { .. } => "",
+        }
     }
 
     /// A repository on this database, as a server under test opens it, not migrated.
@@ -114,8 +129,9 @@ impl Drop for TestDb {
 /// Drops database `name`, closing whatever connections the test left open. Drop cannot await,
 /// and the test's runtime may be the one running this drop, so a thread of its own with a
 /// small runtime of its own does the work.
-fn drop_database(admin: &'static str, name: &str) -> Result<(), String> {
+fn drop_database(admin: &str, name: &str) -> Result<(), String> {
     let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+    let admin = admin.to_string();
     std::thread::spawn(move || {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -123,7 +139,7 @@ fn drop_database(admin: &'static str, name: &str) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         runtime
             .block_on(async {
-                let mut conn = sqlx::PgConnection::connect(admin).await?;
+                let mut conn = sqlx::PgConnection::connect(&admin).await?;
                 sqlx::query(&sql).execute(&mut conn).await?;
                 conn.close().await
             })

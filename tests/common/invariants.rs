@@ -49,15 +49,38 @@ pub enum InvariantError {
 ///   of held jobs is exactly those ASSIGNED and RUNNING on it;
 /// - every job's history follows the state machine (`lifecycle::table`): it starts with the
 ///   creation, each row leaves the state the one before entered, by a rule that allows it,
-///   an assignment starts the next attempt, and the last row is the job's state.
+///   an assignment starts the next attempt, a final state is entered at most once, and the
+///   last row is the job's state.
 pub async fn check_invariants(repo: &dyn Repo) -> Result<Checked, InvariantError> {
+    check(repo, false).await
+}
+
+/// [`check_invariants`], for a test whose work is all done: also every job ended (in a final
+/// state, entered once) and no worker reserves anything.
+pub async fn check_settled(repo: &dyn Repo) -> Result<Checked, InvariantError> {
+    check(repo, true).await
+}
+
+/// The checks, with those of a settled database when `settled`.
+async fn check(repo: &dyn Repo, settled: bool) -> Result<Checked, InvariantError> {
     let jobs = all_jobs(repo).await?;
     let workers = repo.worker_list().await?;
     let mut broken = Vec::new();
     for job in &jobs {
         job_facts(job, &mut broken);
+        if settled && !job.status.is_terminal() {
+            broken.push(format!("job {} is still {}", job.id, job.status));
+        }
     }
     reservations(&jobs, &workers, &mut broken);
+    if settled {
+        for (w, _) in &workers {
+            let got = (w.reserved_cpu_milli, w.reserved_ram_mb, w.held_jobs);
+            if got != (0, 0, 0) {
+                broken.push(format!("worker {} still reserves {got:?}", w.id));
+            }
+        }
+    }
     let mut history_rows = 0;
     for job in &jobs {
         let rows = repo.job_history(&job.id).await?;
@@ -76,7 +99,7 @@ pub async fn check_invariants(repo: &dyn Repo) -> Result<Checked, InvariantError
 }
 
 /// Every job, newest first, page by page.
-async fn all_jobs(repo: &dyn Repo) -> Result<Vec<JobRecord>, RepoError> {
+pub async fn all_jobs(repo: &dyn Repo) -> Result<Vec<JobRecord>, RepoError> {
     let mut jobs: Vec<JobRecord> = Vec::new();
     loop {
         let page = repo
@@ -242,6 +265,10 @@ fn history_chain(job: &JobRecord, rows: &[HistoryRecord], broken: &mut Vec<Strin
             }
         }
         previous = Some(row);
+    }
+    let endings = rows.iter().filter(|r| r.to_status.is_terminal()).count();
+    if endings > 1 {
+        bad.push(format!("it ended {endings} times"));
     }
     match previous {
         None => bad.push("it has no history".to_string()),

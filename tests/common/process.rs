@@ -24,17 +24,30 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `gantry serve` on `port` over `db` with extra flags.
     pub fn spawn(db: &TestDb, port: u16, extra: &[&str]) -> ServerProcess {
+        ServerProcess::spawn_logging(db, port, extra, None)
+    }
+
+    /// [`ServerProcess::spawn`], with the server's log (stderr) appended to `log` when given.
+    pub fn spawn_logging(
+        db: &TestDb,
+        port: u16,
+        extra: &[&str],
+        log: Option<&std::path::Path>,
+    ) -> ServerProcess {
         let pooler = clap::ValueEnum::to_possible_value(&db.pooler).expect("a named value");
-        let child = Command::new(env!("CARGO_BIN_EXE_gantry"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_gantry"));
+        command
             .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
             .args(["--database-url", &db.url])
             .args(["--database-pooler", pooler.get_name()])
             .args(extra)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start gantry serve");
+            .stderr(Stdio::inherit());
+        if let Some(log) = log {
+            command.stderr(append(log));
+        }
+        let child = command.spawn().expect("start gantry serve");
         ServerProcess {
             child,
             base: format!("http://127.0.0.1:{port}"),
@@ -74,6 +87,15 @@ pub fn worker_bin() -> PathBuf {
         path.display()
     );
     path
+}
+
+/// `path` opened for appending (created when missing): a log a restarted process adds to.
+fn append(path: &std::path::Path) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
 /// A running agent.
@@ -117,7 +139,7 @@ impl AgentProcess {
             command.env(k, v);
         }
         if let Some(log) = log {
-            command.stderr(std::fs::File::create(log).expect("agent log file"));
+            command.stderr(append(log));
         }
         let child = command.spawn().expect("start gantry-worker");
         AgentProcess { child }

@@ -188,6 +188,10 @@ async fn a_silent_worker_goes_offline_and_its_jobs_are_requeued(r: &dyn Repo) {
     let w1 = get_worker(r, "w1").await;
     assert_eq!(worker_status(&w1, T0 + 40_000), WorkerStatus::Offline);
     assert_eq!(w1.offline_since, Some(T0 + 40_000));
+    assert_eq!(
+        w1.consecutive_failures, 1,
+        "going silent is one fault, however many jobs it held"
+    );
     assert_eq!(reserved(r, "w1").await, (0, 0, 0));
     assert_eq!(
         worker_status(&get_worker(r, "w2").await, T0 + 40_000),

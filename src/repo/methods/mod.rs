@@ -211,7 +211,9 @@ async fn count_evidence(
     Ok(())
 }
 
-/// Requeues every job the worker holds (it went away or started a new life).
+/// Requeues every job the worker holds (it went away or started a new life). However many
+/// jobs it held, that is one fault of the worker's: it counts once toward a cooldown, so that
+/// an agent frozen or cut off for a moment while busy is not cooled down for it.
 async fn requeue_held(
     tx: &mut Tx,
     held: Vec<JobRecord>,
@@ -220,11 +222,17 @@ async fn requeue_held(
     why: &str,
 ) -> RepoResult<u64> {
     let mut count = 0;
+    let mut counted = false;
     for mut job in held {
         let orphan = hold::is_orphan(&job);
         let t = job::lose(&mut job, now, policy, why);
         write_transition(tx, &job, &t, now).await?;
-        release(tx, &job, t.worker_outcome, policy, now).await?;
+        let outcome = match t.worker_outcome {
+            WorkerOutcome::Failure if counted => WorkerOutcome::Neutral,
+            other => other,
+        };
+        counted |= outcome == WorkerOutcome::Failure;
+        release(tx, &job, outcome, policy, now).await?;
         if orphan {
             // The release above was the orphan's reservation.
             hold::clear(&mut job);
