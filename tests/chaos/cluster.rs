@@ -1,6 +1,6 @@
 //! A PostgreSQL cluster of the chaos test's own (the shared test cluster must not be crashed
 //! under the other tests): `scripts/test-postgres.sh` on a folder and port of its own, stopped
-//! and removed when dropped.
+//! and removed when dropped. It runs durable (fsync, synchronous commits).
 
 use crate::common::optional::{skip_or_fail, Part};
 use crate::common::process::free_port;
@@ -52,7 +52,9 @@ impl PrivateCluster {
             .args(arg)
             .env("GANTRY_PG_DIR", &self.dir)
             .env("GANTRY_PG_PORT", self.port.to_string())
-            .env_remove("GANTRY_PG_DURABLE")
+            // Durable, as production runs: with `synchronous_commit=off` a crash loses
+            // commits already answered (jobs a client was told exist).
+            .env("GANTRY_PG_DURABLE", "1")
             .output()
             .expect("run scripts/test-postgres.sh");
         assert!(

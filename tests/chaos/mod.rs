@@ -49,7 +49,50 @@ async fn chaos_loses_no_job_and_never_runs_one_twice_at_once() {
     );
     let started = Instant::now();
     rig.progress("warm-up", PROGRESS).await;
+    let rounds = rounds();
+    for round in 1..=rounds {
+        eprintln!("[chaos] round {round} of {rounds}");
+        one_round(&mut rig, &cluster).await;
+    }
 
+    let sent = load.stop().await;
+    let repo = db.connect(Policy::default()).await;
+    let settled = drain(&*repo).await;
+    let runs = run_log::read(&log);
+    let broken = check_runs(&*repo, &runs).await;
+    let leftovers = processes_with(&marker);
+    eprintln!(
+        "[chaos] {} jobs created ({} creates failed), {} history rows, {} reruns (at least \
+         once), in {:?}",
+        sent.created,
+        sent.failed,
+        settled.history_rows,
+        run_log::reruns(&runs),
+        started.elapsed()
+    );
+    assert!(
+        broken.is_empty() && leftovers.is_empty(),
+        "{} broken:\n  {}\nprocesses left: {leftovers:?}\n{}",
+        broken.len(),
+        broken.join("\n  "),
+        rig.logs()
+    );
+    assert!(
+        sent.created as i64 >= PROGRESS * (1 + 6 * rounds as i64),
+        "{sent:?}"
+    );
+}
+
+/// Rounds of faults: `GANTRY_CHAOS_ROUNDS` (1 unless set; the long run sets more).
+fn rounds() -> usize {
+    std::env::var("GANTRY_CHAOS_ROUNDS")
+        .ok()
+        .map(|r| r.parse().expect("GANTRY_CHAOS_ROUNDS is a whole number"))
+        .unwrap_or(1)
+}
+
+/// Every fault once, each followed by [`PROGRESS`] completed jobs.
+async fn one_round(rig: &mut Rig<'_>, cluster: &PrivateCluster) {
     let leader = rig.leader().await;
     let follower = (leader + 1) % rig::REPLICAS;
     rig.kill_server(follower);
@@ -79,30 +122,6 @@ async fn chaos_loses_no_job_and_never_runs_one_twice_at_once() {
         .await;
     rig.progress("an agent frozen past the heartbeat timeout", PROGRESS)
         .await;
-
-    let sent = load.stop().await;
-    let repo = db.connect(Policy::default()).await;
-    let settled = drain(&*repo).await;
-    let runs = run_log::read(&log);
-    let broken = check_runs(&*repo, &runs).await;
-    let leftovers = processes_with(&marker);
-    eprintln!(
-        "[chaos] {} jobs created ({} creates failed), {} history rows, {} reruns (at least \
-         once), in {:?}",
-        sent.created,
-        sent.failed,
-        settled.history_rows,
-        run_log::reruns(&runs),
-        started.elapsed()
-    );
-    assert!(
-        broken.is_empty() && leftovers.is_empty(),
-        "{} broken:\n  {}\nprocesses left: {leftovers:?}\n{}",
-        broken.len(),
-        broken.join("\n  "),
-        rig.logs()
-    );
-    assert!(sent.created as i64 >= 6 * PROGRESS, "{sent:?}");
 }
 
 /// Waits until every job ended and no reservation is left; then the database's invariants

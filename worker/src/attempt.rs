@@ -4,6 +4,7 @@
 use crate::client::{Batcher, ClientError, ResultRoute, ServerClient, StartRoute};
 use crate::config::Config;
 use crate::executor::{ExecOutcome, ExecSpec, Executor};
+use crate::fence::Fence;
 use crate::job_table::{JobTable, StopCause};
 use crate::pull_step::PullStep;
 use crate::work_folders::WorkFolders;
@@ -114,6 +115,8 @@ pub(crate) struct Attempts {
     pub(crate) jobs: Arc<JobTable>,
     /// Woken when an attempt ends and frees its slot.
     pub(crate) slot_freed: Arc<Notify>,
+    /// Says when the server has been silent so long that a delivered job must not start.
+    pub(crate) fence: Arc<Fence>,
 }
 
 impl Attempts {
@@ -214,6 +217,19 @@ impl Attempts {
                     return outcome;
                 }
             }
+        }
+        if !self.fence.allows_start() {
+            // Delivered before a silence (the agent was frozen, or cut off, with the answer
+            // unread): the server may have given the job to another worker by now.
+            self.folders.give_back(workspace).await;
+            tracing::warn!(
+                job_id = job.id,
+                attempt = job.attempts,
+                "not started: the server has been silent too long"
+            );
+            let mut outcome = ExecOutcome::default();
+            explain_stop(&mut outcome, Some(StopCause::LostServer));
+            return outcome;
         }
         let spec = self.defaults.spec_for(job, worker_id, workspace.path());
         let outcome = self.executor.run(&spec, cancel).await;

@@ -39,10 +39,30 @@ impl Fence {
         *self.after.lock().expect("fence lock") = after;
     }
 
-    /// The server answered.
+    /// The server answered (registration: its answer is the contact).
     pub(crate) fn contact(&self) {
-        *self.last_contact.lock().expect("fence lock") = Instant::now();
-        self.tripped.store(false, Ordering::Relaxed);
+        self.contact_since(Instant::now());
+    }
+
+    /// The server answered a heartbeat sent at `sent`. The time of sending, not of the
+    /// answer: the server counts our silence from when it got the heartbeat, which is no
+    /// earlier than this, while an answer may be read long after (an agent frozen, or
+    /// starved, with it in its socket).
+    pub(crate) fn contact_since(&self, sent: Instant) {
+        let mut last = self.last_contact.lock().expect("fence lock");
+        if sent > *last {
+            *last = sent;
+            self.tripped.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether a job may start now: not once the server has been silent past the limit, when
+    /// it may have handed the job to another worker already.
+    pub(crate) fn allows_start(&self) -> bool {
+        let Some(after) = *self.after.lock().expect("fence lock") else {
+            return true;
+        };
+        self.last_contact.lock().expect("fence lock").elapsed() <= after
     }
 
     /// How long the server has been silent, once per silence that passed the limit.
@@ -67,5 +87,26 @@ mod tests {
         assert_eq!(fence.trip(), None, "once per silence");
         fence.contact();
         assert_eq!(fence.trip(), None, "heard from the server");
+    }
+
+    #[test]
+    fn contact_counts_from_the_sending_and_gates_starts() {
+        let fence = Fence::new();
+        assert!(fence.allows_start(), "no limit known yet");
+        fence.set_server_timeout(Some(40));
+        let sent = Instant::now();
+        std::thread::sleep(Duration::from_millis(40));
+        // The answer to a heartbeat sent 40 ms ago, read only now: silent for 40 ms > 30 ms.
+        fence.contact_since(sent);
+        assert!(
+            !fence.allows_start(),
+            "the server may have given the jobs away"
+        );
+        assert!(fence.trip().is_some());
+        fence.contact_since(sent);
+        assert_eq!(fence.trip(), None, "an older sending changes nothing");
+        fence.contact_since(Instant::now());
+        assert!(fence.allows_start());
+        assert_eq!(fence.trip(), None);
     }
 }

@@ -83,6 +83,34 @@ pub fn constrain(doc: &mut OpenApi) {
         }
     }
     single_result_names_its_worker(doc);
+    long_urls_are_refused(doc);
+}
+
+/// A request line longer than hyper reads (64 KiB) is answered 414, with no body, before any
+/// route sees it: every operation that takes query parameters says so.
+fn long_urls_are_refused(doc: &mut OpenApi) {
+    for item in doc.paths.paths.values_mut() {
+        let operations: [&mut Option<Operation>; 2] = [&mut item.get, &mut item.post];
+        for operation in operations.into_iter().flatten() {
+            let takes_query = operation
+                .parameters
+                .iter()
+                .flatten()
+                .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query);
+            if takes_query {
+                let answer = utoipa::openapi::ResponseBuilder::new()
+                    .description(
+                        "the URL is longer than the server reads (64 KiB): refused before any \
+                         check, with no body",
+                    )
+                    .build();
+                operation
+                    .responses
+                    .responses
+                    .insert("414".to_string(), RefOr::T(answer));
+            }
+        }
+    }
 }
 
 /// `POST /api/jobs/submit-result` takes a [`gantry_api::SubmitResultRequest`] whose `workerId`

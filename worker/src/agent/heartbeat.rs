@@ -39,6 +39,7 @@ impl Agent {
                 draining: Some(self.draining.load(Ordering::Relaxed)),
                 images: images.next(&*self.executor).await,
             };
+            let sent = std::time::Instant::now();
             let answer = self
                 .client
                 .heartbeat(&body, &Retry::times(HEARTBEAT_TRIES, &stop))
@@ -48,7 +49,7 @@ impl Agent {
             }
             match answer {
                 Ok(resp) => {
-                    self.fence.contact();
+                    self.fence.contact_since(sent);
                     self.jobs.stop(&resp.stop_jobs);
                 }
                 Err(e) if e.is_unknown_worker() => self.reregister(&stop).await,

@@ -66,7 +66,7 @@ pub(crate) struct Agent {
     /// that carried results without their outcomes (an older server, which ignores them).
     carry_results: AtomicBool,
     /// Stops the jobs when the server has been away too long.
-    fence: Fence,
+    fence: Arc<Fence>,
     /// Set when shutdown begins: heartbeats say so, and the server gives no new job.
     draining: AtomicBool,
     /// Sends a heartbeat at once instead of at the next tick.
@@ -182,6 +182,7 @@ impl Agent {
             batching,
             Retry::forever(&give_up),
         );
+        let fence = Arc::new(Fence::new());
         let attempts = Arc::new(Attempts {
             client: client.clone(),
             starts,
@@ -192,6 +193,7 @@ impl Agent {
             worker_id: worker_id.clone(),
             jobs: jobs.clone(),
             slot_freed: slot_freed.clone(),
+            fence: fence.clone(),
         });
         Ok(Agent {
             config,
@@ -206,7 +208,7 @@ impl Agent {
             attempts,
             stop_polls: AtomicBool::new(true),
             carry_results: AtomicBool::new(true),
-            fence: Fence::new(),
+            fence,
             draining: AtomicBool::new(false),
             beat_now: Notify::new(),
             state,

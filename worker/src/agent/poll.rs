@@ -108,7 +108,7 @@ impl Agent {
             };
             match result {
                 Ok(resp) => {
-                    self.fence.contact();
+                    // Not a contact for the fence: the server's liveness is its heartbeats.
                     self.jobs.stop(&resp.stop_jobs);
                     for job in resp.jobs {
                         if let Some((job, cancel)) = self.jobs.admit(job) {
