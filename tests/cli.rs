@@ -21,7 +21,7 @@ async fn gantry(server: &TestServer, args: &[&str]) -> (i32, String, String) {
 }
 
 async fn submit_list_status_logs_cancel(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let worker = SimWorker::register(&server, "w1", 2.0, 2048, 2).await;
     let (code, out, err) = gantry(
         &server,
@@ -97,7 +97,7 @@ async fn submit_list_status_logs_cancel(db: TestDb) {
 }
 
 async fn submit_wait_exits_with_the_jobs_exit_code(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let worker = SimWorker::register(&server, "w1", 2.0, 2048, 2).await;
     let input = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(input.path(), b"data").unwrap();
@@ -131,7 +131,7 @@ async fn submit_wait_exits_with_the_jobs_exit_code(db: TestDb) {
 /// `gantry backup` copies a SQLite database while the server writes to it; it never writes
 /// over a file, refuses a database that is not there, and names pg_dump for PostgreSQL.
 async fn backup_copies_a_running_database_and_refuses_what_it_cannot_do(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let dir = tempfile::tempdir().unwrap();
     let copy = dir.path().join("copy.db");
     let copy_arg = copy.to_str().unwrap();

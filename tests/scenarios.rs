@@ -64,7 +64,7 @@ async fn basic_lifecycle(db: TestDb) {
 }
 
 async fn parallel_jobs_up_to_the_limit(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let worker = SimWorker::register(&server, "w1", 4.0, 4096, 3).await;
     let mut ids = Vec::new();
     for i in 0..5 {

@@ -68,13 +68,13 @@ pub async fn run(args: &BenchArgs, target: &Target) -> anyhow::Result<Vec<Figure
     // One full round first: every agent connected and beating, every poller waiting.
     tokio::time::sleep(interval).await;
     let placements_before = placement_passes(target).await?;
-    let cpu_before = cpu_seconds(target.pid()?)?;
+    let cpu_before = crate::cpu::process_seconds(target.pid()?)?;
     measuring.store(true, std::sync::atomic::Ordering::Relaxed);
     let window = Instant::now();
     tokio::time::sleep(args.fleet_sim_seconds).await;
     measuring.store(false, std::sync::atomic::Ordering::Relaxed);
     let seconds = window.elapsed().as_secs_f64();
-    let cpu = (cpu_seconds(target.pid()?)? - cpu_before) / seconds;
+    let cpu = (crate::cpu::process_seconds(target.pid()?)? - cpu_before) / seconds;
     let placements = placement_passes(target).await? - placements_before;
     let rss_after = target.rss_mb()?;
     stop.cancel();
@@ -131,18 +131,6 @@ async fn register_all(target: &Target, n: usize) -> anyhow::Result<Vec<SimAgent>
         agents.push(agent??);
     }
     Ok(agents)
-}
-
-/// The server process's user plus system CPU time so far, in seconds (Linux `/proc`).
-fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // Fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    let rest = stat.rsplit_once(')').context("a /proc stat line")?.1;
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: f64 = fields[11].parse::<f64>()? + fields[12].parse::<f64>()?;
-    // SAFETY: sysconf only reads a system constant.
-    let per_second = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    Ok(ticks / per_second)
 }
 
 /// Placement passes the server has run so far, from its `/metrics`.

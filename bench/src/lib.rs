@@ -12,6 +12,7 @@
 mod agents;
 mod args;
 mod binaries;
+mod cpu;
 mod docker;
 mod figure;
 mod fleet;

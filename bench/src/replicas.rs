@@ -37,14 +37,21 @@ pub async fn run(args: &BenchArgs, launch: &Launch) -> anyhow::Result<Vec<Figure
         let bases: Vec<String> = replicas.iter().map(|r| r.base.clone()).collect();
         let http = replicas[0].http.clone();
         let agents = args.agents.iter().copied().max().unwrap_or(16);
+        let pids = replicas
+            .iter()
+            .map(Target::pid)
+            .collect::<anyhow::Result<Vec<u32>>>()?;
+        let before = CpuReading::take(&pids)?;
         let per_second =
             throughput::run_spread(&http, &bases, agents, args.jobs, Mode::Batch).await?;
+        let used = CpuReading::take(&pids)?.since(&before);
         figures.push(figure(
             "replicas_throughput_batch",
             format!("{n} replicas, {agents} agents"),
             per_second,
             "jobs/s",
         ));
+        figures.extend(used.figures(n, args.jobs));
         figures.extend(latency(&http, &bases, n, args.latency_samples).await?);
         let killed_first = n == most && n > 1;
         if killed_first {
@@ -105,6 +112,87 @@ async fn latency(
             "ms",
         ),
     ])
+}
+
+/// Where the cores went during a throughput run: CPU seconds of the replicas, of PostgreSQL
+/// and of the whole machine, and the wall time.
+#[derive(Debug, Clone, Copy)]
+struct CpuReading {
+    servers: f64,
+    database: f64,
+    machine: f64,
+    at: Instant,
+}
+
+impl CpuReading {
+    /// The counters now, for the replicas `pids`.
+    fn take(pids: &[u32]) -> anyhow::Result<CpuReading> {
+        let mut servers = 0.0;
+        for pid in pids {
+            servers += crate::cpu::process_seconds(*pid)?;
+        }
+        Ok(CpuReading {
+            servers,
+            database: crate::cpu::postgres_seconds(),
+            machine: crate::cpu::machine_seconds()?,
+            at: Instant::now(),
+        })
+    }
+
+    /// What was used from `earlier` to this reading.
+    fn since(&self, earlier: &CpuReading) -> CpuUsed {
+        CpuUsed {
+            servers: self.servers - earlier.servers,
+            database: self.database - earlier.database,
+            machine: self.machine - earlier.machine,
+            seconds: (self.at - earlier.at).as_secs_f64(),
+        }
+    }
+}
+
+/// CPU seconds used between two [`CpuReading`]s, and the wall seconds between them.
+#[derive(Debug, Clone, Copy)]
+struct CpuUsed {
+    servers: f64,
+    database: f64,
+    machine: f64,
+    seconds: f64,
+}
+
+impl CpuUsed {
+    /// The cores used on average (by the replicas, by PostgreSQL, by everything, beside the
+    /// machine's cores), and PostgreSQL's CPU per job.
+    fn figures(&self, n: usize, jobs: usize) -> Vec<Figure> {
+        let seconds = self.seconds;
+        let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+        let setting = |what: &str| format!("{n} replicas, {what}");
+        vec![
+            figure(
+                "replicas_cpu_servers",
+                setting("batch run"),
+                self.servers / seconds,
+                "cores",
+            ),
+            figure(
+                "replicas_cpu_database",
+                setting("batch run"),
+                self.database / seconds,
+                "cores",
+            ),
+            figure(
+                "replicas_cpu_machine",
+                setting(&format!("batch run, of {cores} cores")),
+                self.machine / seconds,
+                "cores",
+            ),
+            figure(
+                "replicas_database_cpu_per_job",
+                setting("batch run"),
+                self.database * 1000.0 / jobs as f64,
+                "ms",
+            ),
+        ]
+    }
 }
 
 /// SIGKILLs `first`, the replica started first and so the one holding the leader lease, and

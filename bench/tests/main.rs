@@ -113,6 +113,10 @@ fn check(figures: &[Value], backend: &str) {
             "replicas_assignment_latency_p99",
             "replicas_leader_handover",
             "replicas_handover_over_ttl",
+            "replicas_cpu_servers",
+            "replicas_cpu_database",
+            "replicas_cpu_machine",
+            "replicas_database_cpu_per_job",
         ]);
     }
     // The Docker figure skips loudly without Docker; where Docker is required it must be there.

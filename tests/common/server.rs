@@ -40,6 +40,15 @@ impl TestServer {
         Self::start_with(fast_config(db)).await
     }
 
+    /// Starts a server with [`fast_config`] but a long heartbeat timeout: for tests whose
+    /// simulated workers send no heartbeats and must not be lost while a loaded machine runs
+    /// them slowly.
+    pub async fn start_steady(db: &TestDb) -> TestServer {
+        let mut config = fast_config(db);
+        config.heartbeat_timeout = Duration::from_secs(30);
+        Self::start_with(config).await
+    }
+
     /// Starts a server with these settings.
     pub async fn start_with(config: ServeConfig) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -6,7 +6,7 @@ use super::*;
 use gantry_api::JobStatus;
 
 async fn create_batch_is_all_or_nothing_and_keeps_order(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let good = json!({"command": "true", "requiredCpu": 0.1, "requiredRamMb": 16});
     let bad = json!({"command": "  "});
     assert_error(
@@ -54,7 +54,7 @@ async fn create_batch_is_all_or_nothing_and_keeps_order(db: TestDb) {
 }
 
 async fn worker_batches_answer_per_item(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let w1 = SimWorker::register(&server, "w1", 4.0, 4096, 8).await;
     let w2 = SimWorker::register(&server, "w2", 0.5, 64, 1).await;
     let (_, created) = server
@@ -168,7 +168,7 @@ async fn submit_result_batch_answers_per_item(
 /// A poll can carry results, recorded before jobs are handed out (so the slot they free
 /// takes the next job in the same call), and ask for its jobs started on delivery.
 async fn a_poll_carries_results_and_delivers_jobs_started(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let w1 = SimWorker::register(&server, "w1", 1.0, 1024, 1).await;
     let job = json!({"command": "true", "requiredCpu": 1, "requiredRamMb": 128});
     let (_, created) = server

@@ -6,7 +6,7 @@ use super::*;
 use gantry_api::JobStatus;
 
 async fn results_carry_checked_usage_into_status(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     let w = SimWorker::register(&server, "w1", 4.0, 4096, 8).await;
     for _ in 0..3 {
         server

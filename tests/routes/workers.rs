@@ -3,7 +3,7 @@
 use super::*;
 
 async fn worker_routes_check_their_input(db: TestDb) {
-    let server = TestServer::start(&db).await;
+    let server = TestServer::start_steady(&db).await;
     register_checks_its_input(&server).await;
     unknown_workers_are_refused(&server).await;
     // As small as the anonymous worker: the tie goes to the lower id, w1.
