@@ -70,6 +70,12 @@ async fn chaos_loses_no_job_and_never_runs_one_twice_at_once() {
         run_log::reruns(&runs),
         started.elapsed()
     );
+    eprintln!(
+        "[chaos] the agents' fences stopped running jobs {} times and kept {} deliveries from \
+         starting after a silence",
+        rig.agent_log_lines("stopping the running jobs before it gives them to other workers"),
+        rig.agent_log_lines("not started: the server has been silent too long"),
+    );
     assert!(
         broken.is_empty() && leftovers.is_empty(),
         "{} broken:\n  {}\nprocesses left: {leftovers:?}\n{}",

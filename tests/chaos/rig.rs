@@ -215,6 +215,19 @@ impl<'a> Rig<'a> {
             .collect()
     }
 
+    /// How many lines of the agents' logs contain `text`.
+    pub fn agent_log_lines(&self, text: &str) -> usize {
+        (0..AGENTS)
+            .map(|i| {
+                std::fs::read_to_string(self.folder.join(format!("agent-{i}.log")))
+                    .unwrap_or_default()
+                    .lines()
+                    .filter(|l| l.contains(text))
+                    .count()
+            })
+            .sum()
+    }
+
     /// The logs of every process, for a failure's message.
     pub fn logs(&self) -> String {
         let mut all = String::new();

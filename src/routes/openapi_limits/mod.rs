@@ -86,9 +86,17 @@ pub fn constrain(doc: &mut OpenApi) {
     long_urls_are_refused(doc);
 }
 
-/// A request line longer than hyper reads (64 KiB) is answered 414, with no body, before any
-/// route sees it: every operation that takes query parameters says so.
+/// Requests hyper refuses before any route sees them, answered with no body: a URL longer
+/// than 64 KiB (414, so every operation that takes query parameters says so), and a request
+/// head (URL and headers) larger than hyper's read buffer, about 400 KiB (431, any operation).
 fn long_urls_are_refused(doc: &mut OpenApi) {
+    let answer = |text: &str| {
+        RefOr::T(
+            utoipa::openapi::ResponseBuilder::new()
+                .description(text)
+                .build(),
+        )
+    };
     for item in doc.paths.paths.values_mut() {
         let operations: [&mut Option<Operation>; 2] = [&mut item.get, &mut item.post];
         for operation in operations.into_iter().flatten() {
@@ -97,18 +105,17 @@ fn long_urls_are_refused(doc: &mut OpenApi) {
                 .iter()
                 .flatten()
                 .any(|p| p.parameter_in == utoipa::openapi::path::ParameterIn::Query);
+            let responses = &mut operation.responses.responses;
             if takes_query {
-                let answer = utoipa::openapi::ResponseBuilder::new()
-                    .description(
-                        "the URL is longer than the server reads (64 KiB): refused before any \
-                         check, with no body",
-                    )
-                    .build();
-                operation
-                    .responses
-                    .responses
-                    .insert("414".to_string(), RefOr::T(answer));
+                responses.insert(
+                    "414".to_string(),
+                    answer("the URL is longer than the server reads (64 KiB): refused before any check, with no body"),
+                );
             }
+            responses.insert(
+                "431".to_string(),
+                answer("the request's URL and headers are larger than the server reads (about 400 KiB): refused before any check, with no body"),
+            );
         }
     }
 }
