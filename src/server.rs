@@ -23,17 +23,23 @@ use tower_http::trace::TraceLayer;
 pub const SHUTDOWN_DRAIN: Duration = Duration::from_secs(10);
 
 /// The whole HTTP application: the REST API and the dashboard, behind the loopback-host guard,
-/// timed per route, traced, and answering unknown paths with the API's 404.
+/// timed per route, traced, and answering unknown paths and methods with the API's JSON 404
+/// and 405.
 pub fn app(state: AppState) -> Router {
     Router::new()
         .merge(crate::routes::router(&state))
         .merge(crate::dashboard::router(state.clone()))
+        .method_not_allowed_fallback(method_not_allowed)
         // A route layer: it runs after routing, so it sees the matched route pattern.
         .route_layer(from_fn(track_http))
         .fallback(not_found)
         .layer(from_fn_with_state(state.clone(), require_loopback_host))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
 }
 
 async fn not_found() -> ApiError {

@@ -204,6 +204,17 @@ async fn status_list_and_cancel_check_their_ids(db: TestDb) {
         "no_route",
         None,
     );
+    // A route called with a method it does not take: JSON too, and the methods it takes.
+    let wrong = server
+        .http
+        .delete(server.url("/api/jobs/create"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(wrong.headers()["allow"], "POST");
+    let body: serde_json::Value = wrong.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
     server.stop().await;
 }
 
