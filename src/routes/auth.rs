@@ -47,14 +47,16 @@ pub async fn require_client(
 /// the API token. Otherwise anyone holding the join token could take over a running worker's
 /// id, and with it its jobs.
 ///
-/// `worker_id` is the id asked for, when it is a valid one.
+/// `worker_id` is the id asked for, when it is a valid one. Returns the worker's own token when
+/// that is what the caller presented: the registration keeps it rather than issuing a new one,
+/// so that an agent whose answer was lost can register again with the token it holds.
 pub async fn require_register(
     state: &AppState,
     headers: &HeaderMap,
     worker_id: Option<&str>,
-) -> ApiResult<()> {
+) -> ApiResult<Option<String>> {
     let Some(join) = &state.config.worker_token else {
-        return Ok(());
+        return Ok(None);
     };
     let Some(given) = bearer(headers) else {
         return Err(ApiError::unauthorized(
@@ -75,7 +77,7 @@ pub async fn require_register(
     };
     let Some(existing_hash) = existing_hash else {
         return if tokens_match(given, join) {
-            Ok(())
+            Ok(None)
         } else {
             Err(ApiError::unauthorized("the worker join token is wrong"))
         };
@@ -86,8 +88,11 @@ pub async fn require_register(
         .as_deref()
         .is_some_and(|api| tokens_match(given, api));
     let given_hash = token_hash(given);
-    if given_hash == existing_hash || is_api_token {
-        return Ok(());
+    if given_hash == existing_hash {
+        return Ok(Some(given.to_string()));
+    }
+    if is_api_token {
+        return Ok(None);
     }
     let id = worker_id.unwrap_or_default();
     if tokens_match(given, join)

@@ -37,13 +37,18 @@ pub async fn register(
         .as_deref()
         .map(|id| validate::worker_id("workerId", id));
     let valid_asked = asked.as_ref().and_then(|id| id.as_deref().ok());
-    require_register(&state, &headers, valid_asked).await?;
+    let own_token = require_register(&state, &headers, valid_asked).await?;
     let id = match asked {
         Some(id) => id?,
         None => format!("worker-{}", uuid::Uuid::new_v4().simple()),
     };
     check_registration(&req)?;
-    let token = state.config.worker_token.is_some().then(new_worker_token);
+    // A worker registering again with its own token keeps it (a retry after a lost answer
+    // must not find it replaced); the join or API token gets a new one.
+    let token = match own_token {
+        Some(own) => Some(own),
+        None => state.config.worker_token.is_some().then(new_worker_token),
+    };
     let worker = state
         .repo
         .worker_register(WorkerRegisterParams {
