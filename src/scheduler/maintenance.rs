@@ -7,7 +7,7 @@
 use super::sweepers::Sweeper;
 use crate::config::{millis, RetentionConfig};
 use crate::model::{PruneCounts, PruneCutoffs, SweepCounts};
-use crate::repo::{Repo, RepoResult};
+use crate::repo::{Repo, RepoError, RepoResult};
 use crate::rollup::HOUR_MS;
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -100,41 +100,66 @@ impl Pruner {
         }
     }
 
-    /// One pass at `now`: each part in batches until none is left or the budget is spent.
+    /// One pass at `now`: each part in batches until none is left or the budget is spent. A
+    /// part that fails does not hold up the others (it is logged, and the pass then answers
+    /// the first failure, so the sweeper counts the pass as failed).
     pub async fn prune(&self, now: i64) -> RepoResult<PruneCounts> {
         let cutoffs = self.cutoffs(now);
         let started = Instant::now();
         let mut counts = PruneCounts::default();
+        let mut failed = Failures::default();
         let repo = &self.repo;
         if let Some(before) = cutoffs.outputs_before {
             let batch = || repo.job_prune_outputs(before, MAINTENANCE_BATCH);
-            in_batches(started, batch, |cleared| counts.outputs += cleared).await?;
+            let done = in_batches(started, batch, |cleared| counts.outputs += cleared).await;
+            failed.note("outputs", done);
         }
         if let Some(before) = cutoffs.jobs_before {
             let batch = || async {
                 let (jobs, history) = repo.job_prune(before, MAINTENANCE_BATCH).await?;
                 Ok((jobs, (jobs, history)))
             };
-            in_batches(started, batch, |(jobs, history)| {
+            let done = in_batches(started, batch, |(jobs, history)| {
                 counts.jobs += jobs;
                 counts.history += history;
             })
-            .await?;
+            .await;
+            failed.note("jobs", done);
         }
         if let Some(before) = cutoffs.uploads_before {
             let batch = || async {
                 let n = repo.upload_prune(before, MAINTENANCE_BATCH).await?;
                 Ok((n, n))
             };
-            in_batches(started, batch, |n| counts.uploads += n).await?;
+            let done = in_batches(started, batch, |n| counts.uploads += n).await;
+            failed.note("uploads", done);
         }
         if let Some(before) = cutoffs.rollups_before {
-            counts.rollups = self.repo.rollup_prune(before).await?;
+            match self.repo.rollup_prune(before).await {
+                Ok(n) => counts.rollups = n,
+                Err(e) => failed.note("rollups", Err(e)),
+            }
         }
         if counts.jobs + counts.uploads + counts.rollups > 0 {
-            self.repo.database_compact().await?;
+            failed.note("compact", self.repo.database_compact().await);
         }
-        Ok(counts)
+        failed.first.map_or(Ok(counts), Err)
+    }
+}
+
+/// The failures of one pruning pass: each logged with its part, the first kept to answer.
+#[derive(Default)]
+struct Failures {
+    first: Option<RepoError>,
+}
+
+impl Failures {
+    /// Logs `done`'s failure, naming `part`, and keeps it when it is the first.
+    fn note(&mut self, part: &'static str, done: RepoResult<()>) {
+        if let Err(e) = done {
+            tracing::error!(part, "pruning failed: {e}; the other parts went on");
+            self.first.get_or_insert(e);
+        }
     }
 }
 

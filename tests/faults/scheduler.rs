@@ -72,8 +72,8 @@ const EVERY_EFFECT: [Effect; 7] = [
     UploadPruned,
 ];
 
-/// The leader's calls, each with what its failure holds up (the pruner stops at its first
-/// failing part; the lease's failure stops everything).
+/// The leader's calls, each with what its failure holds up (a failing part of the pruner holds
+/// up only itself; the lease's failure stops everything).
 const LEADER_CALLS: &[(&str, &[Effect])] = &[
     ("worker_expire_heartbeats", &[Offline]),
     ("job_expire_deadlines", &[TimedOut]),
@@ -81,8 +81,8 @@ const LEADER_CALLS: &[(&str, &[Effect])] = &[
     ("job_end_holds", &[HoldEnded]),
     ("worker_end_cooldowns", &[CooledDown]),
     ("job_rollup", &[]),
-    ("job_prune_outputs", &[OutputPruned, UploadPruned]),
-    ("job_prune", &[UploadPruned]),
+    ("job_prune_outputs", &[OutputPruned]),
+    ("job_prune", &[]),
     ("upload_prune", &[UploadPruned]),
     ("rollup_prune", &[]),
     ("database_compact", &[]),
