@@ -1,10 +1,27 @@
 //! The commands that work on the database itself, beside a running server: `gantry backup`
 //! and `gantry prune`.
 
-use gantry::config::RetentionConfig;
+use gantry::config::{RetentionConfig, DEFAULT_DATABASE_URL};
 use gantry::model::PruneCounts;
 use gantry::repo::Pooler;
 use gantry::scheduler::maintenance::{Pruner, RollupPass};
+
+/// Which database a command works on, and through what, shared by `gantry prune` and
+/// `gantry migrate` (the same flags and defaults as `gantry serve`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://PATH or postgres://...
+    #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
+    pub database_url: String,
+    /// What stands between gantry and PostgreSQL: none or transaction (as `gantry serve`).
+    #[arg(
+        long,
+        env = "GANTRY_DATABASE_POOLER",
+        value_enum,
+        default_value = "none"
+    )]
+    pub database_pooler: Pooler,
+}
 
 /// `gantry backup FILE`: refuses (exit code 2, nothing written) an existing FILE, a SQLite file
 /// that is not there (opening it would make an empty database) and PostgreSQL; otherwise
@@ -47,16 +64,18 @@ pub async fn backup(database_url: &str, file: &std::path::Path) -> anyhow::Resul
 /// what that would take and changes nothing. A SQLite path that is not there is refused
 /// (exit code 2): opening it would make an empty database.
 pub async fn prune(
-    database_url: &str,
-    pooler: Pooler,
+    database: &DatabaseArgs,
     retention: &RetentionConfig,
     dry_run: bool,
 ) -> anyhow::Result<i32> {
+    let database_url = database.database_url.as_str();
     if let Some(why) = missing_sqlite_file(database_url) {
         eprintln!("error: {why}");
         return Ok(2);
     }
-    let repo = gantry::repo::connect_through(database_url, pooler, Default::default()).await?;
+    let repo =
+        gantry::repo::connect_through(database_url, database.database_pooler, Default::default())
+            .await?;
     repo.migrate().await?;
     let now = gantry::clock::now_ms();
     let pruner = Pruner {

@@ -11,8 +11,8 @@ mod up;
 use clap::{Parser, Subcommand};
 use commands::submit::SubmitArgs;
 use commands::{jobs, report, submit, workers, ServerArgs};
+use database::DatabaseArgs;
 use gantry::config::{RetentionConfig, ServeConfig, DEFAULT_DATABASE_URL};
-use gantry::repo::Pooler;
 use up::UpConfig;
 
 /// gantry: a database-backed job execution service.
@@ -118,34 +118,18 @@ pub enum Command {
         /// Count what would go, change nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Database URL: sqlite://PATH or postgres://...
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
-        /// What stands between gantry and PostgreSQL: none or transaction (as `gantry serve`).
-        #[arg(
-            long,
-            env = "GANTRY_DATABASE_POOLER",
-            value_enum,
-            default_value = "none"
-        )]
-        database_pooler: Pooler,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
         /// The ages (the server's flags and defaults).
         #[command(flatten)]
         retention: RetentionConfig,
     },
     /// Apply database migrations and exit.
     Migrate {
-        /// Database URL: sqlite://PATH or postgres://...
-        #[arg(long, env = "DATABASE_URL", default_value = DEFAULT_DATABASE_URL)]
-        database_url: String,
-        /// What stands between gantry and PostgreSQL: none or transaction (as `gantry serve`).
-        #[arg(
-            long,
-            env = "GANTRY_DATABASE_POOLER",
-            value_enum,
-            default_value = "none"
-        )]
-        database_pooler: Pooler,
+        /// The database.
+        #[command(flatten)]
+        database: DatabaseArgs,
     },
 }
 
@@ -173,11 +157,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
         }
         Command::Prune {
             dry_run,
-            database_url,
-            database_pooler,
+            database,
             retention,
         } => {
-            let prune = database::prune(&database_url, database_pooler, &retention, dry_run);
+            let prune = database::prune(&database, &retention, dry_run);
             return Ok(exit_code(prune.await));
         }
         other => return run_service(other).await.map(|()| 0),
@@ -205,10 +188,11 @@ async fn run_service(command: Command) -> anyhow::Result<()> {
         Command::Serve(config) => {
             gantry::server::serve(config, gantry::server::shutdown_on_signals()).await
         }
-        Command::Migrate {
-            database_url,
-            database_pooler,
-        } => {
+        Command::Migrate { database } => {
+            let DatabaseArgs {
+                database_url,
+                database_pooler,
+            } = database;
             let repo =
                 gantry::repo::connect_through(&database_url, database_pooler, Default::default())
                     .await?;

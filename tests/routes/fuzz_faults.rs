@@ -113,30 +113,17 @@ async fn nul_bytes_in_chosen_text_are_refused_by_name(db: TestDb) {
     }
     let worker = SimWorker::register(&server, "w1", 1.0, 512, 1).await;
     let bad_ids = json!(["not-a-job\u{0}"]);
-    let answer = worker
-        .call(
-            "/api/workers/heartbeat",
-            json!({"workerId": "w1", "runningJobIds": bad_ids}),
-        )
-        .await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "invalid_input",
-        Some("runningJobIds[0]"),
-    );
-    let answer = worker
-        .call(
-            "/api/jobs/get-job",
-            json!({"workerId": "w1", "runningJobIds": bad_ids}),
-        )
-        .await;
-    assert_error(
-        &answer,
-        StatusCode::BAD_REQUEST,
-        "invalid_input",
-        Some("runningJobIds[0]"),
-    );
+    for route in ["/api/workers/heartbeat", "/api/jobs/get-job"] {
+        let answer = worker
+            .call(route, json!({"workerId": "w1", "runningJobIds": bad_ids}))
+            .await;
+        assert_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+            Some("runningJobIds[0]"),
+        );
+    }
     server.stop().await;
 }
 

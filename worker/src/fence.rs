@@ -59,17 +59,20 @@ impl Fence {
     /// Whether a job may start now: not once the server has been silent past the limit, when
     /// it may have handed the job to another worker already.
     pub(crate) fn allows_start(&self) -> bool {
-        let Some(after) = *self.after.lock().expect("fence lock") else {
-            return true;
-        };
-        self.last_contact.lock().expect("fence lock").elapsed() <= after
+        self.silent_past_limit().is_none()
     }
 
     /// How long the server has been silent, once per silence that passed the limit.
     pub(crate) fn trip(&self) -> Option<Duration> {
+        let silent = self.silent_past_limit()?;
+        (!self.tripped.swap(true, Ordering::Relaxed)).then_some(silent)
+    }
+
+    /// How long the server has been silent, when that is past the limit.
+    fn silent_past_limit(&self) -> Option<Duration> {
         let after = (*self.after.lock().expect("fence lock"))?;
         let silent = self.last_contact.lock().expect("fence lock").elapsed();
-        (silent > after && !self.tripped.swap(true, Ordering::Relaxed)).then_some(silent)
+        (silent > after).then_some(silent)
     }
 }
 

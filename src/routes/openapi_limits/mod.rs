@@ -83,13 +83,13 @@ pub fn constrain(doc: &mut OpenApi) {
         }
     }
     single_result_names_its_worker(doc);
-    long_urls_are_refused(doc);
+    oversized_requests_are_refused(doc);
 }
 
 /// Requests hyper refuses before any route sees them, answered with no body: a URL longer
 /// than 64 KiB (414, so every operation that takes query parameters says so), and a request
 /// head (URL and headers) larger than hyper's read buffer, about 400 KiB (431, any operation).
-fn long_urls_are_refused(doc: &mut OpenApi) {
+fn oversized_requests_are_refused(doc: &mut OpenApi) {
     let answer = |text: &str| {
         RefOr::T(
             utoipa::openapi::ResponseBuilder::new()
