@@ -17,6 +17,11 @@ use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Longest a delivered job waits for a fresh heartbeat answer after a silence.
+const FENCE_WAIT: Duration = Duration::from_secs(5);
+/// How often a waiting start looks at the fence again.
+const FENCE_RECHECK: Duration = Duration::from_millis(20);
+
 /// Tries of the start call.
 pub(crate) const START_TRIES: u32 = 5;
 
@@ -117,6 +122,8 @@ pub(crate) struct Attempts {
     pub(crate) slot_freed: Arc<Notify>,
     /// Says when the server has been silent so long that a delivered job must not start.
     pub(crate) fence: Arc<Fence>,
+    /// Asks the heartbeat loop for a heartbeat at once.
+    pub(crate) beat_now: Arc<Notify>,
 }
 
 impl Attempts {
@@ -218,7 +225,7 @@ impl Attempts {
                 }
             }
         }
-        if !self.fence.allows_start() {
+        if !self.fence_lets_start(&cancel).await {
             // Delivered before a silence (the agent was frozen, or cut off, with the answer
             // unread): the server may have given the job to another worker by now.
             self.folders.give_back(workspace).await;
@@ -227,7 +234,10 @@ impl Attempts {
                 attempt = job.attempts,
                 "not started: the server has been silent too long"
             );
-            let mut outcome = ExecOutcome::default();
+            let mut outcome = ExecOutcome {
+                cancelled: cancel.is_cancelled(),
+                ..ExecOutcome::default()
+            };
             explain_stop(&mut outcome, Some(StopCause::LostServer));
             return outcome;
         }
@@ -244,6 +254,25 @@ impl Attempts {
             "job ended"
         );
         outcome
+    }
+
+    /// Whether the fence lets a delivered job start. After a silence it asks for a heartbeat
+    /// at once and waits for its answer (at most [`FENCE_WAIT`]): the answer's stop list
+    /// cancels the job if the server gave it away meanwhile, and otherwise it starts, with no
+    /// attempt wasted.
+    async fn fence_lets_start(&self, cancel: &CancellationToken) -> bool {
+        let deadline = Instant::now() + FENCE_WAIT;
+        while !self.fence.allows_start() {
+            if Instant::now() >= deadline || cancel.is_cancelled() {
+                return false;
+            }
+            self.beat_now.notify_one();
+            tokio::select! {
+                _ = tokio::time::sleep(FENCE_RECHECK) => {}
+                _ = cancel.cancelled() => return false,
+            }
+        }
+        !cancel.is_cancelled()
     }
 
     /// Reports a result, retrying until the server accepts or refuses it (or the agent gives

@@ -49,8 +49,9 @@ impl Agent {
             }
             match answer {
                 Ok(resp) => {
-                    self.fence.contact_since(sent);
+                    // Stops first: a start waiting on the fence must find them applied.
                     self.jobs.stop(&resp.stop_jobs);
+                    self.fence.contact_since(sent);
                 }
                 Err(e) if e.is_unknown_worker() => self.reregister(&stop).await,
                 Err(ClientError::Abandoned) => return,

@@ -69,8 +69,9 @@ pub(crate) struct Agent {
     fence: Arc<Fence>,
     /// Set when shutdown begins: heartbeats say so, and the server gives no new job.
     draining: AtomicBool,
-    /// Sends a heartbeat at once instead of at the next tick.
-    beat_now: Notify,
+    /// Sends a heartbeat at once instead of at the next tick (shared with the attempts, which
+    /// ask for one when the fence holds a start back).
+    beat_now: Arc<Notify>,
     /// Where the agent keeps its worker id and token across restarts.
     state: StateFile,
 }
@@ -183,6 +184,7 @@ impl Agent {
             Retry::forever(&give_up),
         );
         let fence = Arc::new(Fence::new());
+        let beat_now = Arc::new(Notify::new());
         let attempts = Arc::new(Attempts {
             client: client.clone(),
             starts,
@@ -194,6 +196,7 @@ impl Agent {
             jobs: jobs.clone(),
             slot_freed: slot_freed.clone(),
             fence: fence.clone(),
+            beat_now: beat_now.clone(),
         });
         Ok(Agent {
             config,
@@ -210,7 +213,7 @@ impl Agent {
             carry_results: AtomicBool::new(true),
             fence,
             draining: AtomicBool::new(false),
-            beat_now: Notify::new(),
+            beat_now,
             state,
         })
     }
